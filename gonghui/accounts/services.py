@@ -1,0 +1,316 @@
+"""Staff accounts, roles, member sign-in codes and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gonghui.accounts.models import ApiToken, RoleGrant, SignInCode, User
+from gonghui.accounts.roles import Capability, Role
+from gonghui.accounts.scoping import can_see_org
+from gonghui.accounts.sms import get_sms_backend
+from gonghui.audit.models import AuditAction
+from gonghui.audit.services import audit_record
+from gonghui.core.errors import ApplicationError, PermissionDenied
+from gonghui.members.sensitive import clean_phone
+from gonghui.orgs.models import Org
+
+
+@transaction.atomic
+def staff_create(
+    *,
+    actor: Any,
+    username: str,
+    password: str,
+    org: Org,
+    roles: list[str],
+    full_name: str = "",
+    phone: str = "",
+) -> User:
+    if actor is not None and not (actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, org)):
+        raise PermissionDenied()
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    if User.objects.filter(username=username).exists():
+        raise ApplicationError(
+            _("This user name is taken."), code="username_taken", field="username"
+        )
+    user = User(username=username, org=org, full_name=full_name, phone=phone, is_staff=True)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ApplicationError(
+            " ".join(exc.messages), code="password_weak", field="password"
+        ) from None
+    user.set_password(password)
+    user.save()
+    for role in roles:
+        role_grant(actor=actor, user=user, role=role)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=user,
+        org=org,
+        changes={"username": [None, username]},
+    )
+    return user
+
+
+@transaction.atomic
+def role_grant(*, actor: Any, user: User, role: str) -> RoleGrant:
+    if role not in Role.values:
+        raise ApplicationError(_("Unknown role."), code="role_invalid", field="role")
+    if actor is not None and not (
+        actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, user.org)
+    ):
+        raise PermissionDenied()
+    grant, created = RoleGrant.objects.get_or_create(
+        user=user,
+        role=role,
+        defaults={"granted_by": actor if getattr(actor, "username", None) else None},
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action=AuditAction.GRANT,
+            obj=user,
+            org=user.org,
+            changes={"role": [None, role]},
+        )
+    user.__dict__.pop("role_codes", None)
+    return grant
+
+
+@transaction.atomic
+def role_revoke(*, actor: Any, user: User, role: str) -> None:
+    if actor is not None and not (
+        actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, user.org)
+    ):
+        raise PermissionDenied()
+    deleted, _n = RoleGrant.objects.filter(user=user, role=role).delete()
+    if deleted:
+        audit_record(
+            actor=actor,
+            action=AuditAction.REVOKE,
+            obj=user,
+            org=user.org,
+            changes={"role": [role, None]},
+        )
+    user.__dict__.pop("role_codes", None)
+
+
+# --- Member sign-in by phone and one-time code -----------------------------------------------
+
+
+def _code_hash(phone: str, code: str) -> str:
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"{phone}:{code}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def signin_code_request(*, phone: object, ip_address: str | None = None) -> None:
+    """Send a 6-digit code. Rate-limited per phone (interval and hourly) and per address.
+
+    The answer is the same whether or not the phone belongs to a member, so the form cannot be used
+    to find out who is a member.
+    """
+    from gonghui.members.models import Member, MemberStatus
+
+    phone = clean_phone(phone)
+    now = timezone.now()
+    recent = SignInCode.objects.filter(phone=phone, created_at__gte=now - dt.timedelta(hours=1))
+    last = recent.order_by("-created_at").first()
+    if last and (now - last.created_at).total_seconds() < settings.OTP_CODE_MIN_INTERVAL_SECONDS:
+        wait = settings.OTP_CODE_MIN_INTERVAL_SECONDS - int((now - last.created_at).total_seconds())
+        raise ApplicationError(
+            _("A code was just sent. Please wait %(s)d seconds before asking again.") % {"s": wait},
+            code="code_too_soon",
+        )
+    if recent.count() >= settings.OTP_CODE_MAX_PER_PHONE_PER_HOUR:
+        raise ApplicationError(
+            _("Too many codes for this number. Try again in an hour."), code="code_rate_limited"
+        )
+    if (
+        ip_address
+        and SignInCode.objects.filter(
+            ip_address=ip_address, created_at__gte=now - dt.timedelta(hours=1)
+        ).count()
+        >= 30
+    ):
+        raise ApplicationError(
+            _("Too many requests from your network. Try again later."), code="code_rate_limited"
+        )
+    is_demo = (
+        bool(settings.GONGHUI_DEMO_MEMBER_PHONE) and phone == settings.GONGHUI_DEMO_MEMBER_PHONE
+    )
+    code = settings.GONGHUI_DEMO_MEMBER_CODE if is_demo else f"{secrets.randbelow(10**6):06d}"
+    SignInCode.objects.create(
+        phone=phone,
+        code_hash=_code_hash(phone, code),
+        expires_at=now + dt.timedelta(seconds=settings.OTP_CODE_TTL_SECONDS),
+        ip_address=ip_address,
+    )
+    if Member.objects.filter(phone=phone, status=MemberStatus.ACTIVE).exists() and not is_demo:
+        text = _(
+            "Your gonghui sign-in code is %(code)s, valid for %(m)d minutes. Do not share it."
+        ) % {
+            "code": code,
+            "m": settings.OTP_CODE_TTL_SECONDS // 60,
+        }
+        transaction.on_commit(lambda: get_sms_backend().send(phone=phone, text=text))
+
+
+def signin_code_verify(*, phone: object, code: object) -> Any:
+    """Return the member for a valid, unexpired, unused code; otherwise raise one generic error."""
+    from gonghui.members.models import Member, MemberStatus
+
+    phone = clean_phone(phone)
+    code = str(code or "").strip()
+    generic = ApplicationError(
+        _("The code is wrong or has expired. Ask for a new one."), code="code_invalid"
+    )
+    with transaction.atomic():
+        entry = (
+            SignInCode.objects.select_for_update()
+            .filter(phone=phone, used_at__isnull=True, expires_at__gt=timezone.now())
+            .order_by("-created_at")
+            .first()
+        )
+        if entry is None:
+            raise generic
+        if entry.attempts >= settings.OTP_CODE_MAX_ATTEMPTS:
+            raise ApplicationError(
+                _("Too many wrong codes. Ask for a new one."), code="code_locked"
+            )
+        if not (
+            code.isdigit()
+            and len(code) == 6
+            and hmac.compare_digest(entry.code_hash, _code_hash(phone, code))
+        ):
+            SignInCode.objects.filter(pk=entry.pk).update(attempts=entry.attempts + 1)
+            raise generic
+        member = (
+            Member.objects.filter(phone=phone, status=MemberStatus.ACTIVE).order_by("-id").first()
+        )
+        if member is None:
+            raise generic
+        SignInCode.objects.filter(pk=entry.pk).update(used_at=timezone.now())
+    return member
+
+
+# --- API tokens --------------------------------------------------------------------------------
+
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_token_create(*, actor: Any, user: User, name: str) -> tuple[ApiToken, str]:
+    """Create a token; the secret is returned once and never stored."""
+    if (
+        actor is not None
+        and actor != user
+        and not (actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, user.org))
+    ):
+        raise PermissionDenied()
+    name = " ".join(str(name or "").split())
+    if not name or len(name) > 60:
+        raise ApplicationError(
+            _("Give the token a name of at most 60 characters."), code="name_invalid", field="name"
+        )
+    secret = "gh_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name, prefix=secret[:8], key_hash=_token_hash(secret)
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=token,
+        org=user.org,
+        changes={"token": [None, token.prefix]},
+    )
+    return token, secret
+
+
+def api_token_authenticate(*, secret: str) -> User | None:
+    if not secret or len(secret) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user", "user__org")
+        .filter(key_hash=_token_hash(secret), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: Any, token: ApiToken) -> None:
+    if actor != token.user and not (
+        actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, token.user.org)
+    ):
+        raise PermissionDenied()
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit_record(actor=actor, action=AuditAction.REVOKE, obj=token, org=token.user.org)
+
+
+# --- TOTP two-factor sign-in -------------------------------------------------------------------
+
+
+def totp_start(*, user: User) -> Any:
+    """The user's TOTP device: the confirmed one, or a fresh unconfirmed one to set up."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device:
+        return device
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+
+
+@transaction.atomic
+def totp_confirm(*, actor: Any, user: User, device: Any, token: str) -> bool:
+    if not device.verify_token(token):
+        return False
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    User.objects.filter(pk=user.pk).update(require_two_factor=True)
+    user.require_two_factor = True
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=user,
+        org=user.org,
+        changes={"require_two_factor": [False, True]},
+    )
+    return True
+
+
+@transaction.atomic
+def totp_disable(*, actor: Any, user: User) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.filter(user=user).delete()
+    User.objects.filter(pk=user.pk).update(require_two_factor=False)
+    user.require_two_factor = False
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=user,
+        org=user.org,
+        changes={"require_two_factor": [True, False]},
+    )

@@ -1,0 +1,35 @@
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import include, path
+
+from gonghui.api import api
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"ok": True})
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if getattr(request, "member", None) is not None:
+        return redirect("mobile:home")
+    return redirect("console:home")
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("gonghui.accounts.urls")),
+    path("console/", include("gonghui.console.urls")),
+    path("console/members/", include("gonghui.members.urls")),
+    path("m/", include("gonghui.members.mobile_urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
