@@ -1,10 +1,7 @@
-from django.urls import path
+"""Staff pages for members under /console/members/. Each part owns its own URL module."""
 
-from gonghui.members import views
+from gonghui.members.import_urls import urlpatterns as import_urlpatterns
+from gonghui.members.staff_urls import urlpatterns as staff_urlpatterns
 
 app_name = "members"
-urlpatterns = [
-    path("", views.member_list, name="list"),
-    path("import/", views.member_list, name="import"),
-    path("join-applications/", views.member_list, name="join_applications"),
-]
+urlpatterns = staff_urlpatterns + import_urlpatterns
