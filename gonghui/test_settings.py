@@ -33,3 +33,5 @@ AXES_ENABLED = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     xdist = os.environ.get("PYTEST_XDIST_WORKER", "main")
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{xdist}.sqlite3")}
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 (whitenoise warns about a missing root)

@@ -178,6 +178,10 @@ def signin_code_verify(*, phone: object, code: object) -> Any:
     generic = ApplicationError(
         _("The code is wrong or has expired. Ask for a new one."), code="code_invalid"
     )
+    # The failed-attempt count must survive the error: decide inside the transaction, raise after
+    # it has committed.
+    error: ApplicationError | None = None
+    member = None
     with transaction.atomic():
         entry = (
             SignInCode.objects.select_for_update()
@@ -186,24 +190,30 @@ def signin_code_verify(*, phone: object, code: object) -> Any:
             .first()
         )
         if entry is None:
-            raise generic
-        if entry.attempts >= settings.OTP_CODE_MAX_ATTEMPTS:
-            raise ApplicationError(
+            error = generic
+        elif entry.attempts >= settings.OTP_CODE_MAX_ATTEMPTS:
+            error = ApplicationError(
                 _("Too many wrong codes. Ask for a new one."), code="code_locked"
             )
-        if not (
+        elif not (
             code.isdigit()
             and len(code) == 6
             and hmac.compare_digest(entry.code_hash, _code_hash(phone, code))
         ):
             SignInCode.objects.filter(pk=entry.pk).update(attempts=entry.attempts + 1)
-            raise generic
-        member = (
-            Member.objects.filter(phone=phone, status=MemberStatus.ACTIVE).order_by("-id").first()
-        )
-        if member is None:
-            raise generic
-        SignInCode.objects.filter(pk=entry.pk).update(used_at=timezone.now())
+            error = generic
+        else:
+            member = (
+                Member.objects.filter(phone=phone, status=MemberStatus.ACTIVE)
+                .order_by("-id")
+                .first()
+            )
+            if member is None:
+                error = generic
+            else:
+                SignInCode.objects.filter(pk=entry.pk).update(used_at=timezone.now())
+    if error is not None:
+        raise error
     return member
 
 
