@@ -1,23 +1,122 @@
-"""The JSON API root: /api/v1/, OpenAPI at /api/v1/openapi.json. Routers live in each app's api.py."""
+"""The JSON API root: /api/v1/, OpenAPI at /api/v1/openapi.json. Routers live in each app's api.py.
+
+Every error answers with the same shape, ``{"code", "message", "field"}``, whether a service refused
+(ApplicationError), the input did not parse (422), or the caller is not signed in (401).
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from typing import Any
 
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI, Swagger
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from gonghui.core.api_auth import api_auth
 from gonghui.core.errors import ApplicationError
 
 api = NinjaAPI(
     title="gonghui API",
     version="1.0.0",
     urls_namespace="api",
-    description="Organisations and members of the union platform. Every answer is scoped to the caller's organisation subtree.",
+    description=(
+        "Organisations and members of the union platform. Every answer is scoped to the "
+        "caller's organisation subtree. Authenticate with `Authorization: Bearer <token>`."
+    ),
+    auth=api_auth,
+    # Local assets only ("ninja" is in INSTALLED_APPS); no online spec validator badge either.
+    docs=Swagger(settings={"validatorUrl": None}),
 )
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "field": field, **extra}
 
 
 @api.exception_handler(ApplicationError)
 def application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    body = {"code": exc.code, "message": str(exc.message)}
-    if exc.field:
-        body["field"] = exc.field
-    return api.create_response(request, body, status=exc.status)
+    return api.create_response(
+        request, error_body(exc.code, str(exc.message), exc.field), status=exc.status
+    )
+
+
+def _field_name(loc: list[Any] | tuple[Any, ...]) -> str | None:
+    # ninja reports ("body", "payload", "name"); the caller only cares about the last name part.
+    names = [str(part) for part in loc if not isinstance(part, int)]
+    names = [n for n in names if n not in {"body", "query", "path", "payload", "filters"}]
+    return names[-1] if names else None
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return _("This field is required.")
+    if kind == "string_too_long":
+        return _("This value is too long (at most %(n)s characters).") % {
+            "n": ctx.get("max_length", "?")
+        }
+    if kind == "string_too_short":
+        return _("This value is too short (at least %(n)s characters).") % {
+            "n": ctx.get("min_length", "?")
+        }
+    if kind.startswith(("int_", "float_")) or kind in {"greater_than_equal", "less_than_equal"}:
+        return _("Enter a valid whole number.")
+    if kind.startswith(("date_", "datetime_")):
+        return _("Enter a date as YYYY-MM-DD.")
+    if kind in {"literal_error", "enum"}:
+        return _("Choose one of the allowed values.")
+    if kind.startswith(("string_", "str_")):
+        return _("Enter text.")
+    if kind.startswith(("bool_",)):
+        return _("Enter true or false.")
+    if kind in {"model_attributes_type", "dict_type", "model_type", "json_invalid"}:
+        return _("The request body must be a JSON object.")
+    return _("This value is not valid.")
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {"field": _field_name(e.get("loc", ())), "message": _validation_message(e)}
+        for e in exc.errors
+    ]
+    first = errors[0] if errors else {"field": None, "message": _("The request is not valid.")}
+    field = first["field"]
+    message = f"{field}: {first['message']}" if field else str(first["message"])
+    return api.create_response(
+        request, error_body("validation", message, field, errors=errors), status=422
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request,
+        error_body("unauthenticated", _("Sign in as staff or send a valid API token.")),
+        status=401,
+    )
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 403:
+        message = _("The request was refused (CSRF check failed or no permission).")
+        code = "forbidden"
+    else:
+        message, code = str(exc), "http_error"
+    return api.create_response(request, error_body(code, message), status=exc.status_code)
+
+
+def _register_routers() -> None:
+    from gonghui.members.api import join_router, members_router, stats_router
+    from gonghui.orgs.api import router as orgs_router
+
+    api.add_router("/orgs", orgs_router, tags=["organisations"])
+    api.add_router("/members", members_router, tags=["members"])
+    api.add_router("/join-applications", join_router, tags=["join applications"])
+    api.add_router("/stats", stats_router, tags=["statistics"])
+
+
+_register_routers()

@@ -69,6 +69,10 @@ GONGHUI_INDEX_KEY = env_str(
 )
 if not GONGHUI_FIELD_KEY:
     raise ImproperlyConfigured("GONGHUI_FIELD_KEY is required (see .env.example)")
+if not SECRET_KEY.strip():
+    raise ImproperlyConfigured("SECRET_KEY must not be empty (see .env.example)")
+if not GONGHUI_INDEX_KEY.strip():
+    raise ImproperlyConfigured("GONGHUI_INDEX_KEY must not be empty (see .env.example)")
 
 INSTALLED_APPS = [
     "unfold",
@@ -81,6 +85,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # its Swagger page then uses the bundled assets instead of a CDN
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
@@ -92,6 +97,8 @@ INSTALLED_APPS = [
     "gonghui.audit",
     "gonghui.members",
     "gonghui.console",
+    "gonghui.ledger",
+    "gonghui.benefits",
 ]
 
 MIDDLEWARE = [
@@ -253,6 +260,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 GONGHUI_IMPORT_MAX_BYTES = env_int("GONGHUI_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
+# Public address (scheme and host, e.g. https://gh.example.cn) printed in join QR codes; empty: the
+# address the staff member's browser used.
+GONGHUI_PUBLIC_BASE_URL = os.environ.get("GONGHUI_PUBLIC_BASE_URL", "")
 
 # Security headers; the HTTPS ones are on unless explicitly switched off for plain-HTTP demos.
 SECURE_HTTPS = env_bool("SECURE_HTTPS", not DEBUG)
@@ -276,6 +286,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
     "loggers": {"gonghui": {"level": os.environ.get("LOG_LEVEL", "INFO")}},
 }
+
+# Member benefits (vouchers).
+GONGHUI_REDEMPTION_REVERSAL_MINUTES = env_int("GONGHUI_REDEMPTION_REVERSAL_MINUTES", 30)
+# Grab rate limits: requests per window per member and per client address.
+GONGHUI_GRAB_RATE_WINDOW_SECONDS = env_int("GONGHUI_GRAB_RATE_WINDOW_SECONDS", 10)
+GONGHUI_GRAB_RATE_PER_MEMBER = env_int("GONGHUI_GRAB_RATE_PER_MEMBER", 10)
+GONGHUI_GRAB_RATE_PER_ADDRESS = env_int("GONGHUI_GRAB_RATE_PER_ADDRESS", 600)
+# Redis fast path in front of the grab (only with REDIS_URL; the database stays authoritative).
+GONGHUI_GRAB_FASTPATH = env_bool("GONGHUI_GRAB_FASTPATH", bool(REDIS_URL))
+# Sessions: database by default; "django.contrib.sessions.backends.cache" with Redis, or
+# signed cookies, keep a flash sale from writing a session row per request.
+SESSION_ENGINE = os.environ.get("GONGHUI_SESSION_ENGINE", "django.contrib.sessions.backends.db")
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 500

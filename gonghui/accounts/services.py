@@ -324,3 +324,43 @@ def totp_disable(*, actor: Any, user: User) -> None:
         org=user.org,
         changes={"require_two_factor": [True, False]},
     )
+
+
+STAFF_EDITABLE = ("full_name", "phone", "is_active", "require_two_factor")
+
+
+@transaction.atomic
+def staff_update(*, actor: Any, user: User, **fields: Any) -> User:
+    """Change a staff user's plain fields (name, phone, active, two-factor flag); audited."""
+    user = User.objects.select_for_update(of=("self",)).select_related("org").get(pk=user.pk)
+    if actor is not None and not (
+        actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, user.org)
+    ):
+        raise PermissionDenied()
+    if "full_name" in fields:
+        full_name = " ".join(str(fields["full_name"] or "").split())
+        if len(full_name) > 50:
+            raise ApplicationError(
+                _("The name may have at most 50 characters."), code="name_long", field="full_name"
+            )
+        fields["full_name"] = full_name
+    if "phone" in fields:
+        fields["phone"] = clean_phone(fields["phone"], required=False)
+    if actor is not None and actor.pk == user.pk and fields.get("is_active") is False:
+        raise ApplicationError(
+            _("You cannot deactivate your own account."), code="self_deactivate", field="is_active"
+        )
+    before = {f: getattr(user, f) for f in STAFF_EDITABLE}
+    for key in STAFF_EDITABLE:
+        if key in fields:
+            setattr(user, key, fields[key])
+    update_fields = [f for f in STAFF_EDITABLE if f in fields]
+    if update_fields:
+        user.save(update_fields=update_fields)
+    after = {f: getattr(user, f) for f in STAFF_EDITABLE}
+    changes = {k: [before[k], after[k]] for k in STAFF_EDITABLE if before[k] != after[k]}
+    if changes:
+        audit_record(
+            actor=actor, action=AuditAction.UPDATE, obj=user, org=user.org, changes=changes
+        )
+    return user

@@ -12,7 +12,14 @@ from django.db.models.functions import ExtractYear
 from gonghui.accounts.scoping import scoped
 from gonghui.core.errors import NotFound
 from gonghui.core.idnumbers import normalise
-from gonghui.members.models import JoinApplication, JoinStatus, Member, MemberStatus
+from gonghui.members.models import (
+    JoinApplication,
+    JoinStatus,
+    Member,
+    MemberCard,
+    Membership,
+    MemberStatus,
+)
 from gonghui.orgs.models import Org
 
 
@@ -94,4 +101,37 @@ def member_counts_by_category(*, actor: Any) -> list[dict[str, Any]]:
         qs.values("category", "new_form_kind")
         .annotate(n=Count("id"))
         .order_by("category", "new_form_kind")
+    )
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """One member with what their detail page (staff) or home page (the member) shows."""
+
+    member: Member
+    memberships: list[Membership]
+    card: MemberCard | None
+    applications: list[JoinApplication]
+
+
+def member_profile(*, actor: Any, pk: int | str) -> MemberProfile:
+    """The member (scoped like ``member_get``) with history, current card and join applications."""
+    member = member_get(actor=actor, pk=pk)
+    memberships = list(
+        member.memberships.select_related("org", "started_by", "ended_by").order_by(
+            "-started_on", "-id"
+        )
+    )
+    card = member.cards.filter(is_current=True).first()
+    applications = list(
+        scoped(
+            JoinApplication.objects.select_related("org", "decided_by"),
+            actor=actor,
+            member_field="member",
+        )
+        .filter(id_number_hash=member.id_number_hash)
+        .order_by("-created_at")
+    )
+    return MemberProfile(
+        member=member, memberships=memberships, card=card, applications=applications
     )

@@ -587,3 +587,77 @@ def member_lookup_by_id_number(*, actor: Any, id_number: object) -> Member:
         )
     except Member.DoesNotExist:
         raise NotFound() from None
+
+
+# --- Card BIN table (configuration, kept by administrators in the admin) -----------------------
+
+
+@transaction.atomic
+def card_bin_save(
+    *,
+    actor: Any,
+    card_bin: CardBin | None,
+    prefix: object,
+    bank_name: object,
+    card_length: int = 19,
+    is_member_card: bool = True,
+) -> CardBin:
+    """Create (``card_bin=None``) or change one BIN row; audited."""
+    from gonghui.core.idnumbers import normalise
+
+    code = normalise(prefix)
+    if not (code.isdigit() and 4 <= len(code) <= 10):
+        raise ApplicationError(
+            _("A BIN prefix has 4 to 10 digits."), code="bin_prefix", field="prefix"
+        )
+    bank = " ".join(str(bank_name or "").split())
+    if not bank or len(bank) > 50:
+        raise ApplicationError(
+            _("Enter the bank's name (at most 50 characters)."), code="bank_name", field="bank_name"
+        )
+    if not 12 <= int(card_length) <= 19:
+        raise ApplicationError(
+            _("A bank card number has 12 to 19 digits."), code="card_length", field="card_length"
+        )
+    clash = CardBin.objects.filter(prefix=code)
+    if card_bin is not None:
+        clash = clash.exclude(pk=card_bin.pk)
+    if clash.exists():
+        raise ApplicationError(
+            _("This BIN prefix is already in the table."), code="bin_taken", field="prefix"
+        )
+    before = (
+        {}
+        if card_bin is None
+        else {
+            f: getattr(card_bin, f)
+            for f in ("prefix", "bank_name", "card_length", "is_member_card")
+        }
+    )
+    row = card_bin or CardBin()
+    row.prefix, row.bank_name, row.card_length, row.is_member_card = (
+        code,
+        bank,
+        int(card_length),
+        bool(is_member_card),
+    )
+    row.save()
+    after = {f: getattr(row, f) for f in ("prefix", "bank_name", "card_length", "is_member_card")}
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE if card_bin is None else AuditAction.UPDATE,
+        obj=row,
+        changes=diff(before, after),
+    )
+    return row
+
+
+@transaction.atomic
+def card_bin_delete(*, actor: Any, card_bin: CardBin) -> None:
+    audit_record(
+        actor=actor,
+        action=AuditAction.DELETE,
+        obj=card_bin,
+        changes={"prefix": [card_bin.prefix, None], "bank_name": [card_bin.bank_name, None]},
+    )
+    CardBin.objects.filter(pk=card_bin.pk).delete()

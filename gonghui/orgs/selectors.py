@@ -94,3 +94,28 @@ def coverage(*, actor: Any) -> list[Coverage]:
         covered = qs.filter(has_union).count()
         out.append(Coverage(kind=kind.value, label=str(kind.label), total=total, covered=covered))
     return out
+
+
+def org_ancestors(*, actor: Any, org: Org) -> list[Org]:
+    """The parent chain of ``org`` (root first), limited to what the actor may see."""
+    ids = [int(part) for part in org.path.strip("/").split("/") if part][:-1]
+    if not ids:
+        return []
+    return list(scoped(Org.objects.filter(pk__in=ids), actor=actor, org_field="").order_by("depth"))
+
+
+def org_children(*, actor: Any, org: Org) -> QuerySet[Org]:
+    return scoped(Org.objects.filter(parent=org), actor=actor, org_field="").order_by("path")
+
+
+def org_move_targets(*, actor: Any, org: Org) -> QuerySet[Org]:
+    """Active organisations the actor sees that may take ``org`` as a child (not inside it)."""
+    from gonghui.orgs.models import ALLOWED_CHILDREN
+
+    kinds = [parent for parent, allowed in ALLOWED_CHILDREN.items() if org.kind in allowed]
+    return (
+        org_list(actor=actor, status=OrgStatus.ACTIVE)
+        .filter(kind__in=kinds)
+        .exclude(path__startswith=org.path)
+        .exclude(pk=org.parent_id or 0)
+    )
