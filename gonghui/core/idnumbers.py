@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,6 +32,7 @@ def normalise(raw: object) -> str:
     return re.sub(r"[\s\-_]", "", text).upper()
 
 
+@lru_cache(maxsize=8192)  # a pure lookup; an import checks the same few codes a million times
 def division_exists(code: str) -> bool:
     """True if a 6-digit GB/T 2260 code was ever assigned (current or retired)."""
     if len(code) != 6 or not code.isdigit():

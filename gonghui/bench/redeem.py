@@ -1,0 +1,130 @@
+"""Voucher redemption: clerks scan N codes over HTTP, plus a crowd scanning one code at once.
+
+``gonghui bench redeem --vouchers N --concurrency C [--same-code K]`` makes a campaign with N
+issued vouchers and a merchant clerk, starts gunicorn, and from another process POSTs one scan per
+voucher to ``/benefits/redeem`` (C connections), mixed with K scans of one extra code. Baseline:
+the trivial JSON view on the same server in the same run. Prints JSON: requests, throughput_rps,
+p50_ms, p99_ms, redeemed, double_redeemed (must be 0), same_code_successes (must be 1),
+baseline_rps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import secrets
+import time
+import urllib.parse
+import uuid
+from typing import Any
+
+from gonghui.bench.grab import (
+    Call,
+    add_server_arguments,
+    baseline_calls,
+    fixture_cleanup,
+    fixture_make,
+    form_headers,
+    load,
+    server_start,
+    session_cookie,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vouchers", type=int, default=2_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--same-code", type=int, default=50, help="scans racing for one code")
+    add_server_arguments(parser)
+
+
+def run(options: dict[str, Any]) -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.db import connection
+    from django.db.models import Count
+
+    from gonghui.benefits.models import Campaign, Redemption, Voucher
+    from gonghui.benefits.services import merchant_clerk_create, new_voucher_code
+
+    n, concurrency, same = options["vouchers"], options["concurrency"], options["same_code"]
+    if n < 1 or concurrency < 1 or same < 0:
+        raise ValueError("--vouchers and --concurrency must be at least 1")
+    tag = uuid.uuid4().hex[:8]
+    t0 = time.perf_counter()
+    fx = fixture_make(members=n + 1, quota=n + 1, tag=tag)
+    Voucher.objects.bulk_create(
+        [
+            Voucher(campaign=fx.campaign, member_id=pk, code=new_voucher_code())
+            for pk in fx.member_ids
+        ],
+        batch_size=2000,
+    )
+    Campaign.objects.filter(pk=fx.campaign.pk).update(remaining=0)
+    clerk = merchant_clerk_create(
+        actor=None,
+        merchant=fx.merchant,
+        username=f"bench_clerk_{tag}",
+        password=secrets.token_urlsafe(16),
+    )
+    user = clerk.user
+    cookie = session_cookie(
+        {
+            SESSION_KEY: str(user.pk),
+            BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+            HASH_SESSION_KEY: user.get_session_auth_hash(),
+        }
+    )
+    csrf = secrets.token_hex(16)
+    headers = form_headers(cookie, csrf)
+    codes = list(Voucher.objects.filter(campaign=fx.campaign).values_list("code", flat=True))
+    contested, singles = codes[0], codes[1:]
+
+    def scan(code: str, i: int) -> Call:
+        body = urllib.parse.urlencode(
+            {"code": code, "store": fx.store.pk, "receipt_no": f"B{i}", "amount_fen": 10000 + i}
+        ).encode()
+        return Call("POST", "/benefits/redeem", headers, body)
+
+    calls = [scan(code, i) for i, code in enumerate(singles)]
+    calls += [scan(contested, 1_000_000 + i) for i in range(same)]
+    random.Random(0).shuffle(calls)
+    setup_s = time.perf_counter() - t0
+    server = server_start(workers=options["workers"], threads=options["threads"])
+    try:
+        load(server.port, baseline_calls(min(2000, len(calls))), concurrency)  # warm-up
+        baseline = load(server.port, baseline_calls(len(calls)), concurrency)
+        result = load(server.port, calls, concurrency)
+    finally:
+        server.stop()
+    live = Redemption.objects.filter(voucher__campaign=fx.campaign, reversed_at__isnull=True)
+    double = live.values("voucher_id").annotate(n=Count("id")).filter(n__gt=1).count()
+    report = {
+        "bench": "redeem",
+        "database": connection.vendor,
+        "vouchers": n,
+        "same_code_scans": same,
+        "concurrency": concurrency,
+        "workers": options["workers"],
+        "threads": options["threads"],
+        "requests": result["requests"],
+        "throughput_rps": result["throughput_rps"],
+        "p50_ms": result["p50_ms"],
+        "p99_ms": result["p99_ms"],
+        "statuses": result["statuses"],
+        "redeemed": live.count(),
+        "double_redeemed": double,
+        "same_code_successes": live.filter(voucher__code=contested).count(),
+        "baseline_rps": baseline["throughput_rps"],
+        "baseline_p50_ms": baseline["p50_ms"],
+        "baseline_p99_ms": baseline["p99_ms"],
+        "ratio_vs_baseline": round(result["throughput_rps"] / baseline["throughput_rps"], 3)
+        if baseline["throughput_rps"]
+        else None,
+        "setup_s": round(setup_s, 2),
+    }
+    if result["server_errors"]:
+        report["server_errors"] = result["server_errors"]
+    if not options.get("keep"):
+        report["cleaned_up"] = fixture_cleanup(fx, extra_users=[user.pk])
+    return json.dumps(report, ensure_ascii=False)
