@@ -6,15 +6,13 @@ check capabilities again, so a crafted POST cannot do what the page would not of
 
 from __future__ import annotations
 
-import functools
 import io
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec
+from typing import Any, ParamSpec
 
 import segno
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,10 +22,11 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from gonghui.accounts.decorators import View, staff_required
 from gonghui.accounts.models import User
 from gonghui.accounts.roles import Capability
 from gonghui.audit.selectors import audit_list
-from gonghui.core.errors import ApplicationError, PermissionDenied
+from gonghui.core.errors import ApplicationError
 from gonghui.orgs.models import ALLOWED_CHILDREN, Org, OrgStatus
 from gonghui.orgs.selectors import org_ancestors, org_children, org_get, org_move_targets
 from gonghui.orgs.services import (
@@ -46,29 +45,9 @@ ORGS_PER_PAGE = 50
 AUDIT_PER_PAGE = 50
 
 
-def staff_view(
-    capability: str = Capability.VIEW,
-) -> Callable[
-    [Callable[Concatenate[HttpRequest, User, P], HttpResponse]],
-    Callable[Concatenate[HttpRequest, P], HttpResponse],
-]:
-    """Anonymous (and member sessions) go to the staff sign-in; other users need ``capability``."""
-
-    def decorate(
-        view: Callable[Concatenate[HttpRequest, User, P], HttpResponse],
-    ) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-            user = request.user
-            if not user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not isinstance(user, User) or not user.is_staff or not user.can(capability):
-                raise PermissionDenied()
-            return view(request, user, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
+def staff_view(capability: str = Capability.VIEW) -> Callable[[View], View]:
+    """Console views receive the checked staff user as their second argument."""
+    return staff_required(capability, pass_user=True)
 
 
 # ---------------------------------------------------------------- dashboard

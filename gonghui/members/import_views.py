@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from gonghui.accounts.decorators import staff_required
 from gonghui.accounts.roles import Capability
 from gonghui.core.errors import ApplicationError, NotFound, PermissionDenied
 from gonghui.members.exporting import member_export
@@ -35,23 +33,7 @@ View = Callable[..., HttpResponseBase]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def staff_only(capability: str) -> Callable[[View], View]:
-    def decorator(view: View) -> View:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            user = request.user
-            if not user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not getattr(user, "is_staff", False) or not user.can(capability):  # type: ignore[union-attr]
-                raise PermissionDenied()
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-@staff_only(Capability.IMPORT_MEMBERS)
+@staff_required(Capability.IMPORT_MEMBERS)
 @require_http_methods(["GET", "POST"])
 def import_upload(request: HttpRequest) -> HttpResponse:
     orgs = import_target_orgs(actor=request.user)
@@ -89,7 +71,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     return render(request, "members/import_upload.html", context, status=400 if error else 200)
 
 
-@staff_only(Capability.IMPORT_MEMBERS)
+@staff_required(Capability.IMPORT_MEMBERS)
 @require_GET
 def import_template(request: HttpRequest) -> HttpResponseBase:
     handle = tempfile.TemporaryFile()  # noqa: SIM115 (closed by FileResponse)
@@ -98,7 +80,7 @@ def import_template(request: HttpRequest) -> HttpResponseBase:
     return FileResponse(handle, as_attachment=True, filename="会员导入模板.xlsx", content_type=XLSX)
 
 
-@staff_only(Capability.IMPORT_MEMBERS)
+@staff_required(Capability.IMPORT_MEMBERS)
 @require_GET
 def import_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = import_job_get(actor=request.user, pk=pk)
@@ -115,7 +97,7 @@ def import_job(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "members/import_job.html", context)
 
 
-@staff_only(Capability.IMPORT_MEMBERS)
+@staff_required(Capability.IMPORT_MEMBERS)
 @require_GET
 def import_job_errors(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = import_job_get(actor=request.user, pk=pk)
@@ -156,7 +138,7 @@ def _filters(request: HttpRequest) -> MemberFilters:
     )
 
 
-@staff_only(Capability.EXPORT_MEMBERS)
+@staff_required(Capability.EXPORT_MEMBERS)
 @require_http_methods(["GET", "POST"])
 def export(request: HttpRequest) -> HttpResponseBase:
     """GET: masked xlsx. POST with a reason: unmasked (needs REVEAL_SENSITIVE), audited."""
@@ -190,7 +172,7 @@ def export(request: HttpRequest) -> HttpResponseBase:
     )
 
 
-@staff_only(Capability.REVEAL_SENSITIVE)
+@staff_required(Capability.REVEAL_SENSITIVE)
 @require_GET
 def export_unmasked(request: HttpRequest) -> HttpResponse:
     """The form asking for the reason before an unmasked export."""

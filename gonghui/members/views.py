@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,6 +14,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from gonghui.accounts.decorators import staff_required
 from gonghui.accounts.roles import Capability
 from gonghui.core.errors import ApplicationError, NotFound, PermissionDenied
 from gonghui.members import selectors, services
@@ -48,24 +47,6 @@ PROFILE_FIELDS = (
 View = Callable[..., HttpResponse]
 
 
-def staff_page(capability: str = Capability.VIEW) -> Callable[[View], View]:
-    """Signed-in staff with ``capability``; others are sent to sign in (or refused)."""
-
-    def decorator(view: View) -> View:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = request.user
-            if not user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not user.is_staff or not user.can(capability):  # type: ignore[union-attr]
-                raise PermissionDenied()
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
 def _reraise_access(error: ApplicationError) -> None:
     """Not-found and forbidden go to the error middleware; only input errors stay on the form."""
     if isinstance(error, NotFound | PermissionDenied):
@@ -85,7 +66,7 @@ def _export_url(request: HttpRequest) -> str | None:
 # --- List ------------------------------------------------------------------------------------
 
 
-@staff_page()
+@staff_required()
 def member_list(request: HttpRequest) -> HttpResponse:
     actor = request.user
     form = MemberFilterForm(
@@ -127,7 +108,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
 # --- Create and edit ---------------------------------------------------------------------------
 
 
-@staff_page(Capability.EDIT_MEMBERS)
+@staff_required(Capability.EDIT_MEMBERS)
 @require_http_methods(["GET", "POST"])
 def member_create(request: HttpRequest) -> HttpResponse:
     orgs = org_member_holding(actor=request.user)
@@ -155,7 +136,7 @@ def member_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_page(Capability.EDIT_MEMBERS)
+@staff_required(Capability.EDIT_MEMBERS)
 @require_http_methods(["GET", "POST"])
 def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
     member = selectors.member_get(actor=request.user, pk=pk)
@@ -214,7 +195,7 @@ def _detail(
     return response
 
 
-@staff_page()
+@staff_required()
 def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, pk)
 
@@ -223,7 +204,7 @@ def _member_for_write(request: HttpRequest, pk: int) -> Member:
     return selectors.member_get(actor=request.user, pk=pk)
 
 
-@staff_page(Capability.EDIT_MEMBERS)
+@staff_required(Capability.EDIT_MEMBERS)
 @require_POST
 def member_transfer(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member_for_write(request, pk)
@@ -248,7 +229,7 @@ def member_transfer(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, member.pk, status=400, transfer_form=form, open="transfer")
 
 
-@staff_page(Capability.EDIT_MEMBERS)
+@staff_required(Capability.EDIT_MEMBERS)
 @require_POST
 def member_leave(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member_for_write(request, pk)
@@ -270,7 +251,7 @@ def member_leave(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, member.pk, status=400, leave_form=form, open="leave")
 
 
-@staff_page(Capability.EDIT_MEMBERS)
+@staff_required(Capability.EDIT_MEMBERS)
 @require_POST
 def member_card(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member_for_write(request, pk)
@@ -295,7 +276,7 @@ def member_card(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, member.pk, status=400, card_form=form, open="card")
 
 
-@staff_page(Capability.REVEAL_SENSITIVE)
+@staff_required(Capability.REVEAL_SENSITIVE)
 @require_POST
 def member_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member_for_write(request, pk)
@@ -319,7 +300,7 @@ def member_reveal(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Join applications -------------------------------------------------------------------------
 
 
-@staff_page(Capability.APPROVE_JOINS)
+@staff_required(Capability.APPROVE_JOINS)
 def join_applications(request: HttpRequest) -> HttpResponse:
     form = JoinStatusFilterForm(request.GET or {"status": JoinStatus.PENDING})
     status = form.cleaned_data["status"] if form.is_valid() else JoinStatus.PENDING
@@ -334,7 +315,7 @@ def join_applications(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_page(Capability.APPROVE_JOINS)
+@staff_required(Capability.APPROVE_JOINS)
 @require_POST
 def join_application_decide(request: HttpRequest, pk: int) -> HttpResponse:
     application = selectors.join_application_get(actor=request.user, pk=pk)
