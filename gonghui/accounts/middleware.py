@@ -38,7 +38,7 @@ class StaffTwoFactorMiddleware:
     """A staff user with two-factor sign-in on must confirm an authenticator code before anything
     else; until then only the verification and sign-out pages answer."""
 
-    ALLOWED = ("accounts:verify", "accounts:logout", "accounts:login")
+    ALLOWED = ("accounts:verify", "accounts:logout", "accounts:login", "accounts:two_factor")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -53,5 +53,10 @@ class StaffTwoFactorMiddleware:
             and not request.path.startswith(("/static/", "/api/"))
             and request.path not in {reverse(name) for name in self.ALLOWED}
         ):
-            return redirect(f"{reverse('accounts:verify')}?next={request.path}")
+            from django_otp.plugins.otp_totp.models import TOTPDevice
+
+            # Required by an administrator but never set up: set it up first, then verify.
+            has_device = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+            target = "accounts:verify" if has_device else "accounts:two_factor"
+            return redirect(f"{reverse(target)}?next={request.path}")
         return self.get_response(request)

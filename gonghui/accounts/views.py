@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django_otp import login as otp_login
@@ -14,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from gonghui.accounts.forms import TotpForm
 from gonghui.accounts.models import User
 from gonghui.accounts.services import totp_confirm, totp_disable, totp_start
+from gonghui.core.errors import PermissionDenied
 
 
 class LoginView(auth_views.LoginView):
@@ -52,16 +54,20 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, User)
     form = TotpForm(request.POST or None)
     action = request.POST.get("action")
+    if request.method == "POST" and action == "disable" and not user.is_verified():
+        raise PermissionDenied()
     if request.method == "POST" and action == "disable":
         totp_disable(actor=user, user=user)
         messages.success(request, _("Two-factor sign-in is off."))
         return redirect("accounts:two_factor")
     device = totp_start(user=user)
+    if user.require_two_factor and device.confirmed and not user.is_verified():
+        return redirect(f"{reverse('accounts:verify')}?next={_safe_next(request)}")
     if request.method == "POST" and form.is_valid():
         if totp_confirm(actor=user, user=user, device=device, token=form.cleaned_data["token"]):
             otp_login(request, device)
             messages.success(request, _("Two-factor sign-in is on."))
-            return redirect("accounts:two_factor")
+            return redirect(_safe_next(request, default=reverse("accounts:two_factor")))
         form.add_error("token", _("The code is wrong. Use the current code from your app."))
     qr_svg = (
         segno.make(device.config_url, error="m").svg_inline(scale=4) if not device.confirmed else ""
@@ -69,5 +75,11 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/two_factor.html",
-        {"form": form, "device": device, "qr_svg": qr_svg, "enabled": user.require_two_factor},
+        {
+            "form": form,
+            "device": device,
+            "qr_svg": qr_svg,
+            "enabled": device.confirmed,
+            "required": user.require_two_factor,
+        },
     )

@@ -223,3 +223,45 @@ def test_codes_are_stored_hashed(world, outbox, django_capture_on_commit_callbac
         signin_code_request(phone="13900000001")
     code = _code_from(outbox)
     assert not SignInCode.objects.filter(code_hash__contains=code).exists()
+
+
+def test_two_factor_required_by_admin_without_device_leads_to_setup(world):
+    user = world.jiefang_officer
+    type(user).objects.filter(pk=user.pk).update(require_two_factor=True)
+    client = Client()
+    assert _post_login(client, "jiefang_staff", PASSWORD).status_code == 302
+    response = client.get(reverse("members:list"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:two_factor"))
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert b"<svg" in page.content  # the QR code to scan
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    response = client.post(
+        reverse("accounts:two_factor") + "?next=/console/members/",
+        {"token": f"{totp(device.bin_key):06d}", "next": "/console/members/"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/console/members/"
+    assert client.get("/console/members/").status_code == 200
+
+
+def test_unverified_user_cannot_switch_two_factor_off(world):
+    user = world.jiefang_officer
+    device = totp_start(user=user)
+    assert totp_confirm(actor=user, user=user, device=device, token=f"{totp(device.bin_key):06d}")
+    client = Client()
+    _post_login(client, "jiefang_staff", PASSWORD)
+    client.post(reverse("accounts:two_factor"), {"action": "disable"})
+    user.refresh_from_db()
+    assert user.require_two_factor
+    assert TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def test_language_can_be_switched_to_english_and_back(world, login):
+    client = login(world.jiefang_officer)
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/console/"})
+    assert response.status_code == 302
+    assert 'lang="en"' in client.get("/console/").content.decode()
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/console/"})
+    assert 'lang="zh-hans"' in client.get("/console/").content.decode()
