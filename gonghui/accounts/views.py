@@ -34,6 +34,11 @@ def _safe_next(request: HttpRequest, default: str = "/console/") -> str:
     return default
 
 
+def _verified(user: User) -> bool:
+    """django-otp's middleware adds ``is_verified`` to the request's user at run time."""
+    return bool(getattr(user, "is_verified", lambda: False)())
+
+
 @login_required
 def verify(request: HttpRequest) -> HttpResponse:
     """Second step of sign-in for users with two-factor on."""
@@ -54,14 +59,14 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, User)
     form = TotpForm(request.POST or None)
     action = request.POST.get("action")
-    if request.method == "POST" and action == "disable" and not user.is_verified():
+    if request.method == "POST" and action == "disable" and not _verified(user):
         raise PermissionDenied()
     if request.method == "POST" and action == "disable":
         totp_disable(actor=user, user=user)
         messages.success(request, _("Two-factor sign-in is off."))
         return redirect("accounts:two_factor")
     device = totp_start(user=user)
-    if user.require_two_factor and device.confirmed and not user.is_verified():
+    if user.require_two_factor and device.confirmed and not _verified(user):
         return redirect(f"{reverse('accounts:verify')}?next={_safe_next(request)}")
     if request.method == "POST" and form.is_valid():
         if totp_confirm(actor=user, user=user, device=device, token=form.cleaned_data["token"]):

@@ -105,6 +105,16 @@ def validate_id_number(raw: object) -> IdNumber:
             code="id_format",
             field="id_number",
         )
+    if number[17] != ric.calc_check_digit(number) and number.endswith("000"):
+        # Excel keeps 15 significant digits: 410802199001011234 becomes 410802199001011000.
+        raise ApplicationError(
+            _(
+                "The identity number ends in 000 and fails its check: Excel has probably cut its "
+                "last digits. Format the column as Text, type the numbers again, and re-import."
+            ),
+            code="id_excel_number",
+            field="id_number",
+        )
     if number[17] != ric.calc_check_digit(number):
         raise ApplicationError(
             _("The identity number's check digit is wrong; please check every digit."),
