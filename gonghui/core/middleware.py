@@ -26,3 +26,27 @@ class ApplicationErrorMiddleware:
                 status=exception.status,
             )
         return render(request, "core/error.html", {"error": exception}, status=exception.status)
+
+
+class DefaultLanguageMiddleware:
+    """Chinese unless the user chose otherwise with the language switch (its cookie).
+
+    Django's LocaleMiddleware would follow the browser's Accept-Language header; the platform's
+    default language is zh-hans whatever the browser says, and English is an explicit choice.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.conf import settings
+        from django.utils import translation
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        supported = {code for code, _label in settings.LANGUAGES}
+        language = chosen if chosen in supported else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response

@@ -265,3 +265,9 @@ def test_language_can_be_switched_to_english_and_back(world, login):
     assert 'lang="en"' in client.get("/console/").content.decode()
     client.post(reverse("set_language"), {"language": "zh-hans", "next": "/console/"})
     assert 'lang="zh-hans"' in client.get("/console/").content.decode()
+
+
+def test_chinese_is_the_default_whatever_the_browser_asks(world, login):
+    client = login(world.jiefang_officer)
+    page = client.get("/console/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert 'lang="zh-hans"' in page
