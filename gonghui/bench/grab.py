@@ -7,8 +7,10 @@ POST per member in random order. In the same run, on the same server, the client
 JSON view (``/benefits/ping``) as the baseline. It prints JSON: requests, throughput_rps, p50_ms,
 p99_ms, vouchers_issued, distinct_winners, oversold (must be 0), baseline_rps and more.
 
-Members sign in with signed-cookie sessions made by the bench (no sign-in round trip, no session
-row per request); the server gets ``GONGHUI_SESSION_ENGINE=...signed_cookies`` for this run.
+Each grab carries the member's grab ticket (what the campaign page hands out) in a header and no
+cookies, as the page's fetch does. A second baseline sends each member's signed-cookie session to
+the trivial view (the server runs with ``GONGHUI_SESSION_ENGINE=...signed_cookies``): what any
+signed-in member request costs before a view runs.
 """
 
 from __future__ import annotations
@@ -378,6 +380,8 @@ def run(options: dict[str, Any]) -> str:
 
     from gonghui.accounts.middleware import MEMBER_SESSION_KEY
     from gonghui.benefits.models import Campaign, Voucher
+    from gonghui.benefits.services import grab_ticket_issue
+    from gonghui.members.models import Member
 
     members, quota, concurrency = options["members"], options["quota"], options["concurrency"]
     if members < 1 or quota < 1 or concurrency < 1:
@@ -385,19 +389,26 @@ def run(options: dict[str, Any]) -> str:
     tag = uuid.uuid4().hex[:8]
     t0 = time.perf_counter()
     fx = fixture_make(members=members, quota=quota, tag=tag)
-    csrf = secrets.token_hex(16)
+    # As the campaign page's fetch does: the grab ticket in a header, no cookies.
     calls = [
         Call(
             "POST",
             f"/benefits/campaigns/{fx.campaign.pk}/grab",
             {
-                **form_headers(session_cookie({MEMBER_SESSION_KEY: pk}), csrf),
+                "Host": "127.0.0.1",
+                "Accept": "application/json",
+                "Content-Length": "0",
+                "X-Grab-Ticket": grab_ticket_issue(member=Member(pk=pk), campaign=fx.campaign),
                 "Idempotency-Key": f"bench-{pk}",
             },
         )
         for pk in fx.member_ids
     ]
     random.Random(0).shuffle(calls)
+    csrf = secrets.token_hex(16)
+    member_cookies = [
+        form_headers(session_cookie({MEMBER_SESSION_KEY: pk}), csrf) for pk in fx.member_ids
+    ]
     setup_s = time.perf_counter() - t0
     server = server_start(workers=options["workers"], threads=options["threads"])
     try:
@@ -407,7 +418,7 @@ def run(options: dict[str, Any]) -> str:
         # request costs before the view runs (session, member row), for comparison.
         member_baseline = load(
             server.port,
-            [Call("GET", "/benefits/ping", call.headers) for call in calls],
+            [Call("GET", "/benefits/ping", headers) for headers in member_cookies],
             concurrency,
         )
         grab = load(server.port, calls, concurrency)

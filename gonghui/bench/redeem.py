@@ -44,7 +44,7 @@ def run(options: dict[str, Any]) -> str:
     from django.db import connection
     from django.db.models import Count
 
-    from gonghui.benefits.models import Campaign, Redemption, Voucher
+    from gonghui.benefits.models import CampaignStock, Redemption, Voucher
     from gonghui.benefits.services import merchant_clerk_create, new_voucher_code
 
     n, concurrency, same = options["vouchers"], options["concurrency"], options["same_code"]
@@ -60,7 +60,7 @@ def run(options: dict[str, Any]) -> str:
         ],
         batch_size=2000,
     )
-    Campaign.objects.filter(pk=fx.campaign.pk).update(remaining=0)
+    CampaignStock.objects.filter(campaign=fx.campaign).update(remaining=0)
     clerk = merchant_clerk_create(
         actor=None,
         merchant=fx.merchant,

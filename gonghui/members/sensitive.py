@@ -27,7 +27,11 @@ class SealedId:
 
 
 def seal_id_number(raw: object) -> SealedId:
-    parsed = validate_id_number(raw)
+    return seal_parsed_id(validate_id_number(raw))
+
+
+def seal_parsed_id(parsed: IdNumber) -> SealedId:
+    """Encrypt, index and mask an identity number that ``validate_id_number`` accepted."""
     number = parsed.number
     return SealedId(
         parsed=parsed,

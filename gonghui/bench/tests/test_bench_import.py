@@ -34,10 +34,25 @@ def test_bench_import_prints_json_and_cleans_up(serial):
         assert key in report
     assert report["rows"] == 300 and report["created"] == 300 and report["failed"] == 0
     assert report["rows_per_s"] > 0 and report["peak_rss_mb"] > 0
+    assert report["cpu_count"] >= 1
+    for key in ("load_avg_before", "load_avg_after"):
+        assert len(report[key]) == 3 and all(x >= 0 for x in report[key])
+    copy_keys = (
+        "copy_rows_per_s",
+        "ratio_vs_copy",
+        "copy_unindexed_rows_per_s",
+        "ratio_vs_copy_unindexed",
+    )
     if connection.vendor == "postgresql":
-        assert report["copy_rows_per_s"] > 0 and report["ratio_vs_copy"] > 0
+        assert report["copy_rows"] == 300
+        for key in copy_keys:
+            assert report[key] > 0
+        assert report["ratio_vs_copy"] == pytest.approx(
+            report["rows_per_s"] / report["copy_rows_per_s"], abs=0.002
+        )
     else:
-        assert "copy_rows_per_s" not in report
+        for key in copy_keys:
+            assert key not in report
     assert Org.objects.count() == orgs_before
     assert Member.objects.count() == 0
 

@@ -1,7 +1,8 @@
 """Member import: streaming readers, row validation, set-based writing, jobs.
 
 Modules: ``columns`` (the file format), ``reading`` (xlsx/CSV streams), ``validation`` (one row),
-``pipeline`` (batches, optionally from a worker process), ``writing`` (staging table + SQL),
+``pipeline`` (batches, optionally from a worker process), ``writing`` (conflict look-ups, then
+COPY straight into the tables),
 ``report`` (error file and template), ``service`` (the services the views, task and commands call).
 """
 
