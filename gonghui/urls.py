@@ -25,6 +25,7 @@ urlpatterns = [
     path("console/", include("gonghui.console.urls")),
     path("console/members/", include("gonghui.members.urls")),
     path("m/", include("gonghui.members.mobile_urls")),
+    path("benefits/", include("gonghui.benefits.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

@@ -1,0 +1,220 @@
+"""Every read of member benefits.
+
+Staff see campaigns (and their vouchers, redemptions, settlements) of their subtree through
+``scoped`` on ``campaign.org``; a member sees only its own vouchers and the campaigns open to it;
+a merchant clerk sees only its merchant's campaigns, redemptions and settlements — clerks are not
+staff, so ``scoped`` gives them nothing and these selectors filter by ``clerk.merchant`` instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from gonghui.accounts.scoping import scoped
+from gonghui.benefits.models import (
+    Campaign,
+    CampaignStatus,
+    Merchant,
+    MerchantClerk,
+    PublicNotice,
+    Redemption,
+    Registration,
+    Settlement,
+    Voucher,
+)
+from gonghui.benefits.services import mask_name
+from gonghui.core.errors import NotFound
+from gonghui.members.models import Member
+
+PUBLIC_STATUSES = [
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.OPEN,
+    CampaignStatus.CLOSED,
+    CampaignStatus.SETTLING,
+    CampaignStatus.SETTLED,
+]
+
+
+# staff
+
+
+def campaign_list(*, actor: Any) -> QuerySet[Campaign]:
+    return scoped(
+        Campaign.objects.select_related("org", "merchant").annotate(
+            vouchers_issued=Count("vouchers", distinct=True)
+        ),
+        actor=actor,
+    )
+
+
+def campaign_get(*, actor: Any, pk: int | str) -> Campaign:
+    try:
+        return scoped(Campaign.objects.select_related("org", "merchant"), actor=actor).get(pk=pk)
+    except (Campaign.DoesNotExist, ValueError):
+        raise NotFound() from None
+
+
+def campaign_voucher_list(*, actor: Any, campaign: Campaign) -> QuerySet[Voucher]:
+    return scoped(
+        Voucher.objects.filter(campaign=campaign).select_related("member"),
+        actor=actor,
+        org_field="campaign__org",
+        member_field="member",
+    )
+
+
+def merchant_list(*, actor: Any) -> QuerySet[Merchant]:
+    return scoped(Merchant.objects.select_related("org"), actor=actor)
+
+
+def settlement_list(*, actor: Any, campaign: Campaign | None = None) -> QuerySet[Settlement]:
+    qs = scoped(
+        Settlement.objects.select_related("campaign", "store"),
+        actor=actor,
+        org_field="campaign__org",
+    )
+    return qs.filter(campaign=campaign) if campaign is not None else qs
+
+
+def campaign_dashboard(*, actor: Any, campaign: Campaign) -> dict[str, int]:
+    campaign = campaign_get(actor=actor, pk=campaign.pk)
+    counts = dict(
+        Voucher.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return {
+        "quota": campaign.quota,
+        "remaining": campaign.remaining,
+        "issued": sum(counts.values()),
+        "distinct_members": Voucher.objects.filter(campaign=campaign)
+        .values("member_id")
+        .distinct()
+        .count(),
+        **{f"status_{k}": v for k, v in counts.items()},
+        "registrations": Registration.objects.filter(campaign=campaign).count(),
+    }
+
+
+# members
+
+
+def member_campaign_list(*, member: Member) -> QuerySet[Campaign]:
+    """Campaigns a member may see: published, for a subtree the member's union lies in."""
+    parts = [p for p in member.org.path.strip("/").split("/") if p]
+    ancestors = ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+    return (
+        Campaign.objects.select_related("merchant", "org")
+        .filter(status__in=PUBLIC_STATUSES)
+        .filter(
+            Q(eligible_org__path__in=ancestors)
+            | Q(eligible_org__isnull=True, org__path__in=ancestors)
+        )
+    )
+
+
+def member_voucher_list(*, actor: Any) -> QuerySet[Voucher]:
+    """The acting member's own vouchers (anyone else: nothing)."""
+    if not getattr(actor, "is_member_actor", False):
+        return Voucher.objects.none()
+    return scoped(
+        Voucher.objects.select_related("campaign", "campaign__merchant"),
+        actor=actor,
+        org_field="campaign__org",
+        member_field="member",
+    )
+
+
+def member_voucher_get(*, actor: Any, pk: int | str) -> Voucher:
+    try:
+        return member_voucher_list(actor=actor).get(pk=pk)
+    except (Voucher.DoesNotExist, ValueError):
+        raise NotFound() from None
+
+
+# merchant clerks
+
+
+def clerk_for_user(user: Any) -> MerchantClerk:
+    """The merchant clerk behind a signed-in user, or one boring 'not found'."""
+    user_id = getattr(user, "pk", None)
+    if user_id is None:
+        raise NotFound()
+    clerk = (
+        MerchantClerk.objects.select_related("merchant", "user")
+        .filter(user_id=user_id, is_active=True, merchant__is_active=True)
+        .first()
+    )
+    if clerk is None:
+        raise NotFound()
+    return clerk
+
+
+def clerk_campaign_list(*, clerk: MerchantClerk) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(merchant_id=clerk.merchant_id, status__in=PUBLIC_STATUSES)
+
+
+def clerk_voucher_lookup(*, clerk: MerchantClerk, code: str) -> Voucher:
+    """What the scan page shows before redeeming: only this merchant's vouchers."""
+    voucher = (
+        Voucher.objects.select_related("campaign", "member")
+        .filter(code=code, campaign__merchant_id=clerk.merchant_id)
+        .first()
+    )
+    if voucher is None:
+        raise NotFound()
+    return voucher
+
+
+def clerk_redemption_list(*, clerk: MerchantClerk) -> QuerySet[Redemption]:
+    return Redemption.objects.select_related("voucher", "voucher__campaign", "store").filter(
+        store__merchant_id=clerk.merchant_id
+    )
+
+
+def clerk_settlement_list(*, clerk: MerchantClerk) -> QuerySet[Settlement]:
+    return Settlement.objects.select_related("campaign", "store").filter(
+        store__merchant_id=clerk.merchant_id
+    )
+
+
+# public
+
+
+def campaign_public_get(*, pk: int | str) -> Campaign:
+    try:
+        return Campaign.objects.select_related("merchant").get(pk=pk, status__in=PUBLIC_STATUSES)
+    except (Campaign.DoesNotExist, ValueError):
+        raise NotFound() from None
+
+
+def lottery_public_entries(*, campaign: Campaign) -> list[dict[str, Any]]:
+    """Registration numbers with masked names: what anyone needs to re-run the draw."""
+    return [
+        {"registration": pk, "name": mask_name(name), "won": won}
+        for pk, name, won in Registration.objects.filter(campaign=campaign)
+        .order_by("pk")
+        .values_list("pk", "member__name", "won")
+    ]
+
+
+def notice_public_get(*, pk: int | str) -> PublicNotice:
+    try:
+        return PublicNotice.objects.select_related("campaign").get(pk=pk)
+    except (PublicNotice.DoesNotExist, ValueError):
+        raise NotFound() from None
+
+
+def notice_public_rows(*, notice: PublicNotice) -> list[dict[str, Any]]:
+    """The notice's list: masked names, store, date; nothing else personal."""
+    return [
+        {"name": mask_name(name), "store": store, "date": at.date().isoformat()}
+        for name, store, at in Redemption.objects.filter(
+            voucher__campaign_id=notice.campaign_id, reversed_at__isnull=True
+        )
+        .order_by("at")
+        .values_list("voucher__member__name", "store__name", "at")
+    ]

@@ -1,0 +1,1318 @@
+"""Every write of member benefits: merchants, campaigns, the grab, the lottery, redemptions.
+
+Settlement (register, reconciliation, public notice, payment) lives in ``settlement.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import io
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import segno
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gonghui.accounts.scoping import can_see_org
+from gonghui.audit.models import AuditAction
+from gonghui.audit.services import _actor_label, audit_record
+from gonghui.benefits import hot
+from gonghui.benefits.models import (
+    CAMPAIGN_TRANSITIONS,
+    MANAGE_BENEFITS,
+    Campaign,
+    CampaignStatus,
+    CampaignStatusChange,
+    CampaignStock,
+    Distribution,
+    Merchant,
+    MerchantClerk,
+    Redemption,
+    Registration,
+    Store,
+    Voucher,
+    VoucherStatus,
+    VoucherStatusChange,
+)
+from gonghui.core import crypto
+from gonghui.core.errors import ApplicationError, PermissionDenied
+from gonghui.ledger.models import Account, AccountKind
+from gonghui.ledger.services import ledger_account_ensure, ledger_post
+from gonghui.members.models import Member, MemberCard, MemberStatus, WorkerCategory
+from gonghui.orgs.models import Org
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def require_manager(actor: Any, org: Org | None) -> None:
+    """Staff with the benefits capability in ``org``'s subtree; ``None`` is the system itself."""
+    if actor is None:
+        return
+    if not getattr(actor, "can", lambda _c: False)(MANAGE_BENEFITS):
+        raise PermissionDenied()
+    if org is not None and not can_see_org(actor, org):
+        raise PermissionDenied()
+
+
+_HOSTILE = set("<>\"'&;{}\\")
+
+
+def clean_text(
+    raw: object, *, field: str, max_length: int, required: bool = True, multiline: bool = False
+) -> str:
+    text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
+    if not multiline:
+        text = " ".join(text.split())
+    if not text:
+        if required:
+            raise ApplicationError(_("This field is required."), code=f"{field}_empty", field=field)
+        return ""
+    if len(text) > max_length:
+        raise ApplicationError(
+            _("At most %(n)d characters.") % {"n": max_length}, code=f"{field}_long", field=field
+        )
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
+        raise ApplicationError(
+            _("The text contains characters that are not allowed."),
+            code=f"{field}_chars",
+            field=field,
+        )
+    if not multiline and any(c in _HOSTILE for c in text):
+        raise ApplicationError(
+            _("The text contains characters that are not allowed."),
+            code=f"{field}_chars",
+            field=field,
+        )
+    return text
+
+
+def clean_fen(raw: object, *, field: str, minimum: int = 0, maximum: int = 10**11) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ApplicationError(
+            _("Amounts are whole numbers of fen."), code=f"{field}_type", field=field
+        )
+    if raw < minimum or raw > maximum:
+        raise ApplicationError(_("The amount is out of range."), code=f"{field}_range", field=field)
+    return raw
+
+
+def yuan_to_fen(raw: object, *, field: str = "amount") -> int:
+    """ "68", "68.5", "６８.００" -> fen. No floats: the text is split at the point."""
+    text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
+    text = text.replace(",", "").removeprefix("¥").removesuffix("元").strip()
+    m = re.fullmatch(r"(\d{1,9})(?:\.(\d{1,2}))?", text)
+    if not m:
+        raise ApplicationError(
+            _("Enter an amount in yuan, e.g. 68 or 68.50."), code=f"{field}_format", field=field
+        )
+    return int(m.group(1)) * 100 + int((m.group(2) or "0").ljust(2, "0"))
+
+
+def mask_name(name: str) -> str:
+    """王小明 -> 王*明, 李娜 -> 李*, anything longer keeps first and last characters."""
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# merchants
+
+
+@transaction.atomic
+def merchant_create(
+    *,
+    actor: Any,
+    org: Org,
+    name: object,
+    settlement_account_name: object,
+    settlement_bank: object,
+    settlement_account_no: object,
+    uscc: object = "",
+) -> Merchant:
+    require_manager(actor, org)
+    from gonghui.core.idnumbers import validate_uscc
+
+    account_no = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(settlement_account_no or "")))
+    if not re.fullmatch(r"\d{8,32}", account_no):
+        raise ApplicationError(
+            _("Enter the settlement account number (8 to 32 digits)."),
+            code="account_no_format",
+            field="settlement_account_no",
+        )
+    uscc_text = str(uscc or "").strip()
+    merchant = Merchant.objects.create(
+        org=org,
+        name=clean_text(name, field="name", max_length=100),
+        uscc=validate_uscc(uscc_text).code if uscc_text else "",
+        settlement_account_name=clean_text(
+            settlement_account_name, field="settlement_account_name", max_length=100
+        ),
+        settlement_bank=clean_text(settlement_bank, field="settlement_bank", max_length=100),
+        settlement_account_no=account_no,
+    )
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=merchant, org=org)
+    return merchant
+
+
+@transaction.atomic
+def store_create(*, actor: Any, merchant: Merchant, name: object, address: object = "") -> Store:
+    require_manager(actor, merchant.org)
+    store = Store.objects.create(
+        merchant=merchant,
+        name=clean_text(name, field="name", max_length=100),
+        address=clean_text(address, field="address", max_length=200, required=False),
+    )
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=store, org=merchant.org)
+    return store
+
+
+@transaction.atomic
+def merchant_clerk_create(
+    *, actor: Any, merchant: Merchant, username: str, password: str, is_supervisor: bool = False
+) -> MerchantClerk:
+    """A merchant sign-in account: a non-staff ``User`` tied to one merchant."""
+    from gonghui.accounts.models import User
+
+    require_manager(actor, merchant.org)
+    username = clean_text(username, field="username", max_length=150)
+    if User.objects.filter(username=username).exists():
+        raise ApplicationError(
+            _("This user name is taken."), code="username_taken", field="username"
+        )
+    user = User.objects.create_user(username=username, password=password, is_staff=False)
+    clerk = MerchantClerk.objects.create(user=user, merchant=merchant, is_supervisor=is_supervisor)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=clerk,
+        org=merchant.org,
+        changes={"supervisor": [None, is_supervisor]},
+    )
+    return clerk
+
+
+# ---------------------------------------------------------------------------------------------
+# campaigns
+
+CAMPAIGN_FIELDS = {
+    "name",
+    "distribution",
+    "face_value_fen",
+    "subsidy_fen",
+    "member_share_fen",
+    "concession_fen",
+    "quota",
+    "per_member_limit",
+    "eligible_org",
+    "require_member_card",
+    "card_banks",
+    "categories",
+    "release_at",
+    "registration_closes_at",
+    "redeem_from",
+    "redeem_until",
+    "excluded_goods",
+    "terms",
+    "notice_days",
+}
+MAX_QUOTA = 10_000_000
+MAX_PER_MEMBER = 20
+
+
+def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
+    unknown = set(data) - CAMPAIGN_FIELDS
+    if unknown:
+        raise ApplicationError(
+            _("Unknown field: %(f)s") % {"f": ", ".join(sorted(unknown))}, code="unknown_field"
+        )
+    out: dict[str, Any] = {}
+    out["name"] = clean_text(data.get("name"), field="name", max_length=100)
+    distribution = data.get("distribution", Distribution.GRAB)
+    if distribution not in Distribution.values:
+        raise ApplicationError(
+            _("Choose grab or lottery."), code="distribution_invalid", field="distribution"
+        )
+    out["distribution"] = distribution
+    for f in ("face_value_fen", "subsidy_fen", "member_share_fen", "concession_fen"):
+        out[f] = clean_fen(data.get(f), field=f)
+    if out["face_value_fen"] <= 0:
+        raise ApplicationError(
+            _("The face value must be more than zero."),
+            code="face_value_fen_range",
+            field="face_value_fen",
+        )
+    if (
+        out["subsidy_fen"] + out["member_share_fen"] + out["concession_fen"]
+        != out["face_value_fen"]
+    ):
+        raise ApplicationError(
+            _(
+                "Subsidy, member share and concession must add up to the face value "
+                "(%(a)d + %(b)d + %(c)d ≠ %(f)d fen)."
+            )
+            % {
+                "a": out["subsidy_fen"],
+                "b": out["member_share_fen"],
+                "c": out["concession_fen"],
+                "f": out["face_value_fen"],
+            },
+            code="split_mismatch",
+            field="subsidy_fen",
+        )
+    quota = data.get("quota")
+    if isinstance(quota, bool) or not isinstance(quota, int) or not 1 <= quota <= MAX_QUOTA:
+        raise ApplicationError(
+            _("The number of vouchers must be between 1 and %(n)d.") % {"n": MAX_QUOTA},
+            code="quota_range",
+            field="quota",
+        )
+    out["quota"] = quota
+    limit = data.get("per_member_limit", 1)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PER_MEMBER:
+        raise ApplicationError(
+            _("Vouchers per member must be between 1 and %(n)d.") % {"n": MAX_PER_MEMBER},
+            code="limit_range",
+            field="per_member_limit",
+        )
+    out["per_member_limit"] = limit
+    eligible_org = data.get("eligible_org")
+    if eligible_org is not None and not eligible_org.path.startswith(org.path):
+        raise ApplicationError(
+            _("Eligible members must belong to the campaign union's own subtree."),
+            code="eligible_org_outside",
+            field="eligible_org",
+        )
+    out["eligible_org"] = eligible_org
+    out["require_member_card"] = bool(data.get("require_member_card", True))
+    banks = data.get("card_banks") or []
+    if not isinstance(banks, list | tuple) or len(banks) > 20:
+        raise ApplicationError(
+            _("List the issuing banks."), code="banks_invalid", field="card_banks"
+        )
+    out["card_banks"] = [clean_text(b, field="card_banks", max_length=50) for b in banks]
+    cats = list(data.get("categories") or [])
+    if any(c not in WorkerCategory.values for c in cats):
+        raise ApplicationError(
+            _("Unknown worker category."), code="categories_invalid", field="categories"
+        )
+    out["categories"] = sorted(set(cats))
+    for f in ("release_at", "redeem_from", "redeem_until"):
+        value = data.get(f)
+        if not isinstance(value, dt.datetime) or timezone.is_naive(value):
+            raise ApplicationError(_("Enter a date and time."), code=f"{f}_invalid", field=f)
+        out[f] = value
+    closes = data.get("registration_closes_at")
+    if distribution == Distribution.LOTTERY:
+        if not isinstance(closes, dt.datetime) or timezone.is_naive(closes):
+            raise ApplicationError(
+                _("A lottery needs the time registration closes."),
+                code="registration_closes_at_invalid",
+                field="registration_closes_at",
+            )
+        if closes <= out["release_at"]:
+            raise ApplicationError(
+                _("Registration must close after it opens."),
+                code="registration_order",
+                field="registration_closes_at",
+            )
+        if closes > out["redeem_until"]:
+            raise ApplicationError(
+                _("Registration must close before the redemption window ends."),
+                code="registration_order",
+                field="registration_closes_at",
+            )
+        out["registration_closes_at"] = closes
+    else:
+        out["registration_closes_at"] = None
+    if out["redeem_until"] <= out["redeem_from"]:
+        raise ApplicationError(
+            _("The redemption window must end after it starts."),
+            code="window_order",
+            field="redeem_until",
+        )
+    if out["redeem_until"] <= out["release_at"]:
+        raise ApplicationError(
+            _("The redemption window must end after the release time."),
+            code="window_order",
+            field="redeem_until",
+        )
+    out["excluded_goods"] = clean_text(
+        data.get("excluded_goods", ""),
+        field="excluded_goods",
+        max_length=2000,
+        required=False,
+        multiline=True,
+    )
+    out["terms"] = clean_text(
+        data.get("terms", ""), field="terms", max_length=5000, required=False, multiline=True
+    )
+    days = data.get("notice_days", 5)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60:
+        raise ApplicationError(
+            _("The public notice runs 1 to 60 days."), code="notice_days_range", field="notice_days"
+        )
+    out["notice_days"] = days
+    return out
+
+
+@transaction.atomic
+def campaign_create(
+    *, actor: Any, org: Org, merchant: Merchant, stores: Sequence[Store], **fields: Any
+) -> Campaign:
+    require_manager(actor, org)
+    data = _clean_campaign(fields, org=org)
+    if not merchant.is_active:
+        raise ApplicationError(_("This merchant is not active."), code="merchant_inactive")
+    stores = list(stores)
+    if not stores:
+        raise ApplicationError(_("Choose at least one store."), code="stores_empty", field="stores")
+    if any(s.merchant_id != merchant.pk for s in stores):
+        raise ApplicationError(
+            _("Every store must belong to the campaign's merchant."),
+            code="store_merchant",
+            field="stores",
+        )
+    campaign = Campaign.objects.create(
+        org=org,
+        merchant=merchant,
+        created_by=actor if getattr(actor, "username", None) else None,
+        **data,
+    )
+    campaign.stores.set(stores)
+    _stock_reset(campaign, handed_out=0)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=campaign,
+        org=org,
+        changes={k: [None, _jsonable(v)] for k, v in data.items()},
+    )
+    return campaign
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | bool | list):
+        return value
+    if hasattr(value, "pk"):
+        return value.pk
+    return str(value)
+
+
+@transaction.atomic
+def campaign_update(*, actor: Any, campaign: Campaign, **fields: Any) -> Campaign:
+    """Change a draft. Once scheduled, a campaign's terms are what members were promised."""
+    require_manager(actor, campaign.org)
+    current = {f: getattr(campaign, f) for f in CAMPAIGN_FIELDS}
+    data = _clean_campaign({**current, **fields}, org=campaign.org)
+    changed = {k: [_jsonable(current[k]), _jsonable(v)] for k, v in data.items() if current[k] != v}
+    updated = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.DRAFT).update(**data)
+    if not updated:
+        raise ApplicationError(
+            _("Only a draft campaign can be changed."), code="campaign_not_draft"
+        )
+    campaign.refresh_from_db()
+    _stock_reset(campaign, handed_out=0)
+    audit_record(
+        actor=actor, action=AuditAction.UPDATE, obj=campaign, org=campaign.org, changes=changed
+    )
+    return campaign
+
+
+MAX_STOCK_SHARDS = 16
+
+
+def _stock_reset(campaign: Campaign, *, handed_out: int) -> None:
+    """(Re)write the stock shards: the quota less what was handed out, split as evenly as can be.
+
+    Only for a campaign nobody can grab from (a draft, or a lottery inside its draw)."""
+    shards = max(1, min(MAX_STOCK_SHARDS, campaign.quota))
+    base, extra = divmod(campaign.quota, shards)
+    allotments = [base + (1 if i < extra else 0) for i in range(shards)]
+    left = campaign.quota - handed_out
+    rows = []
+    for i, allotment in enumerate(allotments):
+        take = min(allotment, left)
+        left -= take
+        rows.append(CampaignStock(campaign=campaign, shard=i, allotment=allotment, remaining=take))
+    CampaignStock.objects.filter(campaign=campaign).delete()
+    CampaignStock.objects.bulk_create(rows)
+
+
+def campaign_transition(
+    *,
+    campaign: Campaign,
+    new: str,
+    actor: Any,
+    reason: str = "",
+    expected: str | None = None,
+) -> Campaign:
+    """Move ``campaign`` to ``new`` by compare-and-set and record the move.
+
+    ``expected`` is the status the caller saw; the move fails if someone else moved it first.
+    """
+    old = expected or campaign.status
+    if new not in CAMPAIGN_TRANSITIONS.get(old, set()):
+        raise ApplicationError(
+            _("A campaign cannot go from %(old)s to %(new)s.")
+            % {"old": CampaignStatus(old).label, "new": CampaignStatus(new).label}
+            if new in CampaignStatus.values and old in CampaignStatus.values
+            else _("Unknown status."),
+            code="campaign_transition",
+        )
+    with transaction.atomic():
+        moved = Campaign.objects.filter(pk=campaign.pk, status=old).update(status=new)
+        if not moved:
+            raise ApplicationError(
+                _("Someone else changed this campaign first; reload and try again."),
+                code="campaign_conflict",
+            )
+        CampaignStatusChange.objects.create(
+            campaign=campaign,
+            old=old,
+            new=new,
+            actor=actor if getattr(actor, "username", None) else None,
+            actor_label=_actor_label(actor)[:150],
+            reason=reason[:300],
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.TRANSITION,
+            obj=campaign,
+            org=campaign.org,
+            changes={"status": [old, new]},
+            reason=reason,
+        )
+    campaign.status = new
+    return campaign
+
+
+def campaign_schedule(*, campaign: Campaign, actor: Any) -> Campaign:
+    require_manager(actor, campaign.org)
+    if campaign.distribution == Distribution.LOTTERY and not campaign.seed_hash:
+        raise ApplicationError(
+            _("Commit the lottery seed before scheduling, so its hash can be published."),
+            code="seed_missing",
+        )
+    return campaign_transition(campaign=campaign, new=CampaignStatus.SCHEDULED, actor=actor)
+
+
+def campaign_cancel(*, campaign: Campaign, actor: Any, reason: str) -> Campaign:
+    """Cancel a campaign that has not closed; open vouchers are cancelled with it."""
+    require_manager(actor, campaign.org)
+    reason = clean_text(reason, field="reason", max_length=300)
+    if Redemption.objects.filter(voucher__campaign=campaign, reversed_at__isnull=True).exists():
+        raise ApplicationError(
+            _("Vouchers of this campaign have been used; close it and settle instead."),
+            code="campaign_has_redemptions",
+        )
+    with transaction.atomic():
+        campaign_transition(
+            campaign=campaign, new=CampaignStatus.CANCELLED, actor=actor, reason=reason
+        )
+        _vouchers_move(
+            Voucher.objects.filter(campaign=campaign, status=VoucherStatus.OPEN),
+            new=VoucherStatus.CANCELLED,
+            actor=actor,
+            reason=reason,
+        )
+    return campaign
+
+
+def campaigns_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """The clock's moves: scheduled → open at release, open → closed after the window."""
+    now = now or timezone.now()
+    opened = closed = 0
+    for c in Campaign.objects.filter(status=CampaignStatus.SCHEDULED, release_at__lte=now):
+        try:
+            campaign_transition(
+                campaign=c, new=CampaignStatus.OPEN, actor=None, reason="release time"
+            )
+            opened += 1
+        except ApplicationError:
+            pass
+    for c in Campaign.objects.filter(status=CampaignStatus.OPEN, redeem_until__lte=now):
+        try:
+            campaign_transition(
+                campaign=c, new=CampaignStatus.CLOSED, actor=None, reason="window ended"
+            )
+            closed += 1
+        except ApplicationError:
+            pass
+    expired = vouchers_expire(now=now)
+    return {"opened": opened, "closed": closed, "expired": expired}
+
+
+def _open_if_due(campaign: Campaign, now: dt.datetime) -> None:
+    if campaign.status == CampaignStatus.SCHEDULED and now >= campaign.release_at:
+        try:
+            campaign_transition(
+                campaign=campaign, new=CampaignStatus.OPEN, actor=None, reason="release time"
+            )
+        except ApplicationError:
+            campaign.refresh_from_db(fields=["status"])
+
+
+# ---------------------------------------------------------------------------------------------
+# eligibility
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    ok: bool
+    code: str = "ok"
+    message: str = ""
+
+
+def member_eligibility(*, member: Member, campaign: Campaign) -> Eligibility:
+    """Whether ``member`` may receive a voucher of ``campaign``, and if not, why (code + message)."""
+    if member.status != MemberStatus.ACTIVE:
+        return Eligibility(False, "member_inactive", _("Only active union members can take part."))
+    root = campaign.eligible_org or campaign.org
+    if not member.org.path.startswith(root.path):
+        return Eligibility(
+            False,
+            "org_outside",
+            _("This campaign is for members of %(org)s.") % {"org": root.name},
+        )
+    if campaign.categories and member.category not in campaign.categories:
+        labels = "、".join(str(WorkerCategory(c).label) for c in campaign.categories)
+        return Eligibility(
+            False, "category", _("This campaign is for: %(cats)s.") % {"cats": labels}
+        )
+    if campaign.require_member_card:
+        # No .first(): its ORDER BY id LIMIT 1 tempts PostgreSQL into walking the primary key.
+        card = next(
+            iter(
+                MemberCard.objects.filter(member=member, is_current=True)
+                .order_by()
+                .only("is_member_card", "bank_name")[:1]
+            ),
+            None,
+        )
+        if card is None:
+            return Eligibility(False, "card_missing", _("Register your union member card first."))
+        if not card.is_member_card or (
+            campaign.card_banks and card.bank_name not in campaign.card_banks
+        ):
+            banks = "、".join(campaign.card_banks) or _("the listed banks")
+            return Eligibility(
+                False,
+                "card_bank",
+                _("Only union member cards issued by %(banks)s are accepted.") % {"banks": banks},
+            )
+    return Eligibility(True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the grab
+
+
+class GrabOutcome:
+    WON = "won"
+    ALREADY = "already"
+    SOLD_OUT = "sold_out"
+    NOT_ELIGIBLE = "not_eligible"
+    LIMIT = "limit_reached"
+    NOT_OPEN = "not_open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class GrabResult:
+    outcome: str
+    message: str
+    voucher: Voucher | None = None
+    code: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.voucher is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "code": self.code or self.outcome,
+            "message": self.message,
+            "voucher": self.voucher.code if self.voucher else None,
+        }
+
+
+class RateLimited(ApplicationError):
+    status = 429
+
+
+def grab_rate_check(*, member_id: int, address: str) -> None:
+    """Per-member and per-address request limits for the grab (fixed windows)."""
+    if not hot.hit_all(
+        {
+            f"m:{member_id}": settings.GONGHUI_GRAB_RATE_PER_MEMBER,
+            f"a:{address}": settings.GONGHUI_GRAB_RATE_PER_ADDRESS,
+        },
+        window=settings.GONGHUI_GRAB_RATE_WINDOW_SECONDS,
+    ):
+        raise RateLimited(_("Too many attempts; wait a few seconds."), code="rate_limited")
+
+
+GRAB_TICKET_SALT = "gonghui.benefits.grab-ticket"
+GRAB_TICKET_MAX_AGE = 6 * 3600
+
+
+def grab_ticket_issue(*, member: Member, campaign: Campaign) -> str:
+    """A signed, expiring ticket the campaign page hands to the member's browser.
+
+    The grab request carries it in a header and is sent without cookies, so the hot endpoint
+    needs neither the session nor the member row to answer "sold out" (and, being no ambient
+    credential, it needs no CSRF token either).
+    """
+    return signing.dumps([member.pk, campaign.pk], salt=GRAB_TICKET_SALT, compress=False)
+
+
+def grab_ticket_read(*, ticket: str, campaign_id: int) -> int:
+    """The member id in a valid ticket for ``campaign_id``; else ``ticket_invalid``."""
+    try:
+        member_id, ticket_campaign = signing.loads(
+            ticket, salt=GRAB_TICKET_SALT, max_age=GRAB_TICKET_MAX_AGE
+        )
+    except (signing.BadSignature, ValueError, TypeError):
+        raise ApplicationError(
+            _("Your session has expired; reload the page."), code="ticket_invalid"
+        ) from None
+    if ticket_campaign != campaign_id or not isinstance(member_id, int):
+        raise ApplicationError(
+            _("Your session has expired; reload the page."), code="ticket_invalid"
+        )
+    return member_id
+
+
+_REQUEST_KEY = re.compile(r"[A-Za-z0-9_\-:.]{1,64}")
+
+
+def clean_request_key(raw: object) -> str:
+    key = str(raw or "").strip()
+    if key and not _REQUEST_KEY.fullmatch(key):
+        raise ApplicationError(
+            _("The request key is malformed."), code="request_key_invalid", field="request_key"
+        )
+    return key
+
+
+def _sold_out() -> GrabResult:
+    return GrabResult(GrabOutcome.SOLD_OUT, _("All vouchers have been taken."))
+
+
+def _won(voucher: Voucher, *, already: bool) -> GrabResult:
+    if already:
+        return GrabResult(GrabOutcome.ALREADY, _("You already have this voucher."), voucher)
+    return GrabResult(GrabOutcome.WON, _("You got a voucher."), voucher)
+
+
+def _existing_voucher(campaign: Campaign, member_id: int, request_key: str) -> Voucher | None:
+    # Unordered on purpose: the (campaign, member, slot) unique index answers it directly.
+    qs = Voucher.objects.filter(campaign_id=campaign.pk, member_id=member_id).order_by()
+    if campaign.per_member_limit == 1:
+        return next(iter(qs[:1]), None)
+    if request_key:
+        return next(iter(qs.filter(request_key=request_key)[:1]), None)
+    return None
+
+
+class _SoldOutSignal(Exception):
+    pass
+
+
+class _LimitSignal(Exception):
+    pass
+
+
+# The guarded decrement of one stock shard of an open campaign. ``{lock}`` is
+# "FOR UPDATE OF s SKIP LOCKED" (the shard row only, never the campaign row) for the first,
+# non-blocking try on PostgreSQL (take a shard nobody is holding), empty for the blocking try (wait for a shard, then re-check ``remaining > 0`` on the
+# row as committed). Never read-then-write: the UPDATE itself checks and decrements.
+_DECREMENT_SQL = """
+UPDATE benefits_campaignstock SET remaining = remaining - 1
+WHERE id = (
+    SELECT s.id FROM benefits_campaignstock s
+    JOIN benefits_campaign c ON c.id = s.campaign_id
+    WHERE s.campaign_id = %s AND c.status = %s AND s.remaining > 0
+    ORDER BY (s.shard + %s) %% %s
+    LIMIT 1 {lock}
+) AND remaining > 0
+RETURNING remaining
+"""
+_STOCK_LEFT_SQL = """
+SELECT 1 FROM benefits_campaignstock s JOIN benefits_campaign c ON c.id = s.campaign_id
+WHERE s.campaign_id = %s AND c.status = %s AND s.remaining > 0 LIMIT 1
+"""
+
+
+def _decrement(campaign_id: int, *, spread: int) -> int | None:
+    """Take one voucher from some shard; None when no shard has any left (sold out).
+
+    ``spread`` picks where in the shard ring to start, so concurrent grabs hit different rows.
+    A failed try means another grab took that shard's last voucher meanwhile: stock only ever
+    goes down, so the loop ends when a committed read finds no shard with any left."""
+    tries = ["FOR UPDATE OF s SKIP LOCKED", ""] if connection.vendor == "postgresql" else [""]
+    params: list[int | str] = [campaign_id, CampaignStatus.OPEN, spread, MAX_STOCK_SHARDS]
+    with connection.cursor() as cursor:
+        while True:
+            for lock in tries:
+                cursor.execute(_DECREMENT_SQL.replace("{lock}", lock), params)
+                row = cursor.fetchone()
+                if row is not None:
+                    return int(row[0])
+            cursor.execute(_STOCK_LEFT_SQL, [campaign_id, CampaignStatus.OPEN])
+            if cursor.fetchone() is None:
+                return None
+
+
+def new_voucher_code() -> str:
+    return secrets.token_urlsafe(16)  # 22 characters, 128 bits
+
+
+def grab_precheck(*, campaign: Campaign, member: Member, now: dt.datetime) -> GrabResult | None:
+    """The answers that need no stock: not open, closed, not eligible. None: go ahead."""
+    if campaign.distribution != Distribution.GRAB:
+        return GrabResult(
+            GrabOutcome.NOT_OPEN, _("This campaign is a lottery; register for the draw instead.")
+        )
+    _open_if_due(campaign, now)
+    if (
+        campaign.status in {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}
+        or now < campaign.release_at
+    ):
+        return GrabResult(
+            GrabOutcome.NOT_OPEN,
+            _("Vouchers are released at %(t)s.")
+            % {"t": timezone.localtime(campaign.release_at).strftime("%Y-%m-%d %H:%M")},
+        )
+    if campaign.status != CampaignStatus.OPEN or now >= campaign.redeem_until:
+        return GrabResult(GrabOutcome.CLOSED, _("This campaign has ended."))
+    eligibility = member_eligibility(member=member, campaign=campaign)
+    if not eligibility.ok:
+        return GrabResult(GrabOutcome.NOT_ELIGIBLE, eligibility.message, code=eligibility.code)
+    return None
+
+
+def voucher_grab(
+    *,
+    campaign: Campaign,
+    member: Member | int,
+    request_key: str = "",
+    now: dt.datetime | None = None,
+) -> GrabResult:
+    """First come, first served. Never oversells, never gives a member more than the limit, and a
+    retried request (same member, same request key) returns the voucher it already made.
+
+    Order of answers: sold out (from the hot flag, no database) → not open / not eligible →
+    already have one → the guarded decrement.
+    """
+    now = now or timezone.now()
+    request_key = clean_request_key(request_key)
+    key = hot.campaign_key(campaign)
+    member_id = member if isinstance(member, int) else member.pk
+    if hot.sold_out(key):
+        voucher_id = hot.known_winner(key, member_id)
+        if voucher_id is not None:
+            voucher = Voucher.objects.filter(pk=voucher_id).first()
+            if voucher is not None:
+                return _won(voucher, already=True)
+        return _sold_out()
+    if isinstance(member, int):
+        # Only now, past the sold-out answer, is the member row worth a query.
+        found = Member.objects.select_related("org").filter(pk=member).first()
+        if found is None:
+            return GrabResult(
+                GrabOutcome.NOT_ELIGIBLE,
+                _("Only active union members can take part."),
+                code="member_inactive",
+            )
+        member = found
+    refusal = grab_precheck(campaign=campaign, member=member, now=now)
+    if refusal is not None:
+        return refusal
+    existing = _existing_voucher(campaign, member.pk, request_key)
+    if existing is not None:
+        return _won(existing, already=True)
+    if settings.GONGHUI_GRAB_FASTPATH and settings.REDIS_URL:
+        from gonghui.benefits import fastpath
+
+        return fastpath.grab(campaign=campaign, member=member, request_key=request_key)
+    return grab_in_database(campaign=campaign, member=member, request_key=request_key)
+
+
+def grab_in_database(*, campaign: Campaign, member: Member, request_key: str) -> GrabResult:
+    """The authoritative grab: voucher insert and guarded decrement in one transaction.
+
+    The insert goes first so the hot campaign row is locked only from the decrement to the commit.
+    A concurrent duplicate (double tap) hits the unique constraint and gets the existing voucher.
+    """
+    key = hot.campaign_key(campaign)
+    limit = campaign.per_member_limit
+    for _attempt in range(limit + 2):
+        left: int | None = None
+        try:
+            with transaction.atomic():
+                slot = 1
+                if limit > 1:
+                    slot = (
+                        Voucher.objects.filter(campaign_id=campaign.pk, member_id=member.pk).count()
+                        + 1
+                    )
+                    if slot > limit:
+                        raise _LimitSignal
+                voucher = Voucher.objects.create(
+                    campaign_id=campaign.pk,
+                    member_id=member.pk,
+                    slot=slot,
+                    per_member_limit=limit,
+                    code=new_voucher_code(),
+                    request_key=request_key,
+                )
+                audit_record(
+                    actor=member,
+                    action=AuditAction.CREATE,
+                    obj=voucher,
+                    object_repr=f"voucher {campaign.pk}/{member.pk}/{slot}",
+                    org=campaign.org,
+                    changes={"campaign": campaign.pk, "slot": slot},
+                )
+                left = _decrement(campaign.pk, spread=member.pk)
+                if left is None:
+                    raise _SoldOutSignal
+        except _SoldOutSignal:
+            hot.mark_sold_out(key)
+            return _sold_out()
+        except _LimitSignal:
+            return GrabResult(
+                GrabOutcome.LIMIT,
+                _("You already have %(n)d vouchers of this campaign, the most allowed.")
+                % {"n": limit},
+            )
+        except IntegrityError:
+            existing = _existing_voucher(campaign, member.pk, request_key)
+            if existing is not None:
+                return _won(existing, already=True)
+            continue  # another slot was taken by a parallel request of the same member
+        transaction.on_commit(
+            lambda v=voucher.pk, m=member.pk: hot.mark_winner(key, m, v)  # type: ignore[misc]
+        )
+        return _won(voucher, already=False)
+    return GrabResult(GrabOutcome.LIMIT, _("Please try again."), code="retry")
+
+
+# ---------------------------------------------------------------------------------------------
+# lottery
+
+
+def lottery_seed_hash(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def _lottery_rank_key(seed: str, campaign_id: int, registration_id: int) -> str:
+    return hmac.new(
+        seed.encode(), f"{campaign_id}:{registration_id}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def lottery_verify(
+    *, seed: str, seed_hash: str, campaign_id: int, registration_ids: Iterable[int], quota: int
+) -> list[int]:
+    """Re-run a draw: the winners are the ``quota`` registrations with the smallest
+    HMAC-SHA256(seed, "campaign_id:registration_id"). Anyone with the published seed, hash and
+    registration numbers gets the same list."""
+    if not hmac.compare_digest(lottery_seed_hash(seed), seed_hash):
+        raise ApplicationError(
+            _("The seed does not match the published hash."), code="seed_mismatch"
+        )
+    ranked = sorted(
+        set(registration_ids), key=lambda rid: (_lottery_rank_key(seed, campaign_id, rid), rid)
+    )
+    return ranked[:quota]
+
+
+@transaction.atomic
+def lottery_commit_seed(*, campaign: Campaign, actor: Any, seed: str | None = None) -> str:
+    """Commit to a secret seed: its SHA-256 is published now, the seed itself after the draw.
+
+    Returns the seed (for the operator's sealed record); the platform keeps it encrypted.
+    """
+    require_manager(actor, campaign.org)
+    if campaign.distribution != Distribution.LOTTERY:
+        raise ApplicationError(_("This campaign has no lottery."), code="not_lottery")
+    seed = seed if seed is not None else secrets.token_hex(32)
+    if not re.fullmatch(r"[0-9A-Za-z_\-]{32,128}", seed):
+        raise ApplicationError(
+            _("The seed must be 32 to 128 letters or digits."), code="seed_format", field="seed"
+        )
+    digest = lottery_seed_hash(seed)
+    now = timezone.now()
+    updated = Campaign.objects.filter(
+        pk=campaign.pk,
+        seed_hash="",
+        status__in=[CampaignStatus.DRAFT, CampaignStatus.SCHEDULED],
+        registration_closes_at__gt=now,
+    ).update(seed_hash=digest, seed_enc=crypto.encrypt(seed))
+    if not updated:
+        raise ApplicationError(
+            _("The seed can be committed once, before registration closes."),
+            code="seed_commit_refused",
+        )
+    campaign.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=campaign,
+        org=campaign.org,
+        changes={"seed_hash": ["", digest]},
+    )
+    return seed
+
+
+def lottery_register(
+    *, campaign: Campaign, member: Member, now: dt.datetime | None = None
+) -> Registration:
+    now = now or timezone.now()
+    if campaign.distribution != Distribution.LOTTERY:
+        raise ApplicationError(_("This campaign has no lottery."), code="not_lottery")
+    _open_if_due(campaign, now)
+    closes = campaign.registration_closes_at
+    if campaign.status != CampaignStatus.OPEN or now < campaign.release_at:
+        raise ApplicationError(_("Registration has not opened."), code="registration_not_open")
+    if closes is None or now >= closes or campaign.drawn_at is not None:
+        raise ApplicationError(_("Registration has closed."), code="registration_closed")
+    eligibility = member_eligibility(member=member, campaign=campaign)
+    if not eligibility.ok:
+        raise ApplicationError(eligibility.message, code=eligibility.code)
+    existing = Registration.objects.filter(campaign=campaign, member=member).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            registration = Registration.objects.create(campaign=campaign, member=member)
+            audit_record(
+                actor=member, action=AuditAction.CREATE, obj=registration, org=campaign.org
+            )
+    except IntegrityError:
+        return Registration.objects.get(campaign=campaign, member=member)
+    return registration
+
+
+@transaction.atomic
+def lottery_draw(*, campaign: Campaign, actor: Any, now: dt.datetime | None = None) -> list[int]:
+    """After registration closes: reveal the seed, rank, hand vouchers to the winners."""
+    require_manager(actor, campaign.org)
+    now = now or timezone.now()
+    if campaign.distribution != Distribution.LOTTERY:
+        raise ApplicationError(_("This campaign has no lottery."), code="not_lottery")
+    if campaign.registration_closes_at is None or now < campaign.registration_closes_at:
+        raise ApplicationError(_("The draw runs after registration closes."), code="draw_too_early")
+    if not campaign.seed_hash:
+        raise ApplicationError(_("No seed was committed."), code="seed_missing")
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if locked.drawn_at is not None:
+        raise ApplicationError(_("The draw has already run."), code="draw_done")
+    if locked.status != CampaignStatus.OPEN:
+        raise ApplicationError(_("This campaign is not open."), code="campaign_not_open")
+    seed = crypto.decrypt(locked.seed_enc)
+    reg_ids = list(Registration.objects.filter(campaign=locked).values_list("pk", flat=True))
+    winners = lottery_verify(
+        seed=seed,
+        seed_hash=locked.seed_hash,
+        campaign_id=locked.pk,
+        registration_ids=reg_ids,
+        quota=locked.quota,
+    )
+    members = dict(Registration.objects.filter(pk__in=winners).values_list("pk", "member_id"))
+    Voucher.objects.bulk_create(
+        [
+            Voucher(
+                campaign=locked,
+                member_id=members[rid],
+                slot=1,
+                per_member_limit=locked.per_member_limit,
+                code=new_voucher_code(),
+                request_key=f"lottery-{rid}",
+            )
+            for rid in winners
+        ]
+    )
+    Registration.objects.filter(campaign=locked).update(won=False)
+    Registration.objects.filter(pk__in=winners).update(won=True)
+    Campaign.objects.filter(pk=locked.pk).update(drawn_at=now, seed=seed)
+    _stock_reset(locked, handed_out=len(winners))
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=locked,
+        org=locked.org,
+        changes={"draw": {"registrations": len(reg_ids), "winners": len(winners), "seed": seed}},
+    )
+    campaign.refresh_from_db()
+    return winners
+
+
+# ---------------------------------------------------------------------------------------------
+# vouchers: QR, redemption, reversal, expiry
+
+
+def voucher_qr_png(voucher: Voucher, *, scale: int = 8) -> bytes:
+    """The voucher's code as a QR image; the scan page reads the code back."""
+    buf = io.BytesIO()
+    segno.make(voucher.code, error="m", micro=False).save(buf, kind="png", scale=scale, border=4)
+    return buf.getvalue()
+
+
+def voucher_qr_svg(voucher: Voucher, *, scale: int = 6) -> str:
+    return segno.make(voucher.code, error="m", micro=False).svg_inline(scale=scale)
+
+
+_CODE = re.compile(r"[A-Za-z0-9_\-]{16,32}")
+_RECEIPT = re.compile(r"[A-Za-z0-9\-_/#.]{1,40}")
+
+
+def clean_voucher_code(raw: object) -> str:
+    code = unicodedata.normalize("NFKC", str(raw or "")).strip()
+    if not code:
+        raise ApplicationError(
+            _("Scan or enter the voucher code."), code="code_empty", field="code"
+        )
+    if not _CODE.fullmatch(code):
+        raise ApplicationError(_("This is not a voucher code."), code="code_invalid", field="code")
+    return code
+
+
+def _vouchers_move(qs: Any, *, new: str, actor: Any, reason: str) -> int:
+    now = timezone.now()
+    ids = list(qs.values_list("pk", "status"))
+    if not ids:
+        return 0
+    moved = 0
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        pks = [pk for pk, _s in chunk]
+        old = chunk[0][1]
+        moved += Voucher.objects.filter(pk__in=pks, status=old).update(
+            status=new, status_changed_at=now
+        )
+        VoucherStatusChange.objects.bulk_create(
+            [
+                VoucherStatusChange(
+                    voucher_id=pk, old=s, new=new, actor_label=_actor_label(actor), reason=reason
+                )
+                for pk, s in chunk
+            ]
+        )
+    return moved
+
+
+def vouchers_expire(*, now: dt.datetime | None = None) -> int:
+    """Mark vouchers still open after their redemption window as expired."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        return _vouchers_move(
+            Voucher.objects.filter(status=VoucherStatus.OPEN, campaign__redeem_until__lte=now),
+            new=VoucherStatus.EXPIRED,
+            actor=None,
+            reason="window ended",
+        )
+
+
+def subsidy_accounts(campaign: Campaign) -> tuple[Account, Account]:
+    """The chart used by vouchers: subsidy expense (5301) and payable to the merchant (2202.M<id>)."""
+    expense = ledger_account_ensure(
+        org=campaign.org, code="5301", name="会员普惠补贴支出", kind=AccountKind.EXPENSE
+    )
+    payable = ledger_account_ensure(
+        org=campaign.org,
+        code=f"2202.M{campaign.merchant_id}",
+        name=f"应付商户补贴—{campaign.merchant.name}"[:100],
+        kind=AccountKind.LIABILITY,
+    )
+    return expense, payable
+
+
+def bank_account(org: Org) -> Account:
+    return ledger_account_ensure(org=org, code="1002", name="银行存款", kind=AccountKind.ASSET)
+
+
+def voucher_redeem(
+    *,
+    code: object,
+    store: Store,
+    clerk: MerchantClerk,
+    receipt_no: object,
+    amount_fen: object,
+    now: dt.datetime | None = None,
+) -> Redemption:
+    """Use a voucher at a store. Concurrent scans of one code: exactly one succeeds."""
+    now = now or timezone.now()
+    code = clean_voucher_code(code)
+    receipt = unicodedata.normalize("NFKC", str(receipt_no or "")).strip()
+    if not receipt:
+        raise ApplicationError(
+            _("Enter the receipt number."), code="receipt_empty", field="receipt_no"
+        )
+    if not _RECEIPT.fullmatch(receipt):
+        raise ApplicationError(
+            _("The receipt number may have up to 40 letters, digits and - _ / # ."),
+            code="receipt_invalid",
+            field="receipt_no",
+        )
+    amount = clean_fen(amount_fen, field="amount_fen", minimum=1, maximum=10**9)
+    if not clerk.is_active or clerk.merchant_id != store.merchant_id or not store.is_active:
+        raise PermissionDenied()
+    voucher = (
+        Voucher.objects.select_related("campaign", "campaign__org", "campaign__merchant")
+        .filter(code=code, campaign__merchant_id=clerk.merchant_id)
+        .first()
+    )
+    if voucher is None:
+        # Another merchant's voucher gets the same answer as a code that does not exist.
+        raise ApplicationError(_("No such voucher."), code="voucher_unknown", field="code")
+    campaign = voucher.campaign
+    if not campaign.stores.filter(pk=store.pk).exists():
+        raise ApplicationError(
+            _("This voucher cannot be used at this store."), code="wrong_store", field="code"
+        )
+    if voucher.status == VoucherStatus.USED:
+        raise ApplicationError(_("This voucher has already been used."), code="already_used")
+    if voucher.status == VoucherStatus.EXPIRED or now >= campaign.redeem_until:
+        raise ApplicationError(_("This voucher has expired."), code="expired")
+    if voucher.status == VoucherStatus.CANCELLED or campaign.status != CampaignStatus.OPEN:
+        raise ApplicationError(_("This voucher is no longer valid."), code="voucher_void")
+    if now < campaign.redeem_from:
+        raise ApplicationError(
+            _("This voucher can be used from %(t)s.")
+            % {"t": timezone.localtime(campaign.redeem_from).strftime("%Y-%m-%d %H:%M")},
+            code="not_yet",
+        )
+    with transaction.atomic():
+        moved = Voucher.objects.filter(pk=voucher.pk, status=VoucherStatus.OPEN).update(
+            status=VoucherStatus.USED, used_at=now, status_changed_at=now
+        )
+        if not moved:
+            raise ApplicationError(_("This voucher has already been used."), code="already_used")
+        redemption = Redemption.objects.create(
+            voucher=voucher,
+            store=store,
+            clerk=clerk,
+            receipt_no=receipt,
+            amount_fen=amount,
+            subsidy_fen=campaign.subsidy_fen,
+        )
+        VoucherStatusChange.objects.create(
+            voucher=voucher,
+            old=VoucherStatus.OPEN,
+            new=VoucherStatus.USED,
+            actor_label=clerk.audit_label,
+        )
+        if campaign.subsidy_fen:
+            expense, payable = subsidy_accounts(campaign)
+            ledger_post(
+                entries=[(expense, campaign.subsidy_fen), (payable, -campaign.subsidy_fen)],
+                memo=f"核销补贴 {campaign.name}"[:200],
+                reference=f"benefits.redemption:{redemption.pk}",
+                actor=clerk,
+            )
+        audit_record(
+            actor=clerk,
+            action=AuditAction.CREATE,
+            obj=redemption,
+            org=campaign.org,
+            changes={"receipt_no": receipt, "amount_fen": amount, "store": store.pk},
+        )
+    voucher.status = VoucherStatus.USED
+    voucher.used_at = now
+    return redemption
+
+
+def _may_reverse(supervisor: Any, redemption: Redemption) -> bool:
+    if isinstance(supervisor, MerchantClerk):
+        return (
+            supervisor.is_active
+            and supervisor.is_supervisor
+            and supervisor.merchant_id == redemption.store.merchant_id
+        )
+    campaign = redemption.voucher.campaign
+    return bool(getattr(supervisor, "can", lambda _c: False)(MANAGE_BENEFITS)) and can_see_org(
+        supervisor, campaign.org
+    )
+
+
+def redemption_reverse(
+    *, redemption: Redemption, supervisor: Any, reason: object, now: dt.datetime | None = None
+) -> Redemption:
+    """Undo a redemption within the reversal window; the voucher is open again and the subsidy
+    accrual is reversed in the ledger by a new transaction."""
+    now = now or timezone.now()
+    redemption = Redemption.objects.select_related(
+        "store",
+        "voucher",
+        "voucher__campaign",
+        "voucher__campaign__org",
+        "voucher__campaign__merchant",
+    ).get(pk=redemption.pk)
+    if not _may_reverse(supervisor, redemption):
+        raise PermissionDenied()
+    why = clean_text(reason, field="reason", max_length=300)
+    limit = dt.timedelta(minutes=settings.GONGHUI_REDEMPTION_REVERSAL_MINUTES)
+    if now - redemption.at > limit:
+        raise ApplicationError(
+            _("A redemption can be reversed only within %(n)d minutes.")
+            % {"n": settings.GONGHUI_REDEMPTION_REVERSAL_MINUTES},
+            code="reversal_too_late",
+        )
+    campaign = redemption.voucher.campaign
+    if campaign.status != CampaignStatus.OPEN:
+        raise ApplicationError(_("This campaign is closed."), code="campaign_not_open")
+    label = _actor_label(supervisor)[:150]
+    with transaction.atomic():
+        done = Redemption.objects.filter(pk=redemption.pk, reversed_at__isnull=True).update(
+            reversed_at=now, reversed_by_label=label, reverse_reason=why
+        )
+        if not done:
+            raise ApplicationError(
+                _("This redemption has already been reversed."), code="already_reversed"
+            )
+        Voucher.objects.filter(pk=redemption.voucher_id, status=VoucherStatus.USED).update(
+            status=VoucherStatus.OPEN, used_at=None, status_changed_at=now
+        )
+        VoucherStatusChange.objects.create(
+            voucher_id=redemption.voucher_id,
+            old=VoucherStatus.USED,
+            new=VoucherStatus.OPEN,
+            actor_label=label,
+            reason=why,
+        )
+        if redemption.subsidy_fen:
+            expense, payable = subsidy_accounts(campaign)
+            ledger_post(
+                entries=[(payable, redemption.subsidy_fen), (expense, -redemption.subsidy_fen)],
+                memo=f"撤销核销 {campaign.name}"[:200],
+                reference=f"benefits.redemption:{redemption.pk}",
+                actor=supervisor,
+            )
+        audit_record(
+            actor=supervisor,
+            action=AuditAction.UPDATE,
+            obj=redemption,
+            org=campaign.org,
+            changes={"reversed": [False, True]},
+            reason=why,
+        )
+    redemption.refresh_from_db()
+    return redemption

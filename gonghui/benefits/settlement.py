@@ -1,0 +1,564 @@
+"""Settlement: the store's register and invoice, reconciliation, approval, public notice, payment.
+
+Flow: ``settlement_upload`` (store) → ``settlement_reconcile`` (platform, also on upload) →
+``settlement_approve`` (union staff; the campaign moves closed → settling) → ``notice_publish`` →
+``objection_submit`` / ``objection_resolve`` → ``notice_close``: with no open objection the payment
+order (redeemed vouchers × subsidy) is posted to the ledger and the campaign is settled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook, load_workbook
+
+from gonghui.audit.models import AuditAction
+from gonghui.audit.services import _actor_label, audit_record
+from gonghui.benefits.models import (
+    Campaign,
+    CampaignStatus,
+    MerchantClerk,
+    Objection,
+    ObjectionStatus,
+    PublicNotice,
+    Redemption,
+    Settlement,
+    SettlementLine,
+    SettlementStatus,
+    Store,
+)
+from gonghui.benefits.services import (
+    bank_account,
+    campaign_transition,
+    clean_text,
+    require_manager,
+    subsidy_accounts,
+    yuan_to_fen,
+)
+from gonghui.core.errors import ApplicationError, PermissionDenied
+from gonghui.ledger.services import ledger_post
+from gonghui.members.sensitive import clean_name, clean_phone
+
+REGISTER_HEADERS = ["券码", "小票号", "消费金额(元)", "核销时间"]
+MAX_REGISTER_BYTES = 10 * 1024 * 1024
+MAX_INVOICE_BYTES = 10 * 1024 * 1024
+MAX_REGISTER_ROWS = 200_000
+INVOICE_MAGIC = {b"%PDF": "pdf", b"\x89PNG": "png", b"\xff\xd8\xff": "jpg"}
+
+
+def settlement_register_template() -> bytes:
+    """The xlsx a store fills in: one row per redeemed voucher."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "核销登记"
+    ws.append(REGISTER_HEADERS)
+    ws.append(
+        ["（示例，请删除）AbCdEf0123456789xyz", "20230424-0001", "128.50", "2023-04-24 10:15"]
+    )
+    for col, width in zip("ABCD", (30, 20, 16, 20), strict=True):
+        ws.column_dimensions[col].width = width
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@dataclass
+class RegisterRow:
+    row_no: int
+    code: str
+    receipt_no: str
+    amount_fen: int
+
+
+@dataclass
+class RowError:
+    row_no: int
+    message: str
+
+
+def _rows(data: bytes) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not xlsx
+        raise ApplicationError(
+            _("The register is not an Excel (.xlsx) file; use the template."),
+            code="register_format",
+            field="register",
+        ) from exc
+    ws = wb.worksheets[0]
+    yield from enumerate(ws.iter_rows(values_only=True), start=1)
+    wb.close()
+
+
+def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowError]]:
+    """Read the register row by row (streaming); bad rows are reported with their row number."""
+    if len(data) > MAX_REGISTER_BYTES:
+        raise ApplicationError(_("The register file is too large."), code="register_too_large")
+    rows: list[RegisterRow] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    header_ok = False
+    for row_no, raw in _rows(data):
+        cells = [("" if c is None else str(c)).strip() for c in raw[:4]]
+        if row_no == 1:
+            header_ok = [c.replace(" ", "") for c in cells[:3]] == REGISTER_HEADERS[:3]
+            if not header_ok:
+                raise ApplicationError(
+                    _("The first row must be the template's headings."),
+                    code="register_headers",
+                    field="register",
+                )
+            continue
+        if not any(cells):
+            continue
+        if len(rows) + len(errors) >= MAX_REGISTER_ROWS:
+            raise ApplicationError(_("The register has too many rows."), code="register_rows")
+        code = cells[0] if cells else ""
+        receipt = cells[1] if len(cells) > 1 else ""
+        if code.startswith("（示例"):
+            continue
+        if not code:
+            errors.append(RowError(row_no, _("The voucher code is missing.")))
+            continue
+        if len(code) > 32 or not all(c.isalnum() or c in "-_" for c in code):
+            errors.append(RowError(row_no, _("This is not a voucher code.")))
+            continue
+        if code in seen:
+            errors.append(
+                RowError(row_no, _("This code is already on row %(n)d.") % {"n": seen[code]})
+            )
+            continue
+        try:
+            amount = yuan_to_fen(cells[2] if len(cells) > 2 else "")
+        except ApplicationError as exc:
+            errors.append(RowError(row_no, str(exc.message)))
+            continue
+        if len(receipt) > 40:
+            errors.append(RowError(row_no, _("The receipt number is too long.")))
+            continue
+        seen[code] = row_no
+        rows.append(RegisterRow(row_no, code, receipt, amount))
+    if not header_ok:
+        raise ApplicationError(_("The register is empty."), code="register_empty")
+    return rows, errors
+
+
+def _check_invoice(invoice: UploadedFile | ContentFile) -> None:
+    size = invoice.size or 0
+    if size == 0:
+        raise ApplicationError(_("Attach the invoice."), code="invoice_empty", field="invoice")
+    if size > MAX_INVOICE_BYTES:
+        raise ApplicationError(_("The invoice file is too large."), code="invoice_too_large")
+    invoice.seek(0)
+    head = invoice.read(8)
+    invoice.seek(0)
+    if not any(head.startswith(magic) for magic in INVOICE_MAGIC):
+        raise ApplicationError(
+            _("The invoice must be a PDF, PNG or JPEG file."),
+            code="invoice_format",
+            field="invoice",
+        )
+
+
+def settlement_upload(
+    *,
+    campaign: Campaign,
+    store: Store,
+    clerk: MerchantClerk,
+    register: UploadedFile | ContentFile,
+    invoice: UploadedFile | ContentFile,
+) -> tuple[Settlement, list[RowError]]:
+    """A store hands in its register and invoice. Rejected whole if any row is bad (the row
+    errors are returned in the exception's ``extra``); an earlier upload not yet approved is
+    replaced."""
+    if not clerk.is_active or clerk.merchant_id != store.merchant_id:
+        raise PermissionDenied()
+    if (
+        campaign.merchant_id != clerk.merchant_id
+        or not campaign.stores.filter(pk=store.pk).exists()
+    ):
+        raise PermissionDenied()
+    if campaign.status not in {CampaignStatus.OPEN, CampaignStatus.CLOSED}:
+        raise ApplicationError(
+            _("Settlement files are accepted while the campaign runs or after it closes."),
+            code="settlement_not_accepted",
+        )
+    if (register.size or 0) > MAX_REGISTER_BYTES:
+        raise ApplicationError(_("The register file is too large."), code="register_too_large")
+    register.seek(0)
+    data = register.read()
+    rows, errors = settlement_parse_register(data)
+    if errors:
+        raise ApplicationError(
+            _("%(n)d rows of the register have errors; nothing was saved.") % {"n": len(errors)},
+            code="register_rows_invalid",
+            extra={"rows": [(e.row_no, e.message) for e in errors]},
+        )
+    _check_invoice(invoice)
+    with transaction.atomic():
+        live = (
+            Settlement.objects.select_for_update()
+            .filter(campaign=campaign, store=store)
+            .exclude(status=SettlementStatus.SUPERSEDED)
+        )
+        for old in live:
+            if old.status in {SettlementStatus.APPROVED, SettlementStatus.PAID}:
+                raise ApplicationError(
+                    _("This store's settlement is already approved."), code="settlement_approved"
+                )
+        live.update(status=SettlementStatus.SUPERSEDED)
+        settlement = Settlement(
+            campaign=campaign,
+            store=store,
+            rows=len(rows),
+            uploaded_by_label=clerk.audit_label[:150],
+        )
+        settlement.register.save("register.xlsx", ContentFile(data), save=False)
+        settlement.invoice.save(
+            f"invoice.{INVOICE_MAGIC.get(_magic(invoice), 'bin')}", invoice, save=False
+        )
+        settlement.save()
+        SettlementLine.objects.bulk_create(
+            [
+                SettlementLine(
+                    settlement=settlement,
+                    row_no=r.row_no,
+                    code=r.code,
+                    receipt_no=r.receipt_no,
+                    amount_fen=r.amount_fen,
+                )
+                for r in rows
+            ],
+            batch_size=2000,
+        )
+        audit_record(
+            actor=clerk,
+            action=AuditAction.IMPORT,
+            obj=settlement,
+            org=campaign.org,
+            changes={"rows": len(rows)},
+        )
+        settlement_reconcile(settlement=settlement, actor=None)
+    return settlement, errors
+
+
+def _magic(f: Any) -> bytes:
+    f.seek(0)
+    head = f.read(8)
+    f.seek(0)
+    for magic in INVOICE_MAGIC:
+        if head.startswith(magic):
+            return magic
+    return b""
+
+
+@dataclass
+class ReconcileLine:
+    code: str
+    status: str  # matched / missing_in_register / missing_in_platform / amount_differs
+    register_row: int | None = None
+    receipt_no: str = ""
+    register_amount_fen: int | None = None
+    platform_amount_fen: int | None = None
+    platform_receipt_no: str = ""
+
+
+@dataclass
+class ReconcileResult:
+    lines: list[ReconcileLine] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for line in self.lines if line.status == status)
+
+
+def settlement_reconcile(*, settlement: Settlement, actor: Any) -> ReconcileResult:
+    """Compare the register with our redemptions of this store: matched, missing on either side,
+    amount differences. Stores the counts on the settlement."""
+    if actor is not None:
+        require_manager(actor, settlement.campaign.org)
+    ours = {
+        r.voucher.code: r
+        for r in Redemption.objects.filter(
+            voucher__campaign_id=settlement.campaign_id,
+            store_id=settlement.store_id,
+            reversed_at__isnull=True,
+        ).select_related("voucher")
+    }
+    result = ReconcileResult()
+    for line in settlement.lines.all():
+        mine = ours.pop(line.code, None)
+        if mine is None:
+            result.lines.append(
+                ReconcileLine(
+                    line.code,
+                    "missing_in_platform",
+                    line.row_no,
+                    line.receipt_no,
+                    line.amount_fen,
+                )
+            )
+            continue
+        status = "matched" if mine.amount_fen == line.amount_fen else "amount_differs"
+        result.lines.append(
+            ReconcileLine(
+                line.code,
+                status,
+                line.row_no,
+                line.receipt_no,
+                line.amount_fen,
+                mine.amount_fen,
+                mine.receipt_no,
+            )
+        )
+    for code, mine in sorted(ours.items(), key=lambda kv: kv[1].at):
+        result.lines.append(
+            ReconcileLine(
+                code,
+                "missing_in_register",
+                platform_amount_fen=mine.amount_fen,
+                platform_receipt_no=mine.receipt_no,
+            )
+        )
+    payable = (
+        Redemption.objects.filter(
+            voucher__campaign_id=settlement.campaign_id,
+            store_id=settlement.store_id,
+            reversed_at__isnull=True,
+        ).aggregate(s=Sum("subsidy_fen"))["s"]
+        or 0
+    )
+    Settlement.objects.filter(
+        pk=settlement.pk,
+        status__in=[SettlementStatus.UPLOADED, SettlementStatus.RECONCILED],
+    ).update(
+        status=SettlementStatus.RECONCILED,
+        matched=result.count("matched"),
+        missing_in_register=result.count("missing_in_register"),
+        missing_in_platform=result.count("missing_in_platform"),
+        amount_differences=result.count("amount_differs"),
+        payable_fen=payable,
+    )
+    settlement.refresh_from_db()
+    return result
+
+
+RECONCILE_LABELS = {
+    "matched": "一致",
+    "missing_in_register": "平台有、登记表无",
+    "missing_in_platform": "登记表有、平台无",
+    "amount_differs": "金额不一致",
+}
+
+
+def settlement_report_xlsx(*, settlement: Settlement, result: ReconcileResult) -> bytes:
+    wb = Workbook(write_only=True)
+    summary = wb.create_sheet("汇总")
+    summary.append(["活动", settlement.campaign.name])
+    summary.append(["门店", settlement.store.name])
+    for key, label in RECONCILE_LABELS.items():
+        summary.append([label, result.count(key)])
+    summary.append(["应付补贴(元)", f"{settlement.payable_fen / 100:.2f}"])
+    detail = wb.create_sheet("明细")
+    detail.append(
+        ["券码", "结果", "登记表行号", "登记小票号", "登记金额(元)", "平台小票号", "平台金额(元)"]
+    )
+
+    def yuan(fen: int | None) -> str:
+        return "" if fen is None else f"{fen / 100:.2f}"
+
+    for line in result.lines:
+        detail.append(
+            [
+                line.code,
+                RECONCILE_LABELS[line.status],
+                line.register_row,
+                line.receipt_no,
+                yuan(line.register_amount_fen),
+                line.platform_receipt_no,
+                yuan(line.platform_amount_fen),
+            ]
+        )
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def settlement_approve(*, settlement: Settlement, actor: Any, reason: str = "") -> Settlement:
+    """Union staff accept a reconciled settlement; the campaign goes closed → settling."""
+    campaign = Campaign.objects.select_related("org").get(pk=settlement.campaign_id)
+    require_manager(actor, campaign.org)
+    if actor is None:
+        raise PermissionDenied()
+    if campaign.status not in {CampaignStatus.CLOSED, CampaignStatus.SETTLING}:
+        raise ApplicationError(
+            _("Settle after the redemption window has closed."), code="campaign_not_closed"
+        )
+    with transaction.atomic():
+        done = Settlement.objects.filter(
+            pk=settlement.pk, status=SettlementStatus.RECONCILED
+        ).update(status=SettlementStatus.APPROVED, approved_by=actor, approved_at=timezone.now())
+        if not done:
+            raise ApplicationError(
+                _("Only a reconciled settlement can be approved."), code="settlement_state"
+            )
+        if campaign.status == CampaignStatus.CLOSED:
+            campaign_transition(
+                campaign=campaign,
+                new=CampaignStatus.SETTLING,
+                actor=actor,
+                reason="settlement approved",
+            )
+        audit_record(
+            actor=actor,
+            action=AuditAction.TRANSITION,
+            obj=settlement,
+            org=campaign.org,
+            changes={"status": [SettlementStatus.RECONCILED, SettlementStatus.APPROVED]},
+            reason=reason,
+        )
+    settlement.refresh_from_db()
+    return settlement
+
+
+def notice_publish(
+    *, campaign: Campaign, actor: Any, days: int | None = None, now: dt.datetime | None = None
+) -> PublicNotice:
+    require_manager(actor, campaign.org)
+    campaign.refresh_from_db()
+    now = now or timezone.now()
+    days = campaign.notice_days if days is None else days
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60:
+        raise ApplicationError(
+            _("The public notice runs 1 to 60 days."), code="notice_days_range", field="days"
+        )
+    if campaign.status != CampaignStatus.SETTLING:
+        raise ApplicationError(
+            _("Approve the stores' settlements first."), code="campaign_not_settling"
+        )
+    settlements = Settlement.objects.filter(campaign=campaign).exclude(
+        status=SettlementStatus.SUPERSEDED
+    )
+    if settlements.exclude(status=SettlementStatus.APPROVED).exists():
+        raise ApplicationError(
+            _("Every store's settlement must be approved first."), code="settlement_pending"
+        )
+    totals = Redemption.objects.filter(
+        voucher__campaign=campaign, reversed_at__isnull=True
+    ).aggregate(n=Count("id"), s=Sum("subsidy_fen"))
+    with transaction.atomic():
+        if PublicNotice.objects.filter(campaign=campaign).exists():
+            raise ApplicationError(_("The notice is already published."), code="notice_exists")
+        notice = PublicNotice.objects.create(
+            campaign=campaign,
+            starts_at=now,
+            ends_at=now + dt.timedelta(days=days),
+            total_vouchers=totals["n"] or 0,
+            total_payable_fen=totals["s"] or 0,
+        )
+        audit_record(actor=actor, action=AuditAction.CREATE, obj=notice, org=campaign.org)
+    return notice
+
+
+def objection_submit(
+    *,
+    notice: PublicNotice,
+    name: object,
+    phone: object,
+    text: object,
+    now: dt.datetime | None = None,
+) -> Objection:
+    """Anyone may object while the notice runs (name and phone so the union can answer)."""
+    now = now or timezone.now()
+    if notice.closed_at is not None or not notice.starts_at <= now < notice.ends_at:
+        raise ApplicationError(_("The public notice period is over."), code="notice_over")
+    objection = Objection.objects.create(
+        notice=notice,
+        name=clean_name(name),
+        phone=clean_phone(phone),
+        text=clean_text(text, field="text", max_length=2000, multiline=True),
+    )
+    audit_record(actor=None, action=AuditAction.CREATE, obj=objection, org=notice.campaign.org)
+    return objection
+
+
+def objection_resolve(*, objection: Objection, actor: Any, resolution: object) -> Objection:
+    require_manager(actor, objection.notice.campaign.org)
+    text = clean_text(resolution, field="resolution", max_length=2000, multiline=True)
+    done = Objection.objects.filter(pk=objection.pk, status=ObjectionStatus.OPEN).update(
+        status=ObjectionStatus.RESOLVED, resolution=text, resolved_at=timezone.now()
+    )
+    if not done:
+        raise ApplicationError(_("This objection is already resolved."), code="objection_state")
+    audit_record(
+        actor=actor,
+        action=AuditAction.TRANSITION,
+        obj=objection,
+        org=objection.notice.campaign.org,
+        changes={"status": ["open", "resolved"]},
+        reason=text[:300],
+    )
+    objection.refresh_from_db()
+    return objection
+
+
+def notice_close(
+    *, notice: PublicNotice, actor: Any, now: dt.datetime | None = None
+) -> list[Settlement]:
+    """End the notice: with no open objection, post each store's payment (redeemed vouchers ×
+    subsidy: payable debited, bank credited) and mark the campaign settled."""
+    campaign = Campaign.objects.select_related("org", "merchant").get(pk=notice.campaign_id)
+    require_manager(actor, campaign.org)
+    now = now or timezone.now()
+    if now < notice.ends_at:
+        raise ApplicationError(_("The public notice is still running."), code="notice_running")
+    if notice.objections.filter(status=ObjectionStatus.OPEN).exists():
+        raise ApplicationError(_("Resolve the open objections first."), code="objections_open")
+    paid: list[Settlement] = []
+    with transaction.atomic():
+        closed = PublicNotice.objects.filter(pk=notice.pk, closed_at__isnull=True).update(
+            closed_at=now
+        )
+        if not closed:
+            raise ApplicationError(_("The notice is already closed."), code="notice_closed")
+        _expense, payable = subsidy_accounts(campaign)
+        bank = bank_account(campaign.org)
+        for s in Settlement.objects.select_for_update().filter(
+            campaign=campaign, status=SettlementStatus.APPROVED
+        ):
+            amount = (
+                Redemption.objects.filter(
+                    voucher__campaign=campaign, store_id=s.store_id, reversed_at__isnull=True
+                ).aggregate(t=Sum("subsidy_fen"))["t"]
+                or 0
+            )
+            txn = None
+            if amount:
+                txn = ledger_post(
+                    entries=[(payable, amount), (bank, -amount)],
+                    memo=f"支付补贴 {campaign.name} {s.store.name}"[:200],
+                    reference=f"benefits.settlement:{s.pk}",
+                    actor=actor,
+                )
+            Settlement.objects.filter(pk=s.pk).update(
+                status=SettlementStatus.PAID, payable_fen=amount, ledger_transaction=txn
+            )
+            s.refresh_from_db()
+            paid.append(s)
+        campaign_transition(
+            campaign=campaign,
+            new=CampaignStatus.SETTLED,
+            actor=actor,
+            reason=f"notice closed by {_actor_label(actor)}",
+        )
+    return paid

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pytest
+from django.utils import timezone
+
+from gonghui.benefits.models import Registration, Voucher
+from gonghui.benefits.selectors import lottery_public_entries
+from gonghui.benefits.services import (
+    campaign_schedule,
+    lottery_commit_seed,
+    lottery_draw,
+    lottery_register,
+    lottery_verify,
+)
+from gonghui.core.errors import ApplicationError, PermissionDenied
+
+
+@pytest.fixture
+def lottery(world, make_campaign):
+    now = timezone.now()
+    c = make_campaign(
+        status="draft",
+        distribution="lottery",
+        quota=3,
+        release_at=now - dt.timedelta(hours=1),
+        registration_closes_at=now + dt.timedelta(hours=1),
+    )
+    return c
+
+
+def test_commit_register_draw_and_anyone_can_verify(world, lottery, carded):
+    with pytest.raises(ApplicationError) as exc:
+        campaign_schedule(campaign=lottery, actor=world.jiefang_officer)
+    assert exc.value.code == "seed_missing"
+    seed = lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer)
+    assert lottery.seed_hash == hashlib.sha256(seed.encode()).hexdigest()
+    assert lottery.seed == "" and seed not in lottery.seed_enc  # secret until the draw
+    with pytest.raises(ApplicationError) as exc:
+        lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer, seed="a" * 40)
+    assert exc.value.code == "seed_commit_refused"
+    campaign_schedule(campaign=lottery, actor=world.jiefang_officer)
+    members = [carded() for _ in range(7)]
+    regs = [lottery_register(campaign=lottery, member=m) for m in members]
+    assert lottery_register(campaign=lottery, member=members[0]).pk == regs[0].pk
+    lottery.refresh_from_db()
+    assert lottery.status == "open"
+    with pytest.raises(ApplicationError) as exc:
+        lottery_draw(campaign=lottery, actor=world.jiefang_officer)
+    assert exc.value.code == "draw_too_early"
+    after = lottery.registration_closes_at + dt.timedelta(seconds=1)
+    with pytest.raises(ApplicationError) as exc:
+        lottery_register(campaign=lottery, member=carded(), now=after)
+    assert exc.value.code == "registration_closed"
+    winners = lottery_draw(campaign=lottery, actor=world.jiefang_officer, now=after)
+    assert len(winners) == 3
+    lottery.refresh_from_db()
+    assert lottery.seed == seed and lottery.remaining == 0 and lottery.drawn_at is not None
+    # the public re-run: seed, hash and registration numbers give the same winners
+    public = lottery_public_entries(campaign=lottery)
+    assert (
+        lottery_verify(
+            seed=lottery.seed,
+            seed_hash=lottery.seed_hash,
+            campaign_id=lottery.pk,
+            registration_ids=[e["registration"] for e in public],
+            quota=lottery.quota,
+        )
+        == winners
+    )
+    assert {e["registration"] for e in public if e["won"]} == set(winners)
+    assert all("*" in e["name"] for e in public)
+    assert set(Voucher.objects.filter(campaign=lottery).values_list("member_id", flat=True)) == set(
+        Registration.objects.filter(pk__in=winners).values_list("member_id", flat=True)
+    )
+    with pytest.raises(ApplicationError) as exc:
+        lottery_draw(campaign=lottery, actor=world.jiefang_officer, now=after)
+    assert exc.value.code == "draw_done"
+    with pytest.raises(ApplicationError) as exc:
+        lottery_verify(
+            seed="f" * 64,
+            seed_hash=lottery.seed_hash,
+            campaign_id=lottery.pk,
+            registration_ids=[],
+            quota=1,
+        )
+    assert exc.value.code == "seed_mismatch"
+
+
+def test_fewer_registrations_than_quota(world, lottery, carded):
+    lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer, seed="s" * 40)
+    campaign_schedule(campaign=lottery, actor=world.jiefang_officer)
+    lottery_register(campaign=lottery, member=carded())
+    winners = lottery_draw(
+        campaign=lottery, actor=world.jiefang_officer, now=lottery.registration_closes_at
+    )
+    lottery.refresh_from_db()
+    assert len(winners) == 1 and lottery.remaining == 2
+
+
+def test_the_draw_is_deterministic_and_order_free():
+    ids = list(range(1, 200))
+    a = lottery_verify(
+        seed="x" * 32,
+        seed_hash=hashlib.sha256(b"x" * 32).hexdigest(),
+        campaign_id=9,
+        registration_ids=ids,
+        quota=10,
+    )
+    b = lottery_verify(
+        seed="x" * 32,
+        seed_hash=hashlib.sha256(b"x" * 32).hexdigest(),
+        campaign_id=9,
+        registration_ids=list(reversed(ids)),
+        quota=10,
+    )
+    assert a == b and len(set(a)) == 10
+
+
+@pytest.mark.parametrize("seed", ["short", "<script>alert(1)</script>" * 3, "种子" * 20])
+def test_bad_seed(world, lottery, seed):
+    with pytest.raises(ApplicationError) as exc:
+        lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer, seed=seed)
+    assert exc.value.code == "seed_format"
+    lottery.refresh_from_db()
+    assert lottery.seed_hash == ""
+
+
+def test_seed_permission_and_ineligible_registration(world, lottery, carded):
+    with pytest.raises(PermissionDenied):
+        lottery_commit_seed(campaign=lottery, actor=world.zhongzhan_officer)
+    lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer)
+    campaign_schedule(campaign=lottery, actor=world.jiefang_officer)
+    with pytest.raises(ApplicationError) as exc:
+        lottery_register(campaign=lottery, member=carded(card=None))
+    assert exc.value.code == "card_missing"
+    assert Registration.objects.count() == 0

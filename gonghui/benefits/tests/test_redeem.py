@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+import zxingcpp
+from django.utils import timezone
+from PIL import Image
+
+from gonghui.benefits.models import Redemption, Voucher, VoucherStatus
+from gonghui.benefits.services import (
+    campaigns_advance,
+    redemption_reverse,
+    voucher_grab,
+    voucher_qr_png,
+    voucher_redeem,
+    vouchers_expire,
+)
+from gonghui.core.errors import ApplicationError, PermissionDenied
+from gonghui.ledger.models import Account
+from gonghui.ledger.selectors import account_balance_fen, ledger_total_fen
+
+
+@pytest.fixture
+def voucher(make_campaign, carded):
+    c = make_campaign()
+    return voucher_grab(campaign=c, member=carded()).voucher
+
+
+def test_qr_code_decodes_to_the_voucher_code(voucher):
+    png = voucher_qr_png(voucher)
+    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert [r.text for r in results] == [voucher.code]
+    assert results[0].format == zxingcpp.BarcodeFormat.QRCode
+
+
+def test_redeem_records_and_accrues_the_subsidy(shop, voucher):
+    r = voucher_redeem(
+        code=voucher.code,
+        store=shop.store,
+        clerk=shop.clerk,
+        receipt_no="20230424-0001",
+        amount_fen=12850,
+    )
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.USED and voucher.used_at is not None
+    assert (r.receipt_no, r.amount_fen, r.subsidy_fen) == ("20230424-0001", 12850, 6800)
+    payable = Account.objects.get(code=f"2202.M{shop.merchant.pk}")
+    expense = Account.objects.get(code="5301")
+    assert account_balance_fen(account=payable) == -6800
+    assert account_balance_fen(account=expense) == 6800
+    with pytest.raises(ApplicationError) as exc:
+        voucher_redeem(
+            code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="2", amount_fen=1
+        )
+    assert exc.value.code == "already_used"
+    assert Redemption.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("code", "", "code_empty"),
+        ("code", "short", "code_invalid"),
+        ("code", "<script>alert(1)</script>", "code_invalid"),
+        ("code", "' OR 1=1;-- aaaaaaaaaaaaaa", "code_invalid"),
+        ("code", "A" * 33, "code_invalid"),
+        ("code", "ZZZZZZZZZZZZZZZZZZZZZZ", "voucher_unknown"),
+        ("receipt_no", "", "receipt_empty"),
+        ("receipt_no", "小票<script>", "receipt_invalid"),
+        ("receipt_no", "1" * 41, "receipt_invalid"),
+        ("amount_fen", 0, "amount_fen_range"),
+        ("amount_fen", -100, "amount_fen_range"),
+        ("amount_fen", "128.50", "amount_fen_type"),
+        ("amount_fen", 10**12, "amount_fen_range"),
+    ],
+)
+def test_bad_input_changes_nothing(shop, voucher, field, value, code):
+    args = {"code": voucher.code, "receipt_no": "R1", "amount_fen": 10000, field: value}
+    with pytest.raises(ApplicationError) as exc:
+        voucher_redeem(store=shop.store, clerk=shop.clerk, **args)
+    assert exc.value.code == code
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.OPEN and Redemption.objects.count() == 0
+
+
+def test_full_width_code_and_receipt_are_normalised(shop, voucher):
+    full = voucher.code.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
+    r = voucher_redeem(
+        code=f" {full} ", store=shop.store, clerk=shop.clerk, receipt_no="ＲＸ１", amount_fen=1
+    )
+    assert r.receipt_no == "RX1"
+
+
+def test_store_and_merchant_checks(shop, voucher):
+    with pytest.raises(ApplicationError) as exc:
+        voucher_redeem(
+            code=voucher.code,
+            store=shop.other_store,
+            clerk=shop.clerk,
+            receipt_no="1",
+            amount_fen=1,
+        )
+    assert exc.value.code == "wrong_store"
+    # another merchant's clerk learns nothing about the code
+    with pytest.raises(ApplicationError) as exc:
+        voucher_redeem(
+            code=voucher.code,
+            store=shop.rival_store,
+            clerk=shop.rival_clerk,
+            receipt_no="1",
+            amount_fen=1,
+        )
+    assert exc.value.code == "voucher_unknown"
+    with pytest.raises(PermissionDenied):
+        voucher_redeem(
+            code=voucher.code,
+            store=shop.store,
+            clerk=shop.rival_clerk,
+            receipt_no="1",
+            amount_fen=1,
+        )
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.OPEN
+
+
+def test_window(shop, voucher):
+    c = voucher.campaign
+    with pytest.raises(ApplicationError) as exc:
+        voucher_redeem(
+            code=voucher.code,
+            store=shop.store,
+            clerk=shop.clerk,
+            receipt_no="1",
+            amount_fen=1,
+            now=c.redeem_from - dt.timedelta(seconds=1),
+        )
+    assert exc.value.code == "not_yet"
+    with pytest.raises(ApplicationError) as exc:
+        voucher_redeem(
+            code=voucher.code,
+            store=shop.store,
+            clerk=shop.clerk,
+            receipt_no="1",
+            amount_fen=1,
+            now=c.redeem_until,
+        )
+    assert exc.value.code == "expired"
+
+
+def test_expiry_after_the_window(shop, voucher):
+    until = voucher.campaign.redeem_until
+    assert vouchers_expire(now=until - dt.timedelta(seconds=1)) == 0
+    assert campaigns_advance(now=until)["expired"] == 1
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.EXPIRED
+    assert voucher.status_changes.get().new == VoucherStatus.EXPIRED
+    with pytest.raises(ApplicationError) as exc:
+        voucher_redeem(
+            code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="1", amount_fen=1
+        )
+    assert exc.value.code == "expired"
+
+
+def test_supervisor_reverses_within_the_window(world, shop, voucher):
+    r = voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R", amount_fen=1
+    )
+    with pytest.raises(PermissionDenied):
+        redemption_reverse(redemption=r, supervisor=shop.clerk, reason="扫错了")
+    with pytest.raises(PermissionDenied):
+        redemption_reverse(redemption=r, supervisor=world.zhongzhan_officer, reason="扫错了")
+    with pytest.raises(ApplicationError) as exc:
+        redemption_reverse(redemption=r, supervisor=shop.supervisor, reason="  ")
+    assert exc.value.code == "reason_empty"
+    with pytest.raises(ApplicationError) as exc:
+        redemption_reverse(
+            redemption=r,
+            supervisor=shop.supervisor,
+            reason="迟了",
+            now=r.at + dt.timedelta(minutes=31),
+        )
+    assert exc.value.code == "reversal_too_late"
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.USED
+    redemption_reverse(redemption=r, supervisor=shop.supervisor, reason="收银员扫错了")
+    voucher.refresh_from_db()
+    r.refresh_from_db()
+    assert voucher.status == VoucherStatus.OPEN and voucher.used_at is None
+    assert r.reversed_at is not None and r.reverse_reason == "收银员扫错了"
+    assert account_balance_fen(account=Account.objects.get(code="5301")) == 0
+    assert ledger_total_fen() == 0
+    with pytest.raises(ApplicationError) as exc:
+        redemption_reverse(redemption=r, supervisor=world.jiefang_officer, reason="again")
+    assert exc.value.code == "already_reversed"
+    # the voucher can be used again, and one live redemption exists
+    voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R2", amount_fen=1
+    )
+    assert Redemption.objects.filter(reversed_at__isnull=True).count() == 1
+
+
+def test_member_sees_the_voucher_as_used(shop, voucher):
+    from gonghui.benefits.selectors import member_voucher_list
+
+    member = voucher.member
+    member._acting = True
+    voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R", amount_fen=1
+    )
+    assert [v.status for v in member_voucher_list(actor=member)] == [VoucherStatus.USED]
+    assert Voucher.objects.get(pk=voucher.pk).used_at <= timezone.now()
+
+
+def test_tick_command_expires_and_closes(voucher):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from gonghui.benefits.models import Campaign
+
+    Campaign.objects.filter(pk=voucher.campaign_id).update(
+        redeem_from=timezone.now() - dt.timedelta(days=2),
+        redeem_until=timezone.now() - dt.timedelta(days=1),
+    )
+    out = StringIO()
+    call_command("benefits_tick", stdout=out)
+    assert json.loads(out.getvalue()) == {"opened": 0, "closed": 1, "expired": 1}
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.EXPIRED

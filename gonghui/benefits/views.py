@@ -1,0 +1,117 @@
+"""JSON endpoints of the grab (pages come later, on the same services).
+
+``grab`` is the flash-sale door: a signed-in member POSTs, gets one honest answer. ``ping`` is a
+trivial JSON view the bench uses as its baseline on the same server.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from gonghui.benefits.models import Campaign, Store
+from gonghui.benefits.selectors import clerk_for_user
+from gonghui.benefits.services import (
+    GrabOutcome,
+    grab_rate_check,
+    grab_ticket_read,
+    voucher_grab,
+    voucher_redeem,
+)
+from gonghui.core.errors import ApplicationError, NotFound
+from gonghui.members.models import Member
+
+# Every grab gets an answer in the body ("outcome"); 201 when a voucher was made, else 200. A
+# refusal is not an error of the request: tens of thousands of "sold out" must not each become a
+# 4xx warning line in the server log.
+_STATUS = {GrabOutcome.WON: 201}
+
+# Campaign rows change rarely during a grab except ``remaining``, which the grab never reads;
+# cache them per process for a short while so a spike does not re-read the row per request.
+_campaigns: dict[int, tuple[float, Campaign]] = {}
+_CAMPAIGN_TTL = 2.0
+
+
+def _campaign(pk: int) -> Campaign | None:
+    import time
+
+    now = time.monotonic()
+    hit = _campaigns.get(pk)
+    if hit and now - hit[0] < _CAMPAIGN_TTL:
+        return hit[1]
+    campaign = Campaign.objects.select_related("org", "eligible_org").filter(pk=pk).first()
+    if campaign is not None:
+        _campaigns[pk] = (now, campaign)
+    return campaign
+
+
+def _empty(request: HttpRequest) -> HttpResponse:
+    return HttpResponse()
+
+
+@csrf_exempt  # CSRF only matters for cookie sessions, and then the token is checked below
+@require_POST
+def grab(request: HttpRequest, pk: int) -> JsonResponse:
+    """Two ways in: a grab ticket in ``X-Grab-Ticket`` (the page's fetch, sent without cookies:
+    no session, no member row, no database for a sold-out answer), or the member's session
+    cookie with the usual CSRF token."""
+    ticket = request.headers.get("X-Grab-Ticket", "")
+    member: Member | int | None
+    if ticket:
+        member = grab_ticket_read(ticket=ticket, campaign_id=pk)
+    else:
+        member = getattr(request, "member", None)
+        if member is not None:
+            reason = CsrfViewMiddleware(_empty).process_view(request, _empty, (), {})
+            if reason is not None:
+                return JsonResponse({"outcome": "forbidden", "code": "csrf"}, status=403)
+    if member is None:
+        return JsonResponse(
+            {"outcome": "sign_in", "code": "sign_in", "message": "请先登录。"}, status=401
+        )
+    member_id = member if isinstance(member, int) else member.pk
+    grab_rate_check(member_id=member_id, address=request.META.get("REMOTE_ADDR", ""))
+    campaign = _campaign(pk)
+    if campaign is None:
+        return JsonResponse({"outcome": "not_found", "code": "not_found"}, status=404)
+    result = voucher_grab(
+        campaign=campaign,
+        member=member,
+        request_key=request.headers.get("Idempotency-Key", "")
+        or request.POST.get("request_key", ""),
+    )
+    return JsonResponse(result.as_dict(), status=_STATUS.get(result.outcome, 200))
+
+
+@require_POST
+def redeem(request: HttpRequest) -> JsonResponse:
+    """A merchant clerk's scan: ``code``, ``store``, ``receipt_no``, ``amount_fen`` (form fields).
+    The scan page will post here; one success per code however many scans race."""
+    clerk = clerk_for_user(request.user)
+    store = Store.objects.filter(
+        pk=_int(request.POST.get("store")), merchant_id=clerk.merchant_id
+    ).first()
+    if store is None:
+        raise NotFound()
+    redemption = voucher_redeem(
+        code=request.POST.get("code", ""),
+        store=store,
+        clerk=clerk,
+        receipt_no=request.POST.get("receipt_no", ""),
+        amount_fen=_int(request.POST.get("amount_fen"), field="amount_fen"),
+    )
+    return JsonResponse({"outcome": "redeemed", "redemption": redemption.pk}, status=201)
+
+
+def _int(raw: object, *, field: str = "store") -> int:
+    try:
+        return int(str(raw))
+    except (TypeError, ValueError):
+        raise ApplicationError("请填写整数。", code=f"{field}_type", field=field) from None
+
+
+@require_GET
+def ping(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})
