@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import pytest
@@ -10,7 +11,7 @@ from django.test import Client
 from gonghui.accounts.models import User
 from gonghui.accounts.roles import Role
 from gonghui.accounts.services import role_grant
-from gonghui.members.models import Member
+from gonghui.members.models import CardBin, Member
 from gonghui.members.tests.factories import MemberFactory, make_id_number
 from gonghui.orgs.models import Org, OrgKind
 from gonghui.orgs.tests.factories import OrgFactory
@@ -43,8 +44,22 @@ def make_staff(username: str, org: Org, role: str, *, superuser: bool = False) -
     return User.objects.get(pk=user.pk)
 
 
+_SEED_BINS = importlib.import_module("gonghui.members.migrations.0002_seed_card_bins").SEED
+
+
+def ensure_seed_card_bins() -> None:
+    """Transactional tests flush the database, seed rows of data migrations included; put back
+    the card BINs every test world relies on."""
+    for prefix, bank, length in _SEED_BINS:
+        CardBin.objects.get_or_create(
+            prefix=prefix,
+            defaults={"bank_name": bank, "card_length": length, "is_member_card": True},
+        )
+
+
 @pytest.fixture
 def world(db: None) -> World:
+    ensure_seed_card_bins()
     city = OrgFactory(
         parent=None, kind=OrgKind.CITY_FEDERATION, name="焦作市总工会", division_code="410800"
     )
