@@ -13,6 +13,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gonghui.core.errors import ApplicationError
 from gonghui.members.models import (
@@ -102,7 +103,7 @@ class MemberFilterForm(forms.Form):
 class ProfileForm(forms.Form):
     """Plain profile fields, shared by create and edit."""
 
-    name = forms.CharField(label=_("Name"), max_length=TEXT_MAX)
+    name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=TEXT_MAX)
     phone = forms.CharField(label=_("Mobile number"), required=False, max_length=40)
     employer = forms.CharField(label=_("Employer"), required=False, max_length=TEXT_MAX)
     category = forms.ChoiceField(label=_("Worker category"), choices=WorkerCategory.choices)
@@ -235,7 +236,7 @@ class CodeForm(PhoneForm):
 
 
 class JoinForm(forms.Form):
-    name = forms.CharField(label=_("Name"), required=False, max_length=TEXT_MAX)
+    name = forms.CharField(label=pgettext_lazy("person", "Name"), required=False, max_length=TEXT_MAX)
     id_number = forms.CharField(label=_("Identity number"), required=False, max_length=40)
     phone = forms.CharField(label=_("Mobile number"), required=False, max_length=40)
     employer = forms.CharField(label=_("Employer"), required=False, max_length=TEXT_MAX)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class WorkerCategory(models.TextChoices):
@@ -50,7 +51,7 @@ class MemberStatus(models.TextChoices):
 class Member(models.Model):
     """A person who is (or was) a union member. Sensitive numbers are stored encrypted."""
 
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=50)
     name_initials = models.CharField(_("pinyin initials"), max_length=50, db_index=True)
     id_number_enc = models.TextField(_("identity number (encrypted)"), editable=False)
     id_number_hash = models.CharField(max_length=64, editable=False)
@@ -239,7 +240,7 @@ class JoinApplication(models.Model):
         related_name="join_applications",
         verbose_name=_("union"),
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=50)
     id_number_enc = models.TextField(editable=False)
     id_number_hash = models.CharField(max_length=64, editable=False)
     id_number_masked = models.CharField(_("identity number"), max_length=18, editable=False)
