@@ -26,6 +26,8 @@ urlpatterns = [
     path("console/members/", include("gonghui.members.urls")),
     path("m/", include("gonghui.members.mobile_urls")),
     path("benefits/", include("gonghui.benefits.urls")),
+    path("m/benefits/", include("gonghui.benefits.mobile_urls")),
+    path("merchant/", include("gonghui.benefits.merchant_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

@@ -484,6 +484,11 @@ def demo_load(
         )
         summary.join_applications += 1
 
+    say("voucher campaigns…")
+    from gonghui.demo.benefits import demo_benefits_load
+
+    demo_benefits_load(city=named["city"], member_phone=DEMO_MEMBER_PHONE, password=DEMO_PASSWORD)
+
     audit_record(
         actor=None,
         action=AuditAction.IMPORT,

@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -32,11 +34,21 @@ def _join_limit() -> int:
 # --- Sign-in ---------------------------------------------------------------------------------
 
 
+def _next(request: HttpRequest) -> str:
+    """Where to go after signing in: a member page on this site, else the member home."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith("/m/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
+        return target
+    return reverse("mobile:home")
+
+
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     """Step 1: the phone asks for a code. Step 2: the code signs the member in."""
     if getattr(request, "member", None) is not None:
-        return redirect("mobile:home")
+        return redirect(_next(request))
     step = request.POST.get("step", "") if request.method == "POST" else ""
     if step == "verify":
         code_form = CodeForm(request.POST)
@@ -51,7 +63,7 @@ def login(request: HttpRequest) -> HttpResponse:
                 # A new session id on sign-in: a session fixed before sign-in is worth nothing.
                 request.session.cycle_key()
                 request.session[MEMBER_SESSION_KEY] = member.pk
-                return redirect("mobile:home")
+                return redirect(_next(request))
         return _code_step(request, code_form, status=400)
     if step in ("request", "resend"):
         phone_form = PhoneForm(request.POST)
@@ -66,8 +78,15 @@ def login(request: HttpRequest) -> HttpResponse:
                 apply_error(phone_form, error)
             else:
                 return _code_step(request, CodeForm(initial={"phone": phone}), sent=True)
-        return render(request, "members/mobile/login.html", {"form": phone_form}, status=400)
-    return render(request, "members/mobile/login.html", {"form": PhoneForm()})
+        return render(
+            request,
+            "members/mobile/login.html",
+            {"form": phone_form, "next": _next(request)},
+            status=400,
+        )
+    return render(
+        request, "members/mobile/login.html", {"form": PhoneForm(), "next": _next(request)}
+    )
 
 
 def _code_step(
@@ -82,7 +101,7 @@ def _code_step(
     return render(
         request,
         "members/mobile/login_code.html",
-        {"form": form, "phone": phone, "sent": sent, "error": error},
+        {"form": form, "phone": phone, "sent": sent, "error": error, "next": _next(request)},
         status=status,
     )
 

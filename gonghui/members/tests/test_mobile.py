@@ -434,3 +434,34 @@ def test_new_form_kind_select_works_without_js(world):
     response = Client().get(_join_url(world.jiefang_base))
     text = _text(response)
     assert 'name="new_form_kind"' in text and "<script" not in text.split("</head>")[1]
+
+
+@pytest.mark.django_db
+def test_sign_in_returns_to_the_member_page_asked_for(world, django_capture_on_commit_callbacks):
+    import re as _re
+
+    from gonghui.accounts.sms import MemorySmsBackend
+
+    MemorySmsBackend.outbox.clear()
+    client = Client()
+    page = client.get("/m/login/?next=/m/benefits/")
+    assert 'value="/m/benefits/"' in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/m/login/", {"step": "request", "phone": "13900000001", "next": "/m/benefits/"}
+        )
+    code = _re.search(r"(\d{6})", MemorySmsBackend.outbox[-1][1]).group(1)
+    response = client.post(
+        "/m/login/",
+        {"step": "verify", "phone": "13900000001", "code": code, "next": "/m/benefits/"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/m/benefits/"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/console/"])
+def test_sign_in_never_sends_a_member_off_the_member_pages(world, target):
+    client = Client()
+    page = client.get("/m/login/", {"next": target}).content.decode()
+    assert f'value="{target}"' not in page

@@ -100,6 +100,8 @@ class Command(BaseCommand):
             "  jiefang_staff    解放区总工会 (officer: 解放区 only)",
             "  zhongzhan_staff  中站区总工会 (officer: 中站区 only)",
             "  base_clerk       one base union in 解放区 (officer)",
+            f"Merchant sign-in: {base}/accounts/login/?next=/merchant/   password {DEMO_PASSWORD}",
+            "  bookstore_clerk  新华书店 塔南路图书大厦 (redeems 四月芳菲 vouchers; supervisor)",
             f"Member sign-in: {base}/m/login/   phone {DEMO_MEMBER_PHONE}, code {DEMO_MEMBER_CODE}"
             + (f"  ({member.name}, {member.org.name})" if member else ""),
             "All names, identity numbers, phones and card numbers are synthetic.",

@@ -1,0 +1,190 @@
+"""Member pages of voucher campaigns under /m/benefits/: list, campaign, grab, lottery, vouchers.
+
+Plain forms that work without JavaScript inside WeChat on cheap phones; the few lines of inline
+script only count down to the release time and stop a second tap. A grab carries a key made when
+the page was rendered, so a double tap or a resent form returns the voucher the first one made.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from gonghui.audit.context import client_ip
+from gonghui.benefits import page_selectors_member as pages
+from gonghui.benefits.selectors import member_voucher_get
+from gonghui.benefits.services import (
+    GrabOutcome,
+    RateLimited,
+    grab_rate_check,
+    lottery_register,
+    voucher_grab,
+    voucher_qr_svg,
+)
+from gonghui.core.errors import ApplicationError
+from gonghui.members.models import Member
+
+View = Callable[..., HttpResponse]
+
+
+def member_required(view: View) -> View:
+    """Members signed in at /m/login/ only; anyone else goes there, with the page to return to."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        member = getattr(request, "member", None)
+        if member is None:
+            query = urlencode({"next": request.get_full_path()})
+            return redirect(f"{reverse('mobile:login')}?{query}")
+        response = view(request, member, *args, **kwargs)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    return wrapped
+
+
+@require_GET
+@member_required
+def campaign_list(request: HttpRequest, member: Member) -> HttpResponse:
+    campaigns = pages.member_campaigns(member=member)
+    return render(
+        request,
+        "benefits/mobile/campaign_list.html",
+        {**campaigns, "now": timezone.now(), "nav": "campaigns"},
+    )
+
+
+def _campaign_page(
+    request: HttpRequest, member: Member, pk: int, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    view = pages.member_campaign_get(member=member, pk=pk)
+    return render(
+        request,
+        "benefits/mobile/campaign_detail.html",
+        {
+            "view": view,
+            "campaign": view.campaign,
+            # One key per rendering of the page: every tap of this page's button is one request.
+            "request_key": secrets.token_urlsafe(16),
+            "now": timezone.now(),
+            "error": error,
+            "proof_url": _proof_url(view.campaign.pk),
+            "nav": "campaigns",
+        },
+        status=status,
+    )
+
+
+def _proof_url(pk: int) -> str:
+    """The public proof page of a lottery (the public pages may not be wired yet)."""
+    try:
+        return reverse("public:campaign", args=[pk])
+    except NoReverseMatch:
+        return f"/public/campaigns/{pk}/"
+
+
+@require_GET
+@member_required
+def campaign_detail(request: HttpRequest, member: Member, pk: int) -> HttpResponse:
+    return _campaign_page(request, member, pk)
+
+
+# What the result page says for each answer of the grab, and the HTTP status it is sent with.
+_RESULT_STATUS = {"rate_limited": 429, "error": 400}
+
+
+@require_POST
+@member_required
+def campaign_grab(request: HttpRequest, member: Member, pk: int) -> HttpResponse:
+    view = pages.member_campaign_get(member=member, pk=pk)
+    request_key = request.POST.get("request_key", "")
+    outcome, message, voucher = "error", "", None
+    try:
+        grab_rate_check(member_id=member.pk, address=client_ip(request) or "")
+        result = voucher_grab(campaign=view.campaign, member=member, request_key=request_key)
+    except RateLimited as error:
+        outcome, message = "rate_limited", str(error.message)
+    except ApplicationError as error:
+        message = str(error.message)
+    else:
+        outcome, message, voucher = result.outcome, result.message, result.voucher
+        # The same request again (double tap, resent form) gets the first answer: "you got it".
+        if (
+            outcome == GrabOutcome.ALREADY
+            and voucher is not None
+            and request_key
+            and voucher.request_key == request_key
+        ):
+            outcome, message = GrabOutcome.WON, _("You got a voucher.")
+    return render(
+        request,
+        "benefits/mobile/grab_result.html",
+        {
+            "campaign": view.campaign,
+            "outcome": outcome,
+            "message": message,
+            "voucher": voucher,
+            "nav": "campaigns",
+        },
+        status=_RESULT_STATUS.get(outcome, 200),
+    )
+
+
+@require_POST
+@member_required
+def campaign_register(request: HttpRequest, member: Member, pk: int) -> HttpResponse:
+    view = pages.member_campaign_get(member=member, pk=pk)
+    try:
+        lottery_register(campaign=view.campaign, member=member)
+    except ApplicationError as error:
+        return _campaign_page(request, member, pk, error=str(error.message), status=400)
+    messages.success(request, _("You are registered for the draw."))
+    return redirect("benefits_m:campaign", pk=view.campaign.pk)
+
+
+@require_GET
+@member_required
+def voucher_list(request: HttpRequest, member: Member) -> HttpResponse:
+    return render(
+        request,
+        "benefits/mobile/voucher_list.html",
+        {"vouchers": pages.member_vouchers(member=member), "nav": "vouchers"},
+    )
+
+
+def _scalable(svg: str) -> str:
+    """segno's inline SVG has a fixed pixel size; a viewBox lets CSS make it as big as the
+    phone allows (a big code scans at a glance, even from a cracked screen)."""
+    return re.sub(r'width="(\d+)" height="(\d+)"', r'viewBox="0 0 \1 \2" role="img"', svg, count=1)
+
+
+@require_GET
+@member_required
+def voucher_detail(request: HttpRequest, member: Member, pk: int) -> HttpResponse:
+    voucher = member_voucher_get(actor=member, pk=pk)
+    state = pages.voucher_state(voucher)
+    return render(
+        request,
+        "benefits/mobile/voucher_detail.html",
+        {
+            "voucher": voucher,
+            "campaign": voucher.campaign,
+            "state": state,
+            "stores": pages.voucher_stores(voucher),
+            # Only a usable voucher shows a scannable code; a used one shows it struck through.
+            "qr_svg": _scalable(voucher_qr_svg(voucher, scale=7)) if state == "open" else "",
+            "nav": "vouchers",
+        },
+    )

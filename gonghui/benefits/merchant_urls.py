@@ -1,0 +1,15 @@
+from django.urls import path
+
+from gonghui.benefits import merchant_views
+
+app_name = "merchant"
+urlpatterns = [
+    path("", merchant_views.redeem, name="redeem"),
+    path("redemptions/", merchant_views.redemption_list, name="redemptions"),
+    path("redemptions/<int:pk>/", merchant_views.redemption_detail, name="redemption"),
+    path(
+        "redemptions/<int:pk>/reverse/",
+        merchant_views.redemption_reverse_view,
+        name="reverse",
+    ),
+]

@@ -1,0 +1,160 @@
+"""Merchant pages under /merchant/: the redeem page (camera scan or typed code), recent
+redemptions, and a supervisor's reversal.
+
+Clerks sign in at /accounts/login/ and see only their own merchant's stores and redemptions;
+any other redemption is one boring "not found". The services check store, window, status and
+concurrent scans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from gonghui.benefits import page_selectors_member as pages
+from gonghui.benefits.member_forms import RedeemForm, ReverseForm
+from gonghui.benefits.models import MerchantClerk, Redemption
+from gonghui.benefits.selectors import clerk_for_user, clerk_redemption_list
+from gonghui.benefits.services import (
+    mask_name,
+    redemption_reverse,
+    voucher_redeem,
+    yuan_to_fen,
+)
+from gonghui.core.errors import ApplicationError
+
+View = Callable[..., HttpResponse]
+RECENT = 30
+
+
+def clerk_required(view: View) -> View:
+    """Signed-in merchant clerks only: anonymous → sign-in; any other user → not found."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            query = urlencode({"next": request.get_full_path()})
+            return redirect(f"{reverse('accounts:login')}?{query}")
+        clerk = clerk_for_user(request.user)
+        response = view(request, clerk, *args, **kwargs)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    return wrapped
+
+
+@require_http_methods(["GET", "POST"])
+@clerk_required
+def redeem(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
+    stores = list(pages.clerk_stores(clerk=clerk))
+    form = RedeemForm(request.POST or None, stores=stores)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        form.is_valid()  # only to fill cleaned_data; every check is the service's
+        data = form.cleaned_data
+        try:
+            raw_store = request.POST.get("store", "")
+            store = (
+                stores[0]
+                if len(stores) == 1 and not raw_store
+                else pages.clerk_store_get(clerk=clerk, pk=raw_store)
+            )
+            amount_fen = yuan_to_fen(data.get("amount", ""), field="amount")
+            redemption = voucher_redeem(
+                code=data.get("code", ""),
+                store=store,
+                clerk=clerk,
+                receipt_no=data.get("receipt_no", ""),
+                amount_fen=amount_fen,
+            )
+        except ApplicationError as error:
+            if error.code == "not_found":
+                form.add_error("store", _("Choose one of your stores."))
+            else:
+                form.apply_error(error)
+        else:
+            messages.success(request, _("Voucher redeemed."))
+            return redirect("merchant:redemption", pk=redemption.pk)
+    return render(
+        request,
+        "benefits/merchant/redeem.html",
+        {"form": form, "clerk": clerk, "stores": stores},
+        status=status,
+    )
+
+
+def _redemption_page(
+    request: HttpRequest,
+    clerk: MerchantClerk,
+    redemption: Redemption,
+    *,
+    form: ReverseForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    window = settings.GONGHUI_REDEMPTION_REVERSAL_MINUTES
+    may_reverse = (
+        clerk.is_supervisor
+        and redemption.reversed_at is None
+        and (timezone.now() - redemption.at).total_seconds() <= window * 60
+    )
+    return render(
+        request,
+        "benefits/merchant/redemption.html",
+        {
+            "clerk": clerk,
+            "r": redemption,
+            "campaign": redemption.voucher.campaign,
+            "member_name": mask_name(redemption.voucher.member.name),
+            "may_reverse": may_reverse,
+            "window": window,
+            "form": form or ReverseForm(),
+        },
+        status=status,
+    )
+
+
+@require_GET
+@clerk_required
+def redemption_detail(request: HttpRequest, clerk: MerchantClerk, pk: int) -> HttpResponse:
+    return _redemption_page(request, clerk, pages.clerk_redemption_get(clerk=clerk, pk=pk))
+
+
+@require_POST
+@clerk_required
+def redemption_reverse_view(request: HttpRequest, clerk: MerchantClerk, pk: int) -> HttpResponse:
+    redemption = pages.clerk_redemption_get(clerk=clerk, pk=pk)
+    form = ReverseForm(request.POST)
+    form.is_valid()
+    try:
+        redemption_reverse(
+            redemption=redemption, supervisor=clerk, reason=form.cleaned_data.get("reason", "")
+        )
+    except ApplicationError as error:
+        if error.status == 403:
+            raise
+        form.add_error("reason", str(error.message))
+        return _redemption_page(request, clerk, redemption, form=form, status=400)
+    messages.success(request, _("The redemption was reversed; the voucher can be used again."))
+    return redirect("merchant:redemption", pk=redemption.pk)
+
+
+@require_GET
+@clerk_required
+def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
+    rows = [
+        (r, mask_name(r.voucher.member.name))
+        for r in clerk_redemption_list(clerk=clerk).select_related("voucher__member")[:RECENT]
+    ]
+    return render(request, "benefits/merchant/redemption_list.html", {"clerk": clerk, "rows": rows})

@@ -1,0 +1,156 @@
+"""Reads of the member and merchant pages that the engine's selectors do not offer.
+
+Members: a published campaign with what the member already has of it. Clerks: the stores they
+may redeem at and one redemption of their own merchant. Everything outside the actor's reach is
+one boring ``NotFound``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from gonghui.benefits.models import (
+    Campaign,
+    CampaignStatus,
+    Distribution,
+    MerchantClerk,
+    Redemption,
+    Registration,
+    Store,
+    Voucher,
+    VoucherStatus,
+)
+from gonghui.benefits.selectors import (
+    campaign_public_get,
+    clerk_redemption_list,
+    member_campaign_list,
+    member_voucher_list,
+)
+from gonghui.benefits.services import Eligibility, member_eligibility
+from gonghui.core.errors import NotFound
+from gonghui.members.models import Member
+
+# members ---------------------------------------------------------------------------------------
+
+
+def member_campaigns(*, member: Member) -> dict[str, list[Campaign]]:
+    """The list page: campaigns open now and campaigns still to come, for this member's union."""
+    qs = member_campaign_list(member=member).filter(
+        status__in=[CampaignStatus.SCHEDULED, CampaignStatus.OPEN]
+    )
+    now = timezone.now()
+    open_now: list[Campaign] = []
+    upcoming: list[Campaign] = []
+    for campaign in qs.order_by("release_at", "pk"):
+        if campaign.release_at > now:
+            upcoming.append(campaign)
+        elif campaign.redeem_until > now:
+            open_now.append(campaign)
+    return {"open": open_now, "upcoming": upcoming}
+
+
+@dataclass
+class CampaignForMember:
+    campaign: Campaign
+    stores: list[Store]
+    eligibility: Eligibility
+    vouchers: list[Voucher] = field(default_factory=list)
+    registration: Registration | None = None
+    phase: str = ""  # upcoming, open, ended; lottery: registering, awaiting_draw, drawn
+
+    @property
+    def has_all(self) -> bool:
+        return len(self.vouchers) >= self.campaign.per_member_limit
+
+
+def member_campaign_get(*, member: Member, pk: int | str) -> CampaignForMember:
+    """A published campaign (any union's: the page explains who it is for) and the member's
+    standing in it. Drafts and cancelled campaigns do not exist for members."""
+    campaign = campaign_public_get(pk=pk)
+    if campaign.status not in {
+        CampaignStatus.SCHEDULED,
+        CampaignStatus.OPEN,
+        CampaignStatus.CLOSED,
+    }:
+        raise NotFound()
+    now = timezone.now()
+    stores = list(campaign.stores.filter(is_active=True).order_by("name"))
+    vouchers = list(
+        member_voucher_list(actor=member).filter(campaign=campaign).order_by("slot", "pk")
+    )
+    registration = None
+    if campaign.distribution == Distribution.LOTTERY:
+        registration = Registration.objects.filter(campaign=campaign, member=member).first()
+    return CampaignForMember(
+        campaign=campaign,
+        stores=stores,
+        eligibility=member_eligibility(member=member, campaign=campaign),
+        vouchers=vouchers,
+        registration=registration,
+        phase=campaign_phase(campaign, now=now),
+    )
+
+
+def campaign_phase(campaign: Campaign, *, now: dt.datetime) -> str:
+    if campaign.status == CampaignStatus.CLOSED or now >= campaign.redeem_until:
+        return "drawn" if campaign.drawn_at else "ended"
+    if now < campaign.release_at:
+        return "upcoming"
+    if campaign.distribution == Distribution.LOTTERY:
+        if campaign.drawn_at is not None:
+            return "drawn"
+        closes = campaign.registration_closes_at
+        if closes is not None and now >= closes:
+            return "awaiting_draw"
+        return "registering"
+    return "open"
+
+
+def voucher_state(voucher: Voucher, *, now: dt.datetime | None = None) -> str:
+    """What the member sees: an open voucher past its window is expired even before the nightly
+    job marks it so."""
+    now = now or timezone.now()
+    if voucher.status == VoucherStatus.OPEN and now >= voucher.campaign.redeem_until:
+        return VoucherStatus.EXPIRED
+    return voucher.status
+
+
+def member_vouchers(*, member: Member) -> list[tuple[Voucher, str]]:
+    now = timezone.now()
+    return [
+        (v, voucher_state(v, now=now))
+        for v in member_voucher_list(actor=member).order_by("-created_at", "-pk")
+    ]
+
+
+def voucher_stores(voucher: Voucher) -> list[Store]:
+    return list(voucher.campaign.stores.filter(is_active=True).order_by("name"))
+
+
+# merchant clerks --------------------------------------------------------------------------------
+
+
+def clerk_stores(*, clerk: MerchantClerk) -> QuerySet[Store]:
+    return Store.objects.filter(merchant_id=clerk.merchant_id, is_active=True).order_by("name")
+
+
+def clerk_store_get(*, clerk: MerchantClerk, pk: object) -> Store:
+    try:
+        return clerk_stores(clerk=clerk).get(pk=int(str(pk)))
+    except (Store.DoesNotExist, TypeError, ValueError):
+        raise NotFound() from None
+
+
+def clerk_redemption_get(*, clerk: MerchantClerk, pk: int | str) -> Redemption:
+    try:
+        return (
+            clerk_redemption_list(clerk=clerk)
+            .select_related("voucher__member", "clerk__user")
+            .get(pk=pk)
+        )
+    except (Redemption.DoesNotExist, ValueError):
+        raise NotFound() from None

@@ -1,0 +1,329 @@
+"""Merchant pages under /merchant/: redeem (typed or scanned code), recent redemptions, reversal;
+and the demo's vouchers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone, translation
+from django.utils.html import escape
+from django.utils.translation import gettext
+
+from gonghui.benefits.models import Campaign, Redemption, Voucher
+from gonghui.benefits.services import voucher_grab, voucher_redeem
+from gonghui.ledger.models import Transaction
+
+REDEEM = "/merchant/"
+RECENT = "/merchant/redemptions/"
+FULL_WIDTH = str.maketrans(
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_.",
+    "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ"
+    "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ－＿．",
+)
+
+
+def zh(text: str) -> str:
+    with translation.override("zh-hans"):
+        return escape(gettext(text))
+
+
+@pytest.fixture
+def voucher(make_campaign, carded):
+    campaign = make_campaign()
+    v = voucher_grab(campaign=campaign, member=carded(name="王晓红"), request_key="v").voucher
+    assert v is not None
+    return v
+
+
+def form(v: Voucher, store, **kw: str) -> dict[str, str]:
+    data = {
+        "store": str(store.pk),
+        "code": v.code,
+        "receipt_no": "XH-20260424-0001",
+        "amount": "120",
+    }
+    data.update(kw)
+    return data
+
+
+def unchanged(v: Voucher) -> None:
+    v.refresh_from_db()
+    assert v.status == "open" and v.used_at is None
+    assert not Redemption.objects.exists()
+    assert not Transaction.objects.filter(reference__startswith="benefits.redemption").exists()
+
+
+# --- who may use the pages ------------------------------------------------------------------
+
+
+def test_anonymous_goes_to_sign_in_and_nothing_changes(world, shop, voucher):
+    client = Client()
+    for url in (REDEEM, RECENT, f"{RECENT}1/"):
+        r = client.get(url)
+        assert r.status_code == 302 and r["Location"].startswith("/accounts/login/?next=")
+    r = client.post(REDEEM, form(voucher, shop.store))
+    assert r.status_code == 302
+    unchanged(voucher)
+
+
+def test_staff_who_are_not_clerks_get_not_found(world, shop, login, voucher):
+    for user in (world.city_admin, world.jiefang_officer, world.zhongzhan_officer):
+        client = login(user)
+        assert client.get(REDEEM).status_code == 404
+        assert client.get(RECENT).status_code == 404
+        r = client.post(REDEEM, form(voucher, shop.store))
+        assert r.status_code == 404 and voucher.code not in r.content.decode()
+    unchanged(voucher)
+
+
+def test_member_session_is_not_a_clerk(world, shop, login, voucher):
+    client = login(member=voucher.member)
+    r = client.post(REDEEM, form(voucher, shop.store))
+    assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
+    unchanged(voucher)
+
+
+def test_rival_merchant_clerk_sees_nothing_of_ours(world, shop, login, voucher):
+    redemption = voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=100
+    )
+    rival = login(shop.rival_clerk.user)
+    body = rival.get(RECENT).content.decode()
+    assert "王*红" not in body and f"{RECENT}{redemption.pk}/" not in body
+    for url in (f"{RECENT}{redemption.pk}/",):
+        r = rival.get(url)
+        assert r.status_code == 404 and "王" not in r.content.decode()
+    r = rival.post(f"{RECENT}{redemption.pk}/reverse/", {"reason": "想撤销"})
+    assert r.status_code == 404
+    redemption.refresh_from_db()
+    assert redemption.reversed_at is None
+
+
+# --- redeeming ----------------------------------------------------------------------------------
+
+
+def test_clerk_redeems_by_typed_code(world, shop, login, voucher):
+    client = login(shop.clerk.user)
+    page = client.get(REDEEM).content.decode()
+    assert "BarcodeDetector" in page and "getUserMedia" in page and 'id="camera" hidden' in page
+    assert shop.store.name in page and shop.other_store.name in page  # two stores: a choice
+    r = client.post(REDEEM, form(voucher, shop.store, amount="120.50"))
+    assert r.status_code == 302
+    redemption = Redemption.objects.get()
+    assert r["Location"] == f"{RECENT}{redemption.pk}/"
+    assert redemption.amount_fen == 12050 and redemption.store == shop.store
+    assert redemption.subsidy_fen == 6800 and redemption.clerk == shop.clerk
+    body = client.get(r["Location"]).content.decode()
+    assert voucher.campaign.name in body and "王*红" in body and "王晓红" not in body
+    assert "¥68.00" in body and "¥120.50" in body and voucher.code not in body
+    voucher.refresh_from_db()
+    assert voucher.status == "used"
+    # Listed among the recent redemptions, name masked.
+    body = client.get(RECENT).content.decode()
+    assert f"{RECENT}{redemption.pk}/" in body and "王*红" in body and "王晓红" not in body
+
+
+def test_full_width_code_and_amount_are_understood(world, shop, login, voucher):
+    client = login(shop.clerk.user)
+    r = client.post(
+        REDEEM,
+        form(
+            voucher,
+            shop.store,
+            code=f"  {voucher.code.translate(FULL_WIDTH)} ",
+            amount="１２０．５０",
+            receipt_no="ＸＨ－１",
+        ),
+    )
+    assert r.status_code == 302
+    redemption = Redemption.objects.get()
+    assert redemption.amount_fen == 12050 and redemption.receipt_no == "XH-1"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("code", "", "Scan or enter the voucher code."),
+        ("code", "<script>alert(1)</script>", "This is not a voucher code."),
+        ("code", "' OR 1=1 --", "This is not a voucher code."),
+        ("code", "x" * 500, "This is not a voucher code."),
+        ("code", "AAAAAAAAAAAAAAAAAAAAAA", "No such voucher."),
+        ("receipt_no", "", "Enter the receipt number."),
+        ("receipt_no", "<img src=x onerror=alert(1)>", None),
+        ("receipt_no", "R" * 41, None),
+        ("amount", "", "Enter an amount in yuan, e.g. 68 or 68.50."),
+        ("amount", "-5", "Enter an amount in yuan, e.g. 68 or 68.50."),
+        ("amount", "12.345", "Enter an amount in yuan, e.g. 68 or 68.50."),
+        ("amount", "1e5", "Enter an amount in yuan, e.g. 68 or 68.50."),
+        ("amount", "9999999999", "Enter an amount in yuan, e.g. 68 or 68.50."),
+        ("amount", "999999999", "The amount is out of range."),
+        ("amount", "0", "The amount is out of range."),
+        (
+            "amount",
+            "'; DROP TABLE benefits_voucher; --",
+            "Enter an amount in yuan, e.g. 68 or 68.50.",
+        ),
+    ],
+)
+def test_bad_input_is_refused_with_the_reason_and_nothing_changes(
+    world, shop, login, voucher, field, value, message
+):
+    client = login(shop.clerk.user)
+    r = client.post(REDEEM, form(voucher, shop.store, **{field: value}))
+    body = r.content.decode()
+    assert r.status_code == 400
+    assert f'data-error-for="{field}"' in body
+    if message:
+        assert zh(message) in body
+    assert "<script>alert(1)</script>" not in body and "<img src=x" not in body
+    unchanged(voucher)
+
+
+def test_store_of_another_merchant_or_garbage_is_refused(world, shop, login, voucher):
+    client = login(shop.clerk.user)
+    for store in (str(shop.rival_store.pk), "", "abc", "<script>", "99999999"):
+        r = client.post(REDEEM, {**form(voucher, shop.store), "store": store})
+        assert r.status_code == 400 and 'data-error-for="store"' in r.content.decode()
+    unchanged(voucher)
+
+
+def test_wrong_store_used_twice_rival_code_window(
+    world, shop, login, make_campaign, carded, voucher
+):
+    client = login(shop.clerk.user)
+    r = client.post(REDEEM, form(voucher, shop.other_store))
+    assert (
+        r.status_code == 400
+        and zh("This voucher cannot be used at this store.") in r.content.decode()
+    )
+    unchanged(voucher)
+    assert client.post(REDEEM, form(voucher, shop.store)).status_code == 302
+    r = client.post(REDEEM, form(voucher, shop.store, receipt_no="R2"))
+    assert r.status_code == 400 and zh("This voucher has already been used.") in r.content.decode()
+    assert Redemption.objects.count() == 1
+    # Our voucher at the rival merchant: the same answer as a code that does not exist.
+    rival = login(shop.rival_clerk.user)
+    other = voucher_grab(campaign=make_campaign(name="第二期"), member=carded()).voucher
+    assert other is not None
+    r = rival.post(REDEEM, form(other, shop.rival_store))
+    assert r.status_code == 400 and zh("No such voucher.") in r.content.decode()
+    # Outside the window: not yet, and expired.
+    now = timezone.now()
+    Campaign.objects.filter(pk=other.campaign_id).update(redeem_from=now + dt.timedelta(days=1))
+    r = client.post(REDEEM, form(other, shop.store))
+    not_yet = zh("This voucher can be used from %(t)s.").split("%(t)s")[0]
+    assert r.status_code == 400 and not_yet in r.content.decode()
+    Campaign.objects.filter(pk=other.campaign_id).update(
+        redeem_from=now - dt.timedelta(days=2), redeem_until=now - dt.timedelta(minutes=1)
+    )
+    r = client.post(REDEEM, form(other, shop.store))
+    assert r.status_code == 400 and zh("This voucher has expired.") in r.content.decode()
+    other.refresh_from_db()
+    assert other.status == "open" and Redemption.objects.count() == 1
+
+
+# --- reversal ---------------------------------------------------------------------------------
+
+
+def test_supervisor_reverses_within_the_window(world, shop, login, voucher):
+    redemption = voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=100
+    )
+    url = f"{RECENT}{redemption.pk}/"
+    # A plain clerk sees no reversal form and is refused if it posts anyway.
+    clerk = login(shop.clerk.user)
+    assert "/reverse/" not in clerk.get(url).content.decode()
+    assert clerk.post(f"{url}reverse/", {"reason": "顾客退货"}).status_code == 403
+    redemption.refresh_from_db()
+    assert redemption.reversed_at is None
+    boss = login(shop.supervisor.user)
+    assert f"{url}reverse/" in boss.get(url).content.decode()
+    for reason in ("", "   ", "<script>x</script>"):
+        r = boss.post(f"{url}reverse/", {"reason": reason})
+        assert r.status_code == 400 and 'data-error-for="reason"' in r.content.decode()
+    redemption.refresh_from_db()
+    assert redemption.reversed_at is None
+    r = boss.post(f"{url}reverse/", {"reason": "收银员扫错顾客"})
+    assert r.status_code == 302
+    redemption.refresh_from_db()
+    voucher.refresh_from_db()
+    assert redemption.reversed_at is not None and redemption.reverse_reason == "收银员扫错顾客"
+    assert voucher.status == "open"
+    body = boss.get(url).content.decode()
+    assert "data-reversed" in body and f"{url}reverse/" not in body
+    # Reversed twice: refused.
+    r = boss.post(f"{url}reverse/", {"reason": "再来一次"})
+    assert r.status_code == 400
+
+
+def test_reversal_too_late(world, shop, login, voucher, settings):
+    redemption = voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=100
+    )
+    Redemption.objects.filter(pk=redemption.pk).update(
+        at=timezone.now() - dt.timedelta(minutes=settings.GONGHUI_REDEMPTION_REVERSAL_MINUTES + 1)
+    )
+    boss = login(shop.supervisor.user)
+    url = f"{RECENT}{redemption.pk}/"
+    assert f"{url}reverse/" not in boss.get(url).content.decode()
+    r = boss.post(f"{url}reverse/", {"reason": "太晚了"})
+    assert r.status_code == 400
+    redemption.refresh_from_db()
+    assert redemption.reversed_at is None
+
+
+# --- the demo ---------------------------------------------------------------------------------
+
+
+def test_demo_vouchers_load_and_work(world, login):
+    from gonghui.benefits.services import lottery_verify, member_eligibility
+    from gonghui.demo.benefits import demo_benefits_load
+
+    demo = demo_benefits_load(
+        city=world.city, member_phone=world.jiefang_member.phone, password="gonghui-demo"
+    )
+    c = demo.campaign
+    assert (c.name, c.status, c.quota, c.per_member_limit) == ("四月芳菲", "open", 2000, 1)
+    assert (c.face_value_fen, c.member_share_fen, c.subsidy_fen, c.concession_fen) == (
+        10000,
+        1000,
+        6800,
+        2200,
+    )
+    assert c.org == world.city and c.merchant.name == "新华书店"
+    assert [s.name for s in c.stores.all()] == ["塔南路图书大厦"]
+    assert c.release_at < timezone.now() < c.redeem_until
+    assert member_eligibility(member=world.jiefang_member, campaign=c).ok
+    assert demo.clerk.user.check_password("gonghui-demo") and not demo.clerk.user.is_staff
+    # The demo member grabs on the page, the clerk redeems, the member sees it used.
+    member = login(member=world.jiefang_member)
+    r = member.post(f"/m/benefits/campaigns/{c.pk}/grab/", {"request_key": "demo-1"})
+    assert 'data-outcome="won"' in r.content.decode()
+    v = Voucher.objects.get(campaign=c)
+    clerk = Client()
+    # The real sign-in page, sending the clerk on to the redeem page.
+    r = clerk.post(
+        "/accounts/login/?next=/merchant/",
+        {"username": "bookstore_clerk", "password": "gonghui-demo", "next": "/merchant/"},
+    )
+    assert r.status_code == 302 and r["Location"] == "/merchant/"
+    assert clerk.get(REDEEM).status_code == 200
+    r = clerk.post(REDEEM, {"code": v.code, "receipt_no": "XH1", "amount": "100"})
+    assert r.status_code == 302
+    body = member.get(f"/m/benefits/vouchers/{v.pk}/").content.decode()
+    assert 'data-state="used"' in body
+    lottery = demo.lottery
+    assert lottery is not None and lottery.drawn_at and lottery.seed
+    regs = list(lottery.registrations.values_list("pk", flat=True))
+    winners = lottery_verify(
+        seed=lottery.seed,
+        seed_hash=lottery.seed_hash,
+        campaign_id=lottery.pk,
+        registration_ids=regs,
+        quota=lottery.quota,
+    )
+    assert sorted(winners) == sorted(
+        lottery.registrations.filter(won=True).values_list("pk", flat=True)
+    )

@@ -1,0 +1,120 @@
+"""The voucher on a phone: a member signs in, grabs, sees the QR; a clerk redeems it by the code
+read back from the screenshot of that QR; the member then sees the voucher as used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from gonghui.benefits.models import Redemption, Voucher
+from gonghui.conftest import World
+from gonghui.demo.benefits import demo_benefits_load
+from gonghui.demo.loader import DEMO_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CODE = "246810"
+
+
+def _narrow(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"page is {width}px wide on a 390px phone"
+
+
+def test_grab_show_qr_redeem_used(
+    live_server: Any,
+    world: World,
+    chromium: Any,
+    phone: Any,
+    screenshot: Any,
+    settings: Any,
+    tmp_path: Any,
+) -> None:
+    member = world.jiefang_member
+    settings.GONGHUI_DEMO_MEMBER_PHONE = member.phone
+    settings.GONGHUI_DEMO_MEMBER_CODE = CODE
+    demo = demo_benefits_load(city=world.city, member_phone=member.phone, password=DEMO_PASSWORD)
+    campaign = demo.campaign
+    base = live_server.url
+
+    # --- the member, on a phone ---------------------------------------------------------------
+    page = phone
+    page.goto(f"{base}/m/benefits/")
+    assert "/m/login/" in page.url  # not signed in: sent to sign in
+    page.fill("input[name=phone]", member.phone)
+    page.locator("form button[type=submit]").first.tap()
+    page.fill("input[name=code]", CODE)
+    page.locator("form button[type=submit]").first.tap()
+    page.wait_for_url(f"{base}/m/")
+    page.goto(f"{base}/m/benefits/")
+    page.locator(f"a[href='/m/benefits/campaigns/{campaign.pk}/']").first.tap()
+    page.wait_for_url(f"{base}/m/benefits/campaigns/{campaign.pk}/")
+    body = page.inner_text("body")
+    assert "四月芳菲" in body and "¥10.00" in body and "¥68.00" in body and "¥22.00" in body
+    assert page.locator("[data-eligibility=ok]").count() == 1
+    _narrow(page)
+    screenshot(page, "voucher-campaign")
+    page.locator("form[data-once] button").tap()
+    page.wait_for_url(f"{base}/m/benefits/campaigns/{campaign.pk}/grab/")
+    assert page.locator("[data-outcome=won]").count() == 1
+    screenshot(page, "voucher-won")
+    page.locator("[data-outcome=won] a.button").tap()
+    voucher = Voucher.objects.get(campaign=campaign, member=member)
+    page.wait_for_url(f"{base}/m/benefits/vouchers/{voucher.pk}/")
+    qr = page.locator("[data-qr] svg")
+    assert qr.is_visible()
+    box = qr.bounding_box()
+    assert box is not None and box["width"] >= 200  # big enough to scan from a phone
+    _narrow(page)
+    screenshot(page, "voucher-qr")
+    shot = tmp_path / "qr.png"
+    qr.screenshot(path=str(shot))
+    decoded = [r.text for r in zxingcpp.read_barcodes(Image.open(shot))]
+    assert decoded == [voucher.code]
+    assert page.inner_text("[data-code]").strip() == voucher.code
+
+    # --- the clerk, on another phone --------------------------------------------------------
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    context.set_default_timeout(15_000)
+    till = context.new_page()
+    try:
+        till.goto(f"{base}/merchant/")
+        assert "/accounts/login/" in till.url
+        till.fill("input[name=username]", "bookstore_clerk")
+        till.fill("input[name=password]", DEMO_PASSWORD)
+        till.locator("form button[type=submit]").last.tap()
+        till.wait_for_url(f"{base}/merchant/")
+        # Headless Chromium has no BarcodeDetector: the camera part stays hidden, typing works.
+        has_detector = till.evaluate("'BarcodeDetector' in window")
+        assert till.locator("#camera").is_visible() == bool(has_detector)
+        _narrow(till)
+        screenshot(till, "merchant-redeem")
+        till.fill("input[name=code]", decoded[0])
+        till.fill("input[name=receipt_no]", "XH-0424-001")
+        till.fill("input[name=amount]", "126.80")
+        till.locator("#redeem-form button[type=submit]").tap()
+        redemption = None
+        till.wait_for_url(f"{base}/merchant/redemptions/*/")
+        redemption = Redemption.objects.get(voucher=voucher)
+        assert redemption.amount_fen == 12680 and redemption.subsidy_fen == 6800
+        text = till.inner_text("body")
+        assert "四月芳菲" in text and "¥68.00" in text and "王*明" in text and "王小明" not in text
+        _narrow(till)
+        screenshot(till, "merchant-redeemed")
+    finally:
+        context.close()
+
+    # --- the member sees it used ---------------------------------------------------------------
+    page.reload()
+    assert page.locator("[data-state=used]").count() == 1
+    assert page.locator("[data-qr] svg").count() == 0
+    screenshot(page, "voucher-used")
+    page.goto(f"{base}/m/benefits/vouchers/")
+    assert (
+        page.locator(f"a[href='/m/benefits/vouchers/{voucher.pk}/'][data-state=used]").count() == 1
+    )
