@@ -236,7 +236,9 @@ class CodeForm(PhoneForm):
 
 
 class JoinForm(forms.Form):
-    name = forms.CharField(label=pgettext_lazy("person", "Name"), required=False, max_length=TEXT_MAX)
+    name = forms.CharField(
+        label=pgettext_lazy("person", "Name"), required=False, max_length=TEXT_MAX
+    )
     id_number = forms.CharField(label=_("Identity number"), required=False, max_length=40)
     phone = forms.CharField(label=_("Mobile number"), required=False, max_length=40)
     employer = forms.CharField(label=_("Employer"), required=False, max_length=TEXT_MAX)
