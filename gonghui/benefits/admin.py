@@ -1,0 +1,249 @@
+"""Benefits registries in the admin, scoped like the rest.
+
+Merchants, stores and clerk accounts are added through their services; campaigns, vouchers and
+redemptions are read-only here (campaigns change in the console, through the services, where every
+status move is recorded). Voucher codes are bearer tokens: the admin shows only their last six
+characters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from gonghui.accounts.scoping import scoped
+from gonghui.benefits.models import (
+    MANAGE_BENEFITS,
+    Campaign,
+    CampaignStatusChange,
+    Merchant,
+    MerchantClerk,
+    Redemption,
+    Store,
+    Voucher,
+)
+from gonghui.benefits.services import merchant_clerk_create, merchant_create, store_create
+from gonghui.core.admin_base import (
+    ReadOnlyInline,
+    ScopedModelAdmin,
+    ScopedOrgListFilter,
+    ServiceForm,
+)
+
+
+def _scoped_merchants(request: HttpRequest) -> Any:
+    return scoped(Merchant.objects.filter(is_active=True), actor=request.user)
+
+
+class MerchantForm(ServiceForm):
+    class Meta:
+        model = Merchant
+        fields = (
+            "org",
+            "name",
+            "uscc",
+            "settlement_account_name",
+            "settlement_bank",
+            "settlement_account_no",
+        )
+
+    def run_service(self) -> Merchant:
+        data = self.cleaned_data
+        return merchant_create(
+            actor=self.request.user,
+            org=data["org"],
+            name=data.get("name", ""),
+            uscc=data.get("uscc", ""),
+            settlement_account_name=data.get("settlement_account_name", ""),
+            settlement_bank=data.get("settlement_bank", ""),
+            settlement_account_no=data.get("settlement_account_no", ""),
+        )
+
+
+class StoreInline(ReadOnlyInline):
+    model = Store
+    fields = ("name", "address", "is_active")
+    readonly_fields = fields
+
+
+@admin.register(Merchant)
+class MerchantAdmin(ScopedModelAdmin):
+    form = MerchantForm
+    add_capability = MANAGE_BENEFITS
+    list_display = ("name", "org", "settlement_bank", "is_active", "created_at")
+    list_filter = ("is_active", ("org", ScopedOrgListFilter))
+    search_fields = ("name", "uscc")
+    list_select_related = ("org",)
+    inlines = (StoreInline,)
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.inlines if obj is not None else ()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # No update service: once created a merchant is shown, not edited, here.
+        if obj is not None:
+            return [f.name for f in Merchant._meta.fields if f.name != "id"]
+        return ()
+
+
+class StoreForm(ServiceForm):
+    class Meta:
+        model = Store
+        fields = ("merchant", "name", "address")
+
+    def run_service(self) -> Store:
+        data = self.cleaned_data
+        return store_create(
+            actor=self.request.user,
+            merchant=data["merchant"],
+            name=data.get("name", ""),
+            address=data.get("address", ""),
+        )
+
+
+@admin.register(Store)
+class StoreAdmin(ScopedModelAdmin):
+    form = StoreForm
+    org_field = "merchant__org"
+    add_capability = MANAGE_BENEFITS
+    list_display = ("name", "merchant", "address", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name", "address", "merchant__name")
+    list_select_related = ("merchant",)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.related_model is Merchant:
+            kwargs["queryset"] = _scoped_merchants(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("merchant", "name", "address", "is_active") if obj is not None else ()
+
+
+class MerchantClerkForm(ServiceForm):
+    username = forms.CharField(label=_("User name"), max_length=150)
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(render_value=False), min_length=10
+    )
+
+    class Meta:
+        model = MerchantClerk
+        fields = ("merchant", "is_supervisor")
+
+    def run_service(self) -> MerchantClerk:
+        data = self.cleaned_data
+        return merchant_clerk_create(
+            actor=self.request.user,
+            merchant=data["merchant"],
+            username=data["username"],
+            password=data["password"],
+            is_supervisor=bool(data.get("is_supervisor")),
+        )
+
+
+@admin.register(MerchantClerk)
+class MerchantClerkAdmin(ScopedModelAdmin):
+    form = MerchantClerkForm
+    org_field = "merchant__org"
+    add_capability = MANAGE_BENEFITS
+    list_display = ("user", "merchant", "is_supervisor", "is_active")
+    list_filter = ("is_supervisor", "is_active")
+    search_fields = ("user__username", "merchant__name")
+    list_select_related = ("user", "merchant")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.related_model is Merchant:
+            kwargs["queryset"] = _scoped_merchants(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None:
+            return ("user", "merchant", "is_supervisor", "is_active")
+        return ("merchant", "username", "password", "is_supervisor")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("user", "merchant", "is_supervisor", "is_active") if obj is not None else ()
+
+
+class StatusChangeInline(ReadOnlyInline):
+    model = CampaignStatusChange
+    fields = ("at", "old", "new", "actor_label", "reason")
+    readonly_fields = fields
+    verbose_name_plural = _("status history")
+
+
+@admin.register(Campaign)
+class CampaignAdmin(ScopedModelAdmin):
+    """Read-only: a campaign changes only through the console's services."""
+
+    list_display = ("name", "org", "merchant", "distribution", "status", "release_at", "quota")
+    list_filter = ("status", "distribution", ("org", ScopedOrgListFilter))
+    search_fields = ("name", "merchant__name")
+    list_select_related = ("org", "merchant")
+    inlines = (StatusChangeInline,)
+    exclude = ("seed_enc",)
+    readonly_fields = ("console_link",)
+
+    @admin.display(description=_("Console"))
+    def console_link(self, obj: Campaign) -> str:
+        url = reverse("benefits_console:detail", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Open in the console"))
+
+
+@admin.register(Voucher)
+class VoucherAdmin(ScopedModelAdmin):
+    org_field = "campaign__org"
+    list_display = ("code_tail", "campaign", "member", "status", "created_at", "used_at")
+    list_filter = ("status",)
+    search_fields = ("campaign__name", "member__name")
+    list_select_related = ("campaign", "member")
+    fields = ("code_tail", "campaign", "member", "slot", "status", "created_at", "used_at")
+    readonly_fields = fields
+
+    @admin.display(description=_("code"))
+    def code_tail(self, obj: Voucher) -> str:
+        return "…" + obj.code[-6:]
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(ScopedModelAdmin):
+    org_field = "voucher__campaign__org"
+    list_display = (
+        "voucher_tail",
+        "campaign",
+        "store",
+        "receipt_no",
+        "amount_fen",
+        "subsidy_fen",
+        "at",
+        "reversed_at",
+    )
+    search_fields = ("receipt_no", "voucher__campaign__name")
+    list_select_related = ("voucher", "voucher__campaign", "store")
+    fields = (
+        "voucher_tail",
+        "campaign",
+        "store",
+        "receipt_no",
+        "amount_fen",
+        "subsidy_fen",
+        "at",
+        "reversed_at",
+        "reversed_by_label",
+        "reverse_reason",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("voucher"))
+    def voucher_tail(self, obj: Redemption) -> str:
+        return "…" + obj.voucher.code[-6:]
+
+    @admin.display(description=_("campaign"))
+    def campaign(self, obj: Redemption) -> str:
+        return obj.voucher.campaign.name

@@ -1,0 +1,525 @@
+"""Staff pages of voucher campaigns under /console/benefits/: campaigns, dashboard, settlement.
+
+Views parse, call one selector or service, render. Reading needs the VIEW capability and shows
+only campaigns of the user's subtree (the selectors scope on ``campaign.org``); every write needs
+``manage_benefits`` here and again in the service (``require_manager``), so a crafted POST cannot
+do what the page would not offer. A campaign outside the subtree is one boring 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from gonghui.accounts.decorators import View, staff_required
+from gonghui.accounts.models import User
+from gonghui.accounts.roles import Capability
+from gonghui.benefits import page_selectors_console as pages
+from gonghui.benefits import selectors
+from gonghui.benefits.console_forms import (
+    CampaignFilterForm,
+    CampaignForm,
+    CancelForm,
+    NoticePublishForm,
+    ResolveForm,
+    SettlementUploadForm,
+)
+from gonghui.benefits.console_services import settlement_upload_for_store
+from gonghui.benefits.models import (
+    MANAGE_BENEFITS,
+    Campaign,
+    CampaignStatus,
+    Distribution,
+    SettlementStatus,
+)
+from gonghui.benefits.services import (
+    campaign_cancel,
+    campaign_create,
+    campaign_schedule,
+    campaign_update,
+    lottery_commit_seed,
+    lottery_draw,
+)
+from gonghui.benefits.settlement import (
+    RECONCILE_LABELS,
+    notice_close,
+    notice_publish,
+    objection_resolve,
+    settlement_approve,
+    settlement_reconcile,
+    settlement_register_template,
+    settlement_report_xlsx,
+)
+from gonghui.core.errors import ApplicationError, NotFound
+
+CAMPAIGNS_PER_PAGE = 50
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def reader() -> Callable[[View], View]:
+    return staff_required(Capability.VIEW, pass_user=True)
+
+
+def manager() -> Callable[[View], View]:
+    return staff_required(MANAGE_BENEFITS, pass_user=True)
+
+
+def _user_error(exc: ApplicationError) -> None:
+    """Only the user's mistakes (400) are shown in the page; 403/404 go to the middleware."""
+    if exc.status != 400:
+        raise exc
+
+
+def _xlsx(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+@reader()
+def campaign_list(request: HttpRequest, user: User) -> HttpResponse:
+    form = CampaignFilterForm(request.GET)
+    page = None
+    if form.is_valid():
+        qs = pages.console_campaign_list(
+            actor=user,
+            status=form.cleaned_data["status"],
+            distribution=form.cleaned_data["kind"],
+            query=form.cleaned_data["q"],
+        )
+        page = Paginator(qs, CAMPAIGNS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "benefits/console/campaign_list.html",
+        {"form": form, "page": page, "can_manage": user.can(MANAGE_BENEFITS)},
+        status=200 if page is not None else 400,
+    )
+
+
+def _campaign_form(request: HttpRequest, user: User, campaign: Campaign | None) -> CampaignForm:
+    return CampaignForm(
+        request.POST or None,
+        orgs=pages.visible_orgs(actor=user),
+        merchants=pages.visible_merchants(actor=user),
+        stores=pages.visible_stores(actor=user),
+        banks=pages.card_bank_names(),
+        campaign=campaign,
+        initial=CampaignForm.initial_for(campaign) if campaign else None,
+    )
+
+
+def _render_form(
+    request: HttpRequest, form: CampaignForm, campaign: Campaign | None
+) -> HttpResponse:
+    status = 400 if form.is_bound and form.errors else 200
+    return render(
+        request,
+        "benefits/console/campaign_form.html",
+        {"form": form, "campaign": campaign},
+        status=status,
+    )
+
+
+@manager()
+@require_http_methods(["GET", "POST"])
+def campaign_new(request: HttpRequest, user: User) -> HttpResponse:
+    form = _campaign_form(request, user, None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = campaign_create(
+                actor=user,
+                org=form.cleaned_data["org"],
+                merchant=form.cleaned_data["merchant"],
+                stores=list(form.cleaned_data["stores"] or []),
+                **form.service_fields(),
+            )
+        except ApplicationError as exc:
+            _user_error(exc)
+            form.add_application_error(exc)
+        else:
+            messages.success(request, _("The campaign was created as a draft."))
+            return redirect("benefits_console:detail", pk=campaign.pk)
+    return _render_form(request, form, None)
+
+
+@manager()
+@require_http_methods(["GET", "POST"])
+def campaign_edit(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    form = _campaign_form(request, user, campaign)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign_update(actor=user, campaign=campaign, **form.service_fields())
+        except ApplicationError as exc:
+            _user_error(exc)
+            form.add_application_error(exc)
+        else:
+            messages.success(request, _("The campaign was saved."))
+            return redirect("benefits_console:detail", pk=campaign.pk)
+    return _render_form(request, form, campaign)
+
+
+def _render_detail(
+    request: HttpRequest,
+    user: User,
+    campaign: Campaign,
+    *,
+    cancel_form: CancelForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    can_manage = user.can(MANAGE_BENEFITS)
+    return render(
+        request,
+        "benefits/console/campaign_detail.html",
+        {
+            "campaign": campaign,
+            "history": pages.campaign_history(actor=user, campaign=campaign),
+            "figures": pages.campaign_figures(actor=user, campaign=campaign),
+            "stores": campaign.stores.order_by("name"),
+            "can_manage": can_manage,
+            "cancel_form": cancel_form or CancelForm(),
+            "error": error,
+            "is_lottery": campaign.distribution == Distribution.LOTTERY,
+            "can_edit": can_manage and campaign.status == CampaignStatus.DRAFT,
+            "can_schedule": can_manage and campaign.status == CampaignStatus.DRAFT,
+            "can_cancel": can_manage
+            and campaign.status
+            in {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.OPEN},
+            "can_settle": can_manage
+            and campaign.status
+            in {
+                CampaignStatus.OPEN,
+                CampaignStatus.CLOSED,
+                CampaignStatus.SETTLING,
+                CampaignStatus.SETTLED,
+            },
+        },
+        status=status,
+    )
+
+
+@reader()
+def campaign_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    return _render_detail(request, user, campaign)
+
+
+@reader()
+def campaign_dashboard(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    figures = pages.campaign_figures(actor=user, campaign=campaign)
+    return render(
+        request,
+        "benefits/console/campaign_dashboard.html",
+        {"campaign": campaign, "figures": figures},
+    )
+
+
+def _action(
+    request: HttpRequest, user: User, pk: int, run: Callable[[Campaign], str]
+) -> HttpResponse:
+    """Run one campaign action; its refusal is shown on the detail page (400)."""
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    try:
+        message = run(campaign)
+    except ApplicationError as exc:
+        _user_error(exc)
+        campaign.refresh_from_db()
+        return _render_detail(request, user, campaign, error=str(exc.message), status=400)
+    messages.success(request, message)
+    return redirect("benefits_console:detail", pk=campaign.pk)
+
+
+@manager()
+@require_POST
+def campaign_schedule_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    def run(campaign: Campaign) -> str:
+        campaign_schedule(campaign=campaign, actor=user)
+        return _("The campaign is scheduled; it opens at its release time.")
+
+    return _action(request, user, pk, run)
+
+
+@manager()
+@require_POST
+def campaign_cancel_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    form = CancelForm(request.POST)
+    if form.is_valid():
+        try:
+            campaign_cancel(campaign=campaign, actor=user, reason=form.cleaned_data["reason"])
+        except ApplicationError as exc:
+            _user_error(exc)
+            form.add_application_error(exc)
+        else:
+            messages.success(request, _("The campaign was cancelled."))
+            return redirect("benefits_console:detail", pk=campaign.pk)
+    campaign.refresh_from_db()
+    return _render_detail(request, user, campaign, cancel_form=form, status=400)
+
+
+@manager()
+@require_POST
+def lottery_seed_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    def run(campaign: Campaign) -> str:
+        lottery_commit_seed(campaign=campaign, actor=user)
+        campaign.refresh_from_db()
+        return _("The seed is committed. Its hash, published now: %(h)s") % {
+            "h": campaign.seed_hash
+        }
+
+    return _action(request, user, pk, run)
+
+
+@manager()
+@require_POST
+def lottery_draw_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    def run(campaign: Campaign) -> str:
+        winners = lottery_draw(campaign=campaign, actor=user)
+        return _("The draw has run: %(n)d winners. The seed is now public.") % {"n": len(winners)}
+
+    return _action(request, user, pk, run)
+
+
+# ---------------------------------------------------------------- settlement
+
+
+def _render_settlement(
+    request: HttpRequest,
+    user: User,
+    campaign: Campaign,
+    *,
+    upload_store: int | None = None,
+    upload_form: SettlementUploadForm | None = None,
+    row_errors: list[Any] | None = None,
+    publish_form: NoticePublishForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "benefits/console/settlement.html",
+        {
+            "campaign": campaign,
+            "rows": pages.campaign_settlement_rows(actor=user, campaign=campaign),
+            "notice": pages.notice_for_campaign(actor=user, campaign=campaign),
+            "upload_store": upload_store,
+            "upload_form": upload_form or SettlementUploadForm(),
+            "row_errors": row_errors or [],
+            "publish_form": publish_form
+            or NoticePublishForm(initial={"days": campaign.notice_days}),
+            "error": error,
+            "uploads_open": campaign.status in {CampaignStatus.OPEN, CampaignStatus.CLOSED},
+            "can_publish": campaign.status == CampaignStatus.SETTLING,
+        },
+        status=status,
+    )
+
+
+@manager()
+def settlement_overview(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    return _render_settlement(request, user, campaign)
+
+
+@manager()
+def register_template(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    return _xlsx(settlement_register_template(), f"register-{campaign.pk}.xlsx")
+
+
+@manager()
+@require_POST
+def settlement_upload_view(request: HttpRequest, user: User, pk: int, store: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    store_obj = pages.campaign_store_get(actor=user, campaign=campaign, store_pk=store)
+    form = SettlementUploadForm(request.POST, request.FILES)
+    row_errors: list[Any] = []
+    if form.is_valid():
+        try:
+            settlement = settlement_upload_for_store(
+                actor=user,
+                campaign=campaign,
+                store=store_obj,
+                register=form.cleaned_data["register"],
+                invoice=form.cleaned_data["invoice"],
+            )
+        except ApplicationError as exc:
+            _user_error(exc)
+            form.add_application_error(exc)
+            row_errors = list(exc.extra.get("rows", []))  # type: ignore[call-overload]
+        else:
+            messages.success(request, _("The register was uploaded and reconciled."))
+            return redirect("benefits_console:settlement_detail", pk=settlement.pk)
+    return _render_settlement(
+        request,
+        user,
+        campaign,
+        upload_store=store_obj.pk,
+        upload_form=form,
+        row_errors=row_errors[:200],
+        status=400,
+    )
+
+
+@manager()
+def settlement_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    settlement = pages.settlement_get(actor=user, pk=pk)
+    result = settlement_reconcile(settlement=settlement, actor=user)
+    return render(
+        request,
+        "benefits/console/settlement_detail.html",
+        {
+            "settlement": settlement,
+            "campaign": settlement.campaign,
+            "result": result,
+            "labels": RECONCILE_LABELS,
+            "can_approve": settlement.status == SettlementStatus.RECONCILED
+            and settlement.campaign.status in {CampaignStatus.CLOSED, CampaignStatus.SETTLING},
+        },
+    )
+
+
+@manager()
+def settlement_report(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    settlement = pages.settlement_get(actor=user, pk=pk)
+    result = settlement_reconcile(settlement=settlement, actor=user)
+    return _xlsx(
+        settlement_report_xlsx(settlement=settlement, result=result),
+        f"reconciliation-{settlement.campaign_id}-{settlement.store_id}.xlsx",
+    )
+
+
+@manager()
+def settlement_file(request: HttpRequest, user: User, pk: int, kind: str) -> FileResponse:
+    """The store's register or invoice, behind the staff gate (never a public media URL)."""
+    settlement = pages.settlement_get(actor=user, pk=pk)
+    if kind not in {"register", "invoice"}:
+        raise NotFound()
+    stored = getattr(settlement, kind)
+    if not stored:
+        raise NotFound()
+    name = stored.name.rsplit("/", 1)[-1]
+    return FileResponse(stored.open("rb"), as_attachment=True, filename=name)
+
+
+@manager()
+@require_POST
+def settlement_approve_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    settlement = pages.settlement_get(actor=user, pk=pk)
+    try:
+        settlement_approve(settlement=settlement, actor=user)
+    except ApplicationError as exc:
+        _user_error(exc)
+        return _render_settlement(
+            request, user, settlement.campaign, error=str(exc.message), status=400
+        )
+    messages.success(request, _("The settlement was approved."))
+    return redirect("benefits_console:settlement", pk=settlement.campaign_id)
+
+
+@manager()
+@require_POST
+def notice_publish_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    form = NoticePublishForm(request.POST)
+    if form.is_valid():
+        try:
+            notice_publish(campaign=campaign, actor=user, days=form.cleaned_data["days"])
+        except ApplicationError as exc:
+            _user_error(exc)
+            form.add_application_error(exc)
+        else:
+            messages.success(request, _("The public notice is published."))
+            return redirect("benefits_console:settlement", pk=campaign.pk)
+    campaign.refresh_from_db()
+    return _render_settlement(request, user, campaign, publish_form=form, status=400)
+
+
+def _render_objections(
+    request: HttpRequest,
+    user: User,
+    campaign: Campaign,
+    *,
+    failed: int | None = None,
+    failed_form: ResolveForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    notice = pages.notice_for_campaign(actor=user, campaign=campaign)
+    objections = pages.notice_objections(actor=user, notice=notice) if notice else []
+    return render(
+        request,
+        "benefits/console/objections.html",
+        {
+            "campaign": campaign,
+            "notice": notice,
+            "objections": objections,
+            "failed": failed,
+            "failed_form": failed_form,
+            "form": ResolveForm(),
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@manager()
+def notice_objections(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    return _render_objections(request, user, campaign)
+
+
+@manager()
+@require_POST
+def objection_resolve_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    objection = pages.objection_get(actor=user, pk=pk)
+    campaign = selectors.campaign_get(actor=user, pk=objection.notice.campaign_id)
+    form = ResolveForm(request.POST)
+    if form.is_valid():
+        try:
+            objection_resolve(
+                objection=objection, actor=user, resolution=form.cleaned_data["resolution"]
+            )
+        except ApplicationError as exc:
+            _user_error(exc)
+            form.add_application_error(exc)
+        else:
+            messages.success(request, _("The objection is resolved."))
+            return redirect("benefits_console:objections", pk=campaign.pk)
+    return _render_objections(
+        request, user, campaign, failed=objection.pk, failed_form=form, status=400
+    )
+
+
+@manager()
+@require_POST
+def notice_close_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    notice = pages.notice_for_campaign(actor=user, campaign=campaign)
+    if notice is None:
+        return _render_objections(
+            request, user, campaign, error=_("The notice is not published yet."), status=400
+        )
+    try:
+        paid = notice_close(notice=notice, actor=user)
+    except ApplicationError as exc:
+        _user_error(exc)
+        return _render_objections(request, user, campaign, error=str(exc.message), status=400)
+    messages.success(
+        request,
+        _("The notice is closed; %(n)d payment orders were posted and the campaign is settled.")
+        % {"n": len(paid)},
+    )
+    return redirect("benefits_console:detail", pk=campaign.pk)

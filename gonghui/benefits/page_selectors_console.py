@@ -1,0 +1,333 @@
+"""Reads behind the staff console and the public pages of voucher campaigns.
+
+Built on the engine's selectors (``selectors.py``): every staff read starts from a campaign the
+actor may see (``campaign_get`` / ``campaign_list``, scoped on ``campaign.org``), so the figures,
+settlements and objections below never reach outside the actor's subtree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from gonghui.accounts.scoping import scoped
+from gonghui.benefits import selectors
+from gonghui.benefits.models import (
+    Campaign,
+    CampaignStatusChange,
+    Merchant,
+    Objection,
+    PublicNotice,
+    Redemption,
+    Registration,
+    Settlement,
+    SettlementStatus,
+    Store,
+    Voucher,
+    VoucherStatus,
+)
+from gonghui.benefits.services import mask_name
+from gonghui.core.errors import NotFound
+from gonghui.ledger.models import Account, Entry
+from gonghui.members.models import CardBin
+from gonghui.orgs.models import Org
+
+# ---------------------------------------------------------------------------------------------
+# campaign list and form choices
+
+
+def console_campaign_list(
+    *, actor: Any, status: str = "", distribution: str = "", query: str = ""
+) -> QuerySet[Campaign]:
+    qs = selectors.campaign_list(actor=actor)
+    if status:
+        qs = qs.filter(status=status)
+    if distribution:
+        qs = qs.filter(distribution=distribution)
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(merchant__name__icontains=query))
+    return qs.order_by("-release_at", "-id")
+
+
+def visible_orgs(*, actor: Any) -> QuerySet[Org]:
+    return scoped(Org.objects.all(), actor=actor, org_field="").order_by("path")
+
+
+def visible_merchants(*, actor: Any) -> QuerySet[Merchant]:
+    return selectors.merchant_list(actor=actor).filter(is_active=True)
+
+
+def visible_stores(*, actor: Any) -> QuerySet[Store]:
+    return scoped(
+        Store.objects.select_related("merchant").filter(is_active=True, merchant__is_active=True),
+        actor=actor,
+        org_field="merchant__org",
+    ).order_by("merchant__name", "name")
+
+
+def card_bank_names() -> list[str]:
+    """The issuing banks of member cards, from the BIN table (configuration, not personal data)."""
+    return list(
+        CardBin.objects.filter(is_member_card=True)
+        .order_by("bank_name")
+        .values_list("bank_name", flat=True)
+        .distinct()
+    )
+
+
+def campaign_history(*, actor: Any, campaign: Campaign) -> QuerySet[CampaignStatusChange]:
+    campaign = selectors.campaign_get(actor=actor, pk=campaign.pk)
+    return CampaignStatusChange.objects.filter(campaign=campaign).order_by("at", "id")
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+
+@dataclass
+class CampaignFigures:
+    quota: int
+    handed_out: int
+    open: int
+    redeemed: int
+    expired: int
+    cancelled: int
+    registrations: int
+    subsidy_accrued_fen: int
+    subsidy_paid_fen: int
+    by_store: list[tuple[str, int]] = field(default_factory=list)
+    by_day: list[tuple[str, int]] = field(default_factory=list)
+    by_org: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def redemption_rate(self) -> float:
+        return self.redeemed / self.handed_out if self.handed_out else 0.0
+
+    @property
+    def subsidy_payable_fen(self) -> int:
+        """Accrued on redemption, not yet paid: what the union still owes the merchant."""
+        return self.subsidy_accrued_fen - self.subsidy_paid_fen
+
+
+BY_ORG_LIMIT = 20
+
+
+def campaign_figures(*, actor: Any, campaign: Campaign) -> CampaignFigures:
+    """The dashboard: vouchers by status, redemptions by store / day / member's union, and the
+    subsidy as the ledger has it (accrued on each redemption, paid when the notice closed)."""
+    campaign = selectors.campaign_get(actor=actor, pk=campaign.pk)
+    counts = dict(
+        Voucher.objects.filter(campaign=campaign)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    live = Redemption.objects.filter(voucher__campaign=campaign, reversed_at__isnull=True)
+    by_store = [
+        (name, n)
+        for name, n in live.order_by()
+        .values_list("store__name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "store__name")
+        .values_list("store__name", "n")
+    ]
+    by_day = [
+        (day.isoformat() if isinstance(day, dt.date) else str(day), n)
+        for day, n in live.order_by()
+        .annotate(day=TruncDate("at", tzinfo=timezone.get_current_timezone()))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by("day")
+        .values_list("day", "n")
+    ]
+    by_org = [
+        (name, n)
+        for name, n in live.order_by()
+        .values_list("voucher__member__org__name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "voucher__member__org__name")
+        .values_list("voucher__member__org__name", "n")[:BY_ORG_LIMIT]
+    ]
+    accrued, paid = _subsidy_from_ledger(campaign)
+    return CampaignFigures(
+        quota=campaign.quota,
+        handed_out=sum(counts.values()),
+        open=counts.get(VoucherStatus.OPEN, 0),
+        redeemed=counts.get(VoucherStatus.USED, 0),
+        expired=counts.get(VoucherStatus.EXPIRED, 0),
+        cancelled=counts.get(VoucherStatus.CANCELLED, 0),
+        registrations=Registration.objects.filter(campaign=campaign).count(),
+        subsidy_accrued_fen=accrued,
+        subsidy_paid_fen=paid,
+        by_store=by_store,
+        by_day=by_day,
+        by_org=by_org,
+    )
+
+
+def _subsidy_from_ledger(campaign: Campaign) -> tuple[int, int]:
+    """(accrued, paid) on the merchant's payable account, for this campaign's references only
+    (the account is shared by every campaign of the merchant). Liabilities are credit-negative."""
+    # Looked up, not created: a read never opens accounts (the services do, on first posting).
+    payable = Account.objects.filter(
+        org_id=campaign.org_id, code=f"2202.M{campaign.merchant_id}"
+    ).first()
+    if payable is None:
+        return 0, 0
+    redemption_refs = [
+        f"benefits.redemption:{pk}"
+        for pk in Redemption.objects.filter(voucher__campaign=campaign).values_list("pk", flat=True)
+    ]
+    settlement_refs = [
+        f"benefits.settlement:{pk}"
+        for pk in Settlement.objects.filter(campaign=campaign).values_list("pk", flat=True)
+    ]
+    entries = Entry.objects.filter(account=payable)
+    accrued = -int(
+        entries.filter(transaction__reference__in=redemption_refs).aggregate(s=Sum("amount_fen"))[
+            "s"
+        ]
+        or 0
+    )
+    paid = int(
+        entries.filter(transaction__reference__in=settlement_refs).aggregate(s=Sum("amount_fen"))[
+            "s"
+        ]
+        or 0
+    )
+    return accrued, paid
+
+
+# ---------------------------------------------------------------------------------------------
+# settlement
+
+
+@dataclass
+class StoreSettlementRow:
+    store: Store
+    settlement: Settlement | None
+    redeemed: int
+    subsidy_fen: int
+
+
+def campaign_settlement_rows(*, actor: Any, campaign: Campaign) -> list[StoreSettlementRow]:
+    """One row per store of the campaign: its live settlement (if any) and our own figures."""
+    campaign = selectors.campaign_get(actor=actor, pk=campaign.pk)
+    live = {
+        s.store_id: s
+        for s in selectors.settlement_list(actor=actor, campaign=campaign).exclude(
+            status=SettlementStatus.SUPERSEDED
+        )
+    }
+    totals = {
+        store_id: (n, s or 0)
+        for store_id, n, s in Redemption.objects.filter(
+            voucher__campaign=campaign, reversed_at__isnull=True
+        )
+        .order_by()
+        .values_list("store_id")
+        .annotate(n=Count("id"), s=Sum("subsidy_fen"))
+        .values_list("store_id", "n", "s")
+    }
+    return [
+        StoreSettlementRow(
+            store=store,
+            settlement=live.get(store.pk),
+            redeemed=totals.get(store.pk, (0, 0))[0],
+            subsidy_fen=int(totals.get(store.pk, (0, 0))[1]),
+        )
+        for store in campaign.stores.order_by("name")
+    ]
+
+
+def campaign_store_get(*, actor: Any, campaign: Campaign, store_pk: int | str) -> Store:
+    campaign = selectors.campaign_get(actor=actor, pk=campaign.pk)
+    try:
+        return campaign.stores.get(pk=store_pk)
+    except (Store.DoesNotExist, ValueError):
+        raise NotFound() from None
+
+
+def settlement_get(*, actor: Any, pk: int | str) -> Settlement:
+    try:
+        return (
+            selectors.settlement_list(actor=actor)
+            .select_related("campaign__org", "campaign__merchant")
+            .get(pk=pk)
+        )
+    except (Settlement.DoesNotExist, ValueError):
+        raise NotFound() from None
+
+
+def notice_for_campaign(*, actor: Any, campaign: Campaign) -> PublicNotice | None:
+    campaign = selectors.campaign_get(actor=actor, pk=campaign.pk)
+    return PublicNotice.objects.filter(campaign=campaign).first()
+
+
+def notice_objections(*, actor: Any, notice: PublicNotice) -> QuerySet[Objection]:
+    """Objections to a notice, for staff who may see its campaign (name and phone included, so
+    they can answer; only ever shown behind the staff gate)."""
+    selectors.campaign_get(actor=actor, pk=notice.campaign_id)
+    return Objection.objects.filter(notice=notice).order_by("status", "-created_at")
+
+
+def objection_get(*, actor: Any, pk: int | str) -> Objection:
+    try:
+        return scoped(
+            Objection.objects.select_related("notice", "notice__campaign__org"),
+            actor=actor,
+            org_field="notice__campaign__org",
+        ).get(pk=pk)
+    except (Objection.DoesNotExist, ValueError):
+        raise NotFound() from None
+
+
+# ---------------------------------------------------------------------------------------------
+# public
+
+
+@dataclass
+class NoticeStoreRow:
+    store: str
+    vouchers: int
+    subsidy_fen: int
+
+
+def notice_public_stores(*, notice: PublicNotice) -> list[NoticeStoreRow]:
+    return [
+        NoticeStoreRow(store=name, vouchers=n, subsidy_fen=int(s or 0))
+        for name, n, s in Redemption.objects.filter(
+            voucher__campaign_id=notice.campaign_id, reversed_at__isnull=True
+        )
+        .order_by()
+        .values_list("store__name")
+        .annotate(n=Count("id"), s=Sum("subsidy_fen"))
+        .order_by("store__name")
+        .values_list("store__name", "n", "s")
+    ]
+
+
+def notice_public_for_campaign(*, campaign: Campaign) -> PublicNotice | None:
+    return PublicNotice.objects.filter(campaign=campaign).first()
+
+
+def lottery_public_registration_ids(*, campaign: Campaign) -> list[int]:
+    """Registration numbers only: enough to re-run the draw, nothing about the people."""
+    return list(
+        Registration.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def lottery_public_winners(*, campaign: Campaign) -> list[dict[str, Any]]:
+    return [
+        {"registration": pk, "name": mask_name(name)}
+        for pk, name in Registration.objects.filter(campaign=campaign, won=True)
+        .order_by("pk")
+        .values_list("pk", "member__name")
+    ]

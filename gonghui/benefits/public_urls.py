@@ -1,0 +1,12 @@
+"""Public pages (no sign-in) under /public/ (namespace ``public``)."""
+
+from django.urls import path
+
+from gonghui.benefits import public_views as v
+
+app_name = "public"
+urlpatterns = [
+    path("notices/<int:pk>/", v.notice, name="notice"),
+    path("campaigns/<int:pk>/", v.campaign, name="campaign"),
+    path("campaigns/<int:pk>/registrations.json", v.registrations_json, name="registrations_json"),
+]

@@ -1,0 +1,124 @@
+"""Public pages (no sign-in) under /public/: the settlement notice with its objection form, and
+the lottery proof page with everything anyone needs to re-run the draw.
+
+Nothing personal leaves these pages beyond masked names (``mask_name``): no phone, no ID number,
+no member id. Objections are rate-limited per address through the Django cache.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from gonghui.audit.context import client_ip
+from gonghui.benefits import page_selectors_console as pages
+from gonghui.benefits import selectors
+from gonghui.benefits.console_forms import ObjectionForm
+from gonghui.benefits.models import Campaign, Distribution
+from gonghui.benefits.services import RateLimited
+from gonghui.benefits.settlement import objection_submit
+from gonghui.core.errors import ApplicationError, NotFound
+
+OBJECTIONS_PER_WINDOW = getattr(settings, "GONGHUI_OBJECTIONS_PER_ADDRESS", 5)
+OBJECTION_WINDOW_SECONDS = 3600
+
+
+def objection_rate_check(address: str) -> None:
+    """At most a few objections per address per hour (fixed window in the cache)."""
+    key = f"benefits:objection:{address or 'unknown'}"
+    cache.add(key, 0, timeout=OBJECTION_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=OBJECTION_WINDOW_SECONDS)
+        count = 1
+    if count > OBJECTIONS_PER_WINDOW:
+        raise RateLimited(
+            _("Too many objections from this address; try again later."), code="rate_limited"
+        )
+
+
+@require_http_methods(["GET", "POST"])
+def notice(request: HttpRequest, pk: int) -> HttpResponse:
+    notice = selectors.notice_public_get(pk=pk)
+    form = ObjectionForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        try:
+            objection_rate_check(client_ip(request) or "")
+            if form.is_valid():
+                objection_submit(
+                    notice=notice,
+                    name=form.cleaned_data["name"],
+                    phone=form.cleaned_data["phone"],
+                    text=form.cleaned_data["text"],
+                )
+                return redirect(f"{request.path}?sent=1")
+        except RateLimited as exc:
+            form.add_error(None, str(exc.message))
+            status = 429
+        except ApplicationError as exc:
+            if exc.status != 400:
+                raise
+            form.add_application_error(exc)
+        if status == 200:
+            status = 400
+    now = timezone.now()
+    return render(
+        request,
+        "benefits/public/notice.html",
+        {
+            "notice": notice,
+            "campaign": notice.campaign,
+            "stores": pages.notice_public_stores(notice=notice),
+            "rows": selectors.notice_public_rows(notice=notice),
+            "form": form,
+            "running": notice.closed_at is None and notice.starts_at <= now < notice.ends_at,
+            "sent": request.GET.get("sent") == "1",
+        },
+        status=status,
+    )
+
+
+def _public_campaign(pk: int) -> Campaign:
+    return selectors.campaign_public_get(pk=pk)
+
+
+@require_GET
+def campaign(request: HttpRequest, pk: int) -> HttpResponse:
+    c = _public_campaign(pk)
+    is_lottery = c.distribution == Distribution.LOTTERY
+    ids = pages.lottery_public_registration_ids(campaign=c) if is_lottery else []
+    return render(
+        request,
+        "benefits/public/campaign.html",
+        {
+            "campaign": c,
+            "is_lottery": is_lottery,
+            "registrations": len(ids),
+            "winners": pages.lottery_public_winners(campaign=c) if c.drawn_at else [],
+            "notice": pages.notice_public_for_campaign(campaign=c),
+        },
+    )
+
+
+@require_GET
+def registrations_json(request: HttpRequest, pk: int) -> HttpResponse:
+    c = _public_campaign(pk)
+    if c.distribution != Distribution.LOTTERY:
+        raise NotFound()
+    payload = {
+        "campaign_id": c.pk,
+        "quota": c.quota,
+        "seed_hash": c.seed_hash,
+        "seed": c.seed if c.drawn_at else None,
+        "registration_ids": pages.lottery_public_registration_ids(campaign=c),
+    }
+    response = JsonResponse(payload, json_dumps_params={"ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="campaign-{c.pk}-registrations.json"'
+    return response

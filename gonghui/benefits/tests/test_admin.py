@@ -1,0 +1,167 @@
+"""Benefits registries in the admin: scoped lists, read-only campaigns and vouchers, writes through
+services, no voucher code in full."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from gonghui.benefits.models import Campaign, Merchant, MerchantClerk, Store
+from gonghui.benefits.services import voucher_grab
+from gonghui.benefits.tests.pages_helpers import CAMPAIGN_NAME, redeem_some, text, zh
+
+MODELS = ["merchant", "store", "merchantclerk", "campaign", "voucher", "redemption"]
+
+
+def _clients(world: Any, shop: Any, login: Any) -> dict[str, Client]:
+    return {
+        "city_admin": login(world.city_admin),
+        "jiefang_staff": login(world.jiefang_officer),
+        "zhongzhan_staff": login(world.zhongzhan_officer),
+        "member": login(member=world.jiefang_member),
+        "anonymous": Client(),
+        "clerk": login(shop.clerk.user),
+    }
+
+
+@pytest.fixture
+def data(world: Any, shop: Any, make_campaign: Any, carded: Any) -> dict[str, Any]:
+    campaign = make_campaign(quota=5)
+    member = carded(name="欧阳娜娜")
+    redemptions = redeem_some(campaign, [member], shop)
+    other = carded(name="司马相如")
+    open_voucher = voucher_grab(campaign=campaign, member=other).voucher
+    return {"campaign": campaign, "redemption": redemptions[0], "open_voucher": open_voucher}
+
+
+def test_changelists_scoped(world: Any, shop: Any, login: Any, data: dict[str, Any]) -> None:
+    codes = [data["redemption"].voucher.code, data["open_voucher"].code]
+    for who, client in _clients(world, shop, login).items():
+        for model in MODELS:
+            response = client.get(reverse(f"admin:benefits_{model}_changelist"))
+            body = text(response)
+            for code in codes:
+                assert code not in body, (who, model)
+            if who in {"city_admin", "jiefang_staff"}:
+                assert response.status_code == 200, (who, model)
+            elif who == "zhongzhan_staff":
+                assert response.status_code == 200, (who, model)
+                assert CAMPAIGN_NAME not in body and "欧阳娜娜" not in body
+                assert shop.store.name not in body and "xinhua_clerk" not in body
+            else:
+                assert response.status_code == 302, (who, model)
+                assert "/admin/login/" in response["Location"]
+    body = text(login(world.jiefang_officer).get(reverse("admin:benefits_voucher_changelist")))
+    assert "…" + data["open_voucher"].code[-6:] in body and "司马相如" in body
+
+
+def test_change_pages_read_only_and_scoped(
+    world: Any, shop: Any, login: Any, data: dict[str, Any]
+) -> None:
+    campaign = data["campaign"]
+    url = reverse("admin:benefits_campaign_change", args=[campaign.pk])
+    jiefang = login(world.jiefang_officer)
+    page = jiefang.get(url)
+    assert page.status_code == 200 and CAMPAIGN_NAME in text(page)
+    assert 'name="name"' not in page.content.decode()  # read-only: no inputs
+    response = jiefang.post(url, {"name": "改名", "status": "settled"})
+    assert response.status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.name == CAMPAIGN_NAME and campaign.status == "open"
+    assert login(world.zhongzhan_officer).get(url).status_code == 404
+    assert jiefang.get(reverse("admin:benefits_campaign_add")).status_code == 403
+    voucher_url = reverse("admin:benefits_voucher_change", args=[data["open_voucher"].pk])
+    body = jiefang.get(voucher_url).content.decode()
+    assert data["open_voucher"].code not in body
+    assert login(world.zhongzhan_officer).get(voucher_url).status_code == 404
+    assert (
+        jiefang.post(
+            reverse("admin:benefits_voucher_delete", args=[data["open_voucher"].pk]),
+            {"post": "yes"},
+        ).status_code
+        == 403
+    )
+    assert Campaign.objects.filter(pk=campaign.pk).exists()
+
+
+def test_merchant_store_clerk_added_through_services(world: Any, shop: Any, login: Any) -> None:
+    client = login(world.jiefang_officer)
+    response = client.post(
+        reverse("admin:benefits_merchant_add"),
+        {
+            "org": world.jiefang.pk,
+            "name": "解放区图书城",
+            "uscc": "",
+            "settlement_account_name": "解放区图书城有限公司",
+            "settlement_bank": "中原银行",
+            "settlement_account_no": "４１００００１２３４５６７８９",
+        },
+    )
+    assert response.status_code == 302, text(response)[-3000:]
+    merchant = Merchant.objects.get(name="解放区图书城")
+    assert merchant.settlement_account_no == "410000123456789"  # full-width digits normalised
+    response = client.post(
+        reverse("admin:benefits_store_add"),
+        {"merchant": merchant.pk, "name": "图书城一店", "address": "民主路"},
+    )
+    assert response.status_code == 302
+    assert Store.objects.filter(merchant=merchant, name="图书城一店").exists()
+    response = client.post(
+        reverse("admin:benefits_merchantclerk_add"),
+        {"merchant": merchant.pk, "username": "tushucheng", "password": "Long-pass-2026"},
+    )
+    assert response.status_code == 302
+    assert MerchantClerk.objects.filter(merchant=merchant, user__username="tushucheng").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "account", "message"),
+    [
+        (
+            "<script>alert(1)</script>",
+            "410000012345678",
+            "The text contains characters that are not allowed.",
+        ),
+        ("", "410000012345678", None),
+        ("书" * 101, "410000012345678", None),
+        ("图书城", "abc", "Enter the settlement account number (8 to 32 digits)."),
+        ("图书城", "1' OR '1'='1", "Enter the settlement account number (8 to 32 digits)."),
+    ],
+)
+def test_merchant_add_bad_input(
+    world: Any, shop: Any, login: Any, name: str, account: str, message: str | None
+) -> None:
+    before = Merchant.objects.count()
+    response = login(world.jiefang_officer).post(
+        reverse("admin:benefits_merchant_add"),
+        {
+            "org": world.jiefang.pk,
+            "name": name,
+            "settlement_account_name": "某公司",
+            "settlement_bank": "中原银行",
+            "settlement_account_no": account,
+        },
+    )
+    assert response.status_code == 200
+    if message:
+        assert zh(message) in text(response)
+    assert "<script>alert" not in response.content.decode()
+    assert Merchant.objects.count() == before
+
+
+def test_other_district_cannot_add_store_to_foreign_merchant(
+    world: Any, shop: Any, login: Any
+) -> None:
+    client = login(world.zhongzhan_officer)
+    page = client.get(reverse("admin:benefits_store_add"))
+    assert shop.merchant.name not in text(page)
+    response = client.post(
+        reverse("admin:benefits_store_add"),
+        {"merchant": shop.merchant.pk, "name": "偷偷开的店", "address": ""},
+    )
+    assert response.status_code == 200
+    assert not Store.objects.filter(name="偷偷开的店").exists()
+    assert login(world.jiefang_viewer).get(reverse("admin:benefits_store_add")).status_code == 403

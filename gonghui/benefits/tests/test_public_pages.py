@@ -1,0 +1,267 @@
+"""Public pages: the settlement notice (masked names only, objections, rate limit) and the lottery
+proof page whose values re-verify with ``lottery_verify``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from gonghui.benefits.console_services import settlement_upload_for_store
+from gonghui.benefits.models import Campaign, CampaignStatus, Objection, PublicNotice
+from gonghui.benefits.public_views import OBJECTIONS_PER_WINDOW
+from gonghui.benefits.services import (
+    campaign_transition,
+    lottery_commit_seed,
+    lottery_draw,
+    lottery_register,
+    lottery_verify,
+    mask_name,
+)
+from gonghui.benefits.settlement import notice_publish, settlement_approve
+from gonghui.benefits.tests.pages_helpers import (
+    PDF,
+    redeem_some,
+    register_xlsx,
+    rows_for,
+    text,
+    zh,
+)
+from gonghui.members.tests.factories import make_id_number
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def notice(world: Any, shop: Any, make_campaign: Any, carded: Any) -> PublicNotice:
+    campaign = make_campaign(quota=5)
+    members = [
+        world.jiefang_member,
+        carded(name="欧阳娜娜", phone="13911112222"),
+        carded(name="李娜", phone="13933334444"),
+    ]
+    from gonghui.members.services import member_card_set
+
+    member_card_set(actor=None, member=world.jiefang_member, card_number="6235950000000009999")
+    redemptions = redeem_some(campaign, members, shop)
+    campaign_transition(campaign=campaign, new=CampaignStatus.CLOSED, actor=world.jiefang_officer)
+    settlement = settlement_upload_for_store(
+        actor=world.jiefang_officer,
+        campaign=campaign,
+        store=shop.store,
+        register=SimpleUploadedFile("r.xlsx", register_xlsx(rows_for(redemptions))),
+        invoice=SimpleUploadedFile("i.pdf", PDF),
+    )
+    settlement_approve(settlement=settlement, actor=world.jiefang_officer)
+    return notice_publish(campaign=campaign, actor=world.jiefang_officer)
+
+
+def test_notice_shows_masked_names_only(world: Any, notice: PublicNotice) -> None:
+    response = Client().get(reverse("public:notice", args=[notice.pk]))
+    assert response.status_code == 200
+    body = text(response)
+    for name in ("王小明", "欧阳娜娜", "李娜"):
+        assert name not in body
+        assert mask_name(name) in body
+    for phone in ("13900000001", "13911112222", "13933334444"):
+        assert phone not in body
+    assert make_id_number(region="410802", seq=1) not in body
+    assert world.jiefang_member.id_number_masked not in body
+    assert re.search(r"\d{17}[\dXx]", body) is None  # no ID-number shaped string at all
+    assert "李秀英" not in body
+    assert 'id="total-vouchers">3<' in response.content.decode()
+    assert 'id="total-payable">204.00<' in response.content.decode()
+    # no redemption codes either (bearer tokens)
+    from gonghui.benefits.models import Voucher
+
+    for code in Voucher.objects.values_list("code", flat=True):
+        assert code not in body
+
+
+@pytest.mark.django_db
+def test_unknown_notice_404() -> None:
+    assert Client().get(reverse("public:notice", args=[999])).status_code == 404
+
+
+def test_objection_submitted_and_blocks(world: Any, notice: PublicNotice) -> None:
+    url = reverse("public:notice", args=[notice.pk])
+    response = Client().post(
+        url, {"name": "赵 六", "phone": "１３８００００００09", "text": "<script>x</script>不对"}
+    )
+    assert response.status_code == 302
+    objection = Objection.objects.get()
+    assert objection.phone == "13800000009"
+    assert objection.text == "<script>x</script>不对"  # stored as typed, shown escaped to staff
+    staff = Client()
+    staff.force_login(world.jiefang_officer, backend="django.contrib.auth.backends.ModelBackend")
+    page = staff.get(reverse("benefits_console:objections", args=[notice.campaign_id]))
+    assert "<script>x</script>" not in page.content.decode()
+    assert "&lt;script&gt;x&lt;/script&gt;" in page.content.decode()
+    # the public page never shows objections or objectors
+    public = text(Client().get(url))
+    assert "13800000009" not in public and "不对" not in public
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"name": "", "phone": "13800000009", "text": "有异议"}, "Enter the name."),
+        ({"name": "赵六", "phone": "", "text": "有异议"}, "Enter the mobile number."),
+        (
+            {"name": "赵六", "phone": "12345", "text": "有异议"},
+            "Enter an 11-digit mainland mobile number starting with 1.",
+        ),
+        (
+            {"name": "赵六", "phone": "1380000000９'; --", "text": "有异议"},
+            "Enter an 11-digit mainland mobile number starting with 1.",
+        ),
+        (
+            {"name": "<script>", "phone": "13800000009", "text": "有异议"},
+            "The name contains characters that are not allowed.",
+        ),
+        (
+            {"name": "赵" * 51, "phone": "13800000009", "text": "有异议"},
+            "The name may have at most 50 characters.",
+        ),
+        ({"name": "赵六", "phone": "13800000009", "text": ""}, "This field is required."),
+        (
+            {"name": "赵六", "phone": "13800000009", "text": "异" * 2001},
+            "At most %(n)d characters.",
+        ),
+    ],
+)
+def test_objection_bad_input(notice: PublicNotice, data: dict[str, str], message: str) -> None:
+    response = Client().post(reverse("public:notice", args=[notice.pk]), data)
+    assert response.status_code == 400
+    assert zh(message).split("%(")[0] in text(response)
+    assert "<script>" not in response.content.decode().split("<body")[1]
+    assert Objection.objects.count() == 0
+
+
+def test_objection_rate_limited_per_address(notice: PublicNotice) -> None:
+    url = reverse("public:notice", args=[notice.pk])
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    for i in range(OBJECTIONS_PER_WINDOW):
+        data = {"name": "赵六", "phone": "13800000009", "text": f"第{i}条"}
+        assert client.post(url, data).status_code == 302
+    response = client.post(url, {"name": "赵六", "phone": "13800000009", "text": "再来"})
+    assert response.status_code == 429
+    assert zh("Too many objections from this address; try again later.") in text(response)
+    assert Objection.objects.count() == OBJECTIONS_PER_WINDOW
+    # another address is not affected
+    other = Client(REMOTE_ADDR="203.0.113.8")
+    assert other.post(url, {"name": "钱七", "phone": "13800000010", "text": "x"}).status_code == 302
+
+
+def test_objection_after_notice_refused(notice: PublicNotice) -> None:
+    now = timezone.now()
+    PublicNotice.objects.filter(pk=notice.pk).update(
+        starts_at=now - dt.timedelta(days=6), ends_at=now - dt.timedelta(minutes=1)
+    )
+    response = Client().post(
+        reverse("public:notice", args=[notice.pk]),
+        {"name": "赵六", "phone": "13800000009", "text": "晚了"},
+    )
+    assert response.status_code == 400
+    assert zh("The public notice period is over.") in text(response)
+    assert Objection.objects.count() == 0
+
+
+# ------------------------------------------------------------------ lottery proof
+
+
+GIVEN = "一二三四五六七"
+
+
+@pytest.fixture
+def lottery(world: Any, make_campaign: Any, carded: Any) -> Campaign:
+    now = timezone.now()
+    campaign = make_campaign(
+        status="draft",
+        distribution="lottery",
+        quota=3,
+        release_at=now - dt.timedelta(minutes=5),
+        registration_closes_at=now + dt.timedelta(hours=1),
+    )
+    lottery_commit_seed(campaign=campaign, actor=world.jiefang_officer)
+    campaign.refresh_from_db()
+    for new in ("scheduled", "open"):
+        campaign_transition(campaign=campaign, new=new, actor=world.jiefang_officer)
+    for given in GIVEN:
+        lottery_register(campaign=campaign, member=carded(name=f"张{given}强"))
+    return campaign
+
+
+def test_proof_page_before_and_after_draw(world: Any, lottery: Campaign) -> None:
+    url = reverse("public:campaign", args=[lottery.pk])
+    before = Client().get(url)
+    assert before.status_code == 200
+    body = before.content.decode()
+    assert lottery.seed_hash in body and 'id="seed-pending"' in body
+    assert 'id="registrations">7<' in body
+    payload = json.loads(
+        Client().get(reverse("public:registrations_json", args=[lottery.pk])).content
+    )
+    assert payload["seed"] is None and len(payload["registration_ids"]) == 7
+    Campaign.objects.filter(pk=lottery.pk).update(
+        registration_closes_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    lottery.refresh_from_db()
+    winners = lottery_draw(campaign=lottery, actor=world.jiefang_officer)
+    after = Client().get(url)
+    body = text(after)
+    seed = re.search(r'id="seed">([^<]+)<', body)
+    shown_hash = re.search(r'id="seed-hash">([0-9a-f]{64})<', body)
+    quota = int(re.search(r'id="quota">(\d+)<', body).group(1))  # type: ignore[union-attr]
+    campaign_id = int(re.search(r'id="campaign-id">(\d+)<', body).group(1))  # type: ignore[union-attr]
+    assert seed and shown_hash
+    download = Client().get(reverse("public:registrations_json", args=[lottery.pk]))
+    data = json.loads(download.content)
+    assert set(data) == {"campaign_id", "quota", "seed_hash", "seed", "registration_ids"}
+    assert data["seed"] == seed.group(1)
+    assert "张" not in download.content.decode()
+    recomputed = lottery_verify(
+        seed=seed.group(1),
+        seed_hash=shown_hash.group(1),
+        campaign_id=campaign_id,
+        registration_ids=data["registration_ids"],
+        quota=quota,
+    )
+    shown_winners = [
+        int(n) for n in re.findall(r'<tr><td class="num">(\d+)</td><td>张\*强</td>', body)
+    ]
+    assert sorted(recomputed) == sorted(winners) == sorted(shown_winners)
+    for given in GIVEN:
+        assert f"张{given}强" not in body
+    # the page's own snippet re-runs the draw from the JSON file
+    snippet = re.search(r'<pre id="verify-snippet">(.*?)</pre>', body, re.S).group(1)  # type: ignore[union-attr]
+    namespace: dict[str, Any] = {}
+    printed: list[Any] = []
+    code = snippet.replace(
+        f'json.load(open("campaign-{lottery.pk}-registrations.json"))', "DATA"
+    ).replace("print(", "PRINT(")
+    exec(code, {"DATA": data, "PRINT": printed.append, **namespace})  # noqa: S102
+    assert printed == [sorted(winners)]
+
+
+def test_proof_page_hides_drafts_and_grab_json(
+    world: Any, make_campaign: Any, lottery: Campaign
+) -> None:
+    draft = make_campaign(status="draft")
+    assert Client().get(reverse("public:campaign", args=[draft.pk])).status_code == 404
+    grab = make_campaign(status="open")
+    assert Client().get(reverse("public:campaign", args=[grab.pk])).status_code == 200
+    assert Client().get(reverse("public:registrations_json", args=[grab.pk])).status_code == 404
+    assert Client().get(reverse("public:campaign", args=[99999])).status_code == 404
+    assert Client().post(reverse("public:campaign", args=[lottery.pk])).status_code == 405
