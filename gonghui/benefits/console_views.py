@@ -53,7 +53,7 @@ from gonghui.benefits.settlement import (
     notice_publish,
     objection_resolve,
     settlement_approve,
-    settlement_reconcile,
+    settlement_compare,
     settlement_register_template,
     settlement_report_xlsx,
 )
@@ -376,7 +376,7 @@ def settlement_upload_view(request: HttpRequest, user: User, pk: int, store: int
 @manager()
 def settlement_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     settlement = pages.settlement_get(actor=user, pk=pk)
-    result = settlement_reconcile(settlement=settlement, actor=user)
+    result = settlement_compare(settlement=settlement)
     return render(
         request,
         "benefits/console/settlement_detail.html",
@@ -394,7 +394,7 @@ def settlement_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse
 @manager()
 def settlement_report(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     settlement = pages.settlement_get(actor=user, pk=pk)
-    result = settlement_reconcile(settlement=settlement, actor=user)
+    result = settlement_compare(settlement=settlement)
     return _xlsx(
         settlement_report_xlsx(settlement=settlement, result=result),
         f"reconciliation-{settlement.campaign_id}-{settlement.store_id}.xlsx",

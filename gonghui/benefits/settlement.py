@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from openpyxl import Workbook, load_workbook
 
 from gonghui.audit.models import AuditAction
@@ -282,11 +283,9 @@ class ReconcileResult:
         return sum(1 for line in self.lines if line.status == status)
 
 
-def settlement_reconcile(*, settlement: Settlement, actor: Any) -> ReconcileResult:
+def settlement_compare(*, settlement: Settlement) -> ReconcileResult:
     """Compare the register with our redemptions of this store: matched, missing on either side,
-    amount differences. Stores the counts on the settlement."""
-    if actor is not None:
-        require_manager(actor, settlement.campaign.org)
+    amount differences. A read: pages show it; ``settlement_reconcile`` stores its counts."""
     ours = {
         r.voucher.code: r
         for r in Redemption.objects.filter(
@@ -330,6 +329,14 @@ def settlement_reconcile(*, settlement: Settlement, actor: Any) -> ReconcileResu
                 platform_receipt_no=mine.receipt_no,
             )
         )
+    return result
+
+
+def settlement_reconcile(*, settlement: Settlement, actor: Any) -> ReconcileResult:
+    """Run the comparison and store its counts and the subsidy payable on the settlement."""
+    if actor is not None:
+        require_manager(actor, settlement.campaign.org)
+    result = settlement_compare(settlement=settlement)
     payable = (
         Redemption.objects.filter(
             voucher__campaign_id=settlement.campaign_id,
@@ -354,10 +361,10 @@ def settlement_reconcile(*, settlement: Settlement, actor: Any) -> ReconcileResu
 
 
 RECONCILE_LABELS = {
-    "matched": "一致",
-    "missing_in_register": "平台有、登记表无",
-    "missing_in_platform": "登记表有、平台无",
-    "amount_differs": "金额不一致",
+    "matched": gettext_lazy("Matched"),
+    "missing_in_register": gettext_lazy("On the platform, not in the store's register"),
+    "missing_in_platform": gettext_lazy("In the store's register, not on the platform"),
+    "amount_differs": gettext_lazy("Amounts differ"),
 }
 
 
@@ -367,7 +374,7 @@ def settlement_report_xlsx(*, settlement: Settlement, result: ReconcileResult) -
     summary.append(["活动", settlement.campaign.name])
     summary.append(["门店", settlement.store.name])
     for key, label in RECONCILE_LABELS.items():
-        summary.append([label, result.count(key)])
+        summary.append([str(label), result.count(key)])
     summary.append(["应付补贴(元)", f"{settlement.payable_fen / 100:.2f}"])
     detail = wb.create_sheet("明细")
     detail.append(
@@ -381,7 +388,7 @@ def settlement_report_xlsx(*, settlement: Settlement, result: ReconcileResult) -
         detail.append(
             [
                 line.code,
-                RECONCILE_LABELS[line.status],
+                str(RECONCILE_LABELS[line.status]),
                 line.register_row,
                 line.receipt_no,
                 yuan(line.register_amount_fen),
