@@ -844,10 +844,15 @@ def voucher_grab(
     refusal = grab_precheck(campaign=campaign, member=member, now=now)
     if refusal is not None:
         return refusal
-    existing = _existing_voucher(campaign, member.pk, request_key)
-    if existing is not None:
-        return _won(existing, already=True)
-    if settings.GONGHUI_GRAB_FASTPATH and settings.REDIS_URL:
+    fast_path = settings.GONGHUI_GRAB_FASTPATH and settings.REDIS_URL
+    if fast_path or campaign.per_member_limit > 1:
+        # With a limit of one the database path needs no look-up first: the unique
+        # (campaign, member, slot) row refuses a second voucher and the IntegrityError branch of
+        # grab_in_database answers with the existing one. One round trip less per winner.
+        existing = _existing_voucher(campaign, member.pk, request_key)
+        if existing is not None:
+            return _won(existing, already=True)
+    if fast_path:
         from gonghui.benefits import fastpath
 
         return fastpath.grab(campaign=campaign, member=member, request_key=request_key)
