@@ -68,10 +68,20 @@ def require_manager(actor: Any, org: Org | None) -> None:
 _HOSTILE = set("<>\"'&;{}\\")
 
 
+# Full-width letters, digits and the ideographic space become ASCII; Chinese punctuation
+# (（）；，、。) stays as typed — NFKC would turn it into ASCII brackets and semicolons.
+_FULL_WIDTH_ALNUM = {
+    **{0xFF10 + i: 0x30 + i for i in range(10)},
+    **{0xFF21 + i: 0x41 + i for i in range(26)},
+    **{0xFF41 + i: 0x61 + i for i in range(26)},
+    0x3000: 0x20,
+}
+
+
 def clean_text(
     raw: object, *, field: str, max_length: int, required: bool = True, multiline: bool = False
 ) -> str:
-    text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
+    text = str(raw if raw is not None else "").translate(_FULL_WIDTH_ALNUM).strip()
     if not multiline:
         text = " ".join(text.split())
     if not text:

@@ -237,3 +237,12 @@ def test_merchant_input(world):
     assert exc.value.code == "name_chars"
     with pytest.raises(PermissionDenied):
         store_create(actor=world.zhongzhan_officer, merchant=m, name="门店")
+
+
+def test_clean_text_keeps_chinese_punctuation_and_folds_full_width_alphanumerics():
+    from gonghui.benefits.services import clean_text
+
+    assert (
+        clean_text("特价书；教材（含教辅）", field="x", max_length=50) == "特价书；教材（含教辅）"
+    )
+    assert clean_text("ＡＢＣ　１２３", field="x", max_length=50) == "ABC 123"

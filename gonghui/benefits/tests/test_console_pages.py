@@ -294,7 +294,7 @@ def test_edit_draft_and_refuse_after_schedule(
     response = client.post(url, campaign_post(shop, world, name="四月芳菲购书券（第二批）"))
     assert response.status_code == 302
     campaign.refresh_from_db()
-    assert campaign.name == "四月芳菲购书券(第二批)"  # full-width brackets are normalised (NFKC)
+    assert campaign.name == "四月芳菲购书券（第二批）"  # Chinese brackets stay as typed
     # org / merchant / stores are fixed: a crafted POST does not move them
     assert campaign.org == world.jiefang
     assert client.post(reverse("benefits_console:schedule", args=[campaign.pk])).status_code == 302
@@ -302,7 +302,7 @@ def test_edit_draft_and_refuse_after_schedule(
     assert response.status_code == 400
     assert zh("Only a draft campaign can be changed.") in text(response)
     campaign.refresh_from_db()
-    assert campaign.name == "四月芳菲购书券(第二批)"
+    assert campaign.name == "四月芳菲购书券（第二批）"
 
 
 # ------------------------------------------------------------------ actions
@@ -340,7 +340,7 @@ def test_schedule_and_cancel(world: Any, shop: Any, login: Any, make_campaign: A
     assert campaign.status == CampaignStatus.CANCELLED
     detail = client.get(reverse("benefits_console:detail", args=[campaign.pk]))
     body = detail.content.decode()
-    assert "书店装修,活动取消" in body  # NFKC: full-width comma normalised
+    assert "书店装修，活动取消" in body  # Chinese punctuation stays as typed
     assert [h.new for h in CampaignStatusChange.objects.filter(campaign=campaign)] == [
         "scheduled",
         "cancelled",
