@@ -48,8 +48,7 @@ def test_grab_show_qr_redeem_used(
     page.locator("form button[type=submit]").first.tap()
     page.fill("input[name=code]", CODE)
     page.locator("form button[type=submit]").first.tap()
-    page.wait_for_url(f"{base}/m/")
-    page.goto(f"{base}/m/benefits/")
+    page.wait_for_url(f"{base}/m/benefits/")  # back where the member was going
     page.locator(f"a[href='/m/benefits/campaigns/{campaign.pk}/']").first.tap()
     page.wait_for_url(f"{base}/m/benefits/campaigns/{campaign.pk}/")
     body = page.inner_text("body")
