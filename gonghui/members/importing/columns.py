@@ -137,3 +137,8 @@ def choice_examples(key: str) -> list[str]:
     for text, value in _CHINESE_LABELS[key].items():
         seen.setdefault(value, text)
     return list(seen.values())
+
+
+# The synthetic identity number of the template's example row (valid check digit, no real person);
+# a row carrying it is refused, so a forgotten example never becomes a member.
+TEMPLATE_EXAMPLE_ID = "410802199001010010"

@@ -13,7 +13,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from gonghui.members.importing.columns import COLUMNS, choice_examples
+from gonghui.members.importing.columns import COLUMNS, TEMPLATE_EXAMPLE_ID, choice_examples
 from gonghui.members.importing.validation import RowError
 
 KEEP_IN_MEMORY = 200  # the first errors are kept for the job page and for callers
@@ -94,7 +94,7 @@ def template_workbook(path: Path | str) -> None:
     bold = Font(bold=True)
     example = {
         "name": "张三",
-        "id_number": "410802199001010010",  # synthetic, valid check digit, not a real person
+        "id_number": TEMPLATE_EXAMPLE_ID,  # synthetic, refused by the import
         "phone": "13800000000",
         "employer": "焦作示例有限公司",
         "category": "新就业形态劳动者",

@@ -26,6 +26,7 @@ from gonghui.core.idnumbers import (
 )
 from gonghui.members.importing.columns import (
     COLUMN_BY_KEY,
+    TEMPLATE_EXAMPLE_ID,
     choice_examples,
     choice_lookup,
     header_key,
@@ -218,6 +219,12 @@ class RowValidator:
         raw_id = values.get("id_number")
         try:
             parsed = plain_id_number(raw_id, self.today) or validate_id_number(raw_id)
+            if parsed.number == TEMPLATE_EXAMPLE_ID:
+                raise ApplicationError(
+                    _("This is the template's example row (张三); delete it before importing."),
+                    code="example_row",
+                    field="id_number",
+                )
             sealed = seal_parsed_id(parsed)
         except ApplicationError as exc:
             fail("id_number", exc)

@@ -351,3 +351,23 @@ def test_xlsx_date_cells_and_row_numbers_after_blank_rows(world, tmp_path):
     assert result.committed and result.rows_created == 1
     assert str(Member.objects.get(name="张伟").joined_on) == "2021-07-01"
     assert [e.row for e in result.errors] == [5]  # blank rows keep Excel's numbering
+
+
+@pytest.mark.django_db
+def test_the_templates_example_row_is_refused(world, tmp_path):
+    from gonghui.members.importing.report import template_workbook
+
+    path = tmp_path / "template.xlsx"
+    template_workbook(path)
+    before = Member.objects.count()
+    result = import_file(
+        path=path,
+        file_name="template.xlsx",
+        actor=world.jiefang_officer,
+        org=world.jiefang_base,
+        language="en",
+        parallel=False,
+    )
+    assert not result.committed
+    assert [e.code for e in result.errors] == ["example_row"]
+    assert Member.objects.count() == before
