@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any, ParamSpec
+from typing import Any
 
 import segno
 from django.conf import settings
@@ -40,7 +40,6 @@ from gonghui.orgs.services import (
 from . import selectors
 from .forms import AuditFilterForm, DissolveForm, MoveForm, OrgFilterForm, OrgForm, YearForm
 
-P = ParamSpec("P")
 ORGS_PER_PAGE = 50
 AUDIT_PER_PAGE = 50
 
