@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q, Sum
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 MANAGE_BENEFITS = "manage_benefits"
 
@@ -466,7 +467,7 @@ class ObjectionStatus(models.TextChoices):
 
 class Objection(models.Model):
     notice = models.ForeignKey(PublicNotice, on_delete=models.PROTECT, related_name="objections")
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=50)
     phone = models.CharField(_("phone"), max_length=11)
     text = models.TextField(_("objection"))
     status = models.CharField(
