@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -69,7 +70,8 @@ def grab(request: HttpRequest, pk: int) -> JsonResponse:
                 return JsonResponse({"outcome": "forbidden", "code": "csrf"}, status=403)
     if member is None:
         return JsonResponse(
-            {"outcome": "sign_in", "code": "sign_in", "message": "请先登录。"}, status=401
+            {"outcome": "sign_in", "code": "sign_in", "message": _("Please sign in first.")},
+            status=401,
         )
     member_id = member if isinstance(member, int) else member.pk
     grab_rate_check(member_id=member_id, address=request.META.get("REMOTE_ADDR", ""))
@@ -109,7 +111,9 @@ def _int(raw: object, *, field: str = "store") -> int:
     try:
         return int(str(raw))
     except (TypeError, ValueError):
-        raise ApplicationError("请填写整数。", code=f"{field}_type", field=field) from None
+        raise ApplicationError(
+            _("Enter a whole number."), code=f"{field}_type", field=field
+        ) from None
 
 
 @require_GET
