@@ -587,6 +587,42 @@ class Eligibility:
     message: str = ""
 
 
+def _grab_member(pk: int) -> Member | None:
+    """The member as the grab needs it, in one plain query: the fields eligibility reads and the
+    current card's facts (``grab_card_*``). Building an ORM query with subqueries cost a winner
+    ~1 ms before it ran; this is the hottest path of the platform.
+
+    The result is a read-only partial instance (status, category, org path, card facts): the
+    grab never saves it, and nothing else should get hold of it.
+    """
+    member_table = Member._meta.db_table
+    org_table = Org._meta.db_table
+    card_table = MemberCard._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.id, m.status, m.category, m.org_id, o.path, c.is_member_card, c.bank_name "  # noqa: S608 (table names from _meta)
+            f"FROM {member_table} m JOIN {org_table} o ON o.id = m.org_id "
+            f"LEFT JOIN {card_table} c ON c.member_id = m.id AND c.is_current = %s "
+            f"WHERE m.id = %s",
+            [True, pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    member_id, status, category, org_id, path, card_ok, card_bank = row
+    member = Member(id=member_id, status=status, category=category, org_id=org_id)
+    member.org = Org(id=org_id, path=path)
+    member.grab_card_ok = card_ok  # type: ignore[attr-defined]
+    member.grab_card_bank = card_bank  # type: ignore[attr-defined]
+    return member
+
+
+@dataclass(frozen=True)
+class _CardFacts:
+    is_member_card: bool
+    bank_name: str
+
+
 def member_eligibility(*, member: Member, campaign: Campaign) -> Eligibility:
     """Whether ``member`` may receive a voucher of ``campaign``, and if not, why (code + message)."""
     if member.status != MemberStatus.ACTIVE:
@@ -604,15 +640,21 @@ def member_eligibility(*, member: Member, campaign: Campaign) -> Eligibility:
             False, "category", _("This campaign is for: %(cats)s.") % {"cats": labels}
         )
     if campaign.require_member_card:
-        # No .first(): its ORDER BY id LIMIT 1 tempts PostgreSQL into walking the primary key.
-        card = next(
-            iter(
-                MemberCard.objects.filter(member=member, is_current=True)
-                .order_by()
-                .only("is_member_card", "bank_name")[:1]
-            ),
-            None,
-        )
+        card: MemberCard | _CardFacts | None
+        if hasattr(member, "grab_card_ok"):  # loaded with the member by _grab_member
+            ok = getattr(member, "grab_card_ok", None)
+            bank = getattr(member, "grab_card_bank", None) or ""
+            card = None if ok is None else _CardFacts(bool(ok), bank)
+        else:
+            # No .first(): its ORDER BY id LIMIT 1 tempts PostgreSQL into walking the primary key.
+            card = next(
+                iter(
+                    MemberCard.objects.filter(member=member, is_current=True)
+                    .order_by()
+                    .only("is_member_card", "bank_name")[:1]
+                ),
+                None,
+            )
         if card is None:
             return Eligibility(False, "card_missing", _("Register your union member card first."))
         if not card.is_member_card or (
@@ -843,7 +885,7 @@ def voucher_grab(
         return _sold_out()
     if isinstance(member, int):
         # Only now, past the sold-out answer, is the member row worth a query.
-        found = Member.objects.select_related("org").filter(pk=member).first()
+        found = _grab_member(member)
         if found is None:
             return GrabResult(
                 GrabOutcome.NOT_ELIGIBLE,

@@ -203,3 +203,40 @@ def _rate_limits():
     with pytest.raises(RateLimited):
         grab_rate_check(member_id=3, address="10.0.0.1")
     grab_rate_check(member_id=4, address="10.0.0.2")
+
+
+@pytest.mark.parametrize(
+    ("setup", "code"),
+    [
+        ("inactive", "member_inactive"),
+        ("other_district", "org_outside"),
+        ("no_card", "card_missing"),
+        ("other_bank", "card_bank"),
+        ("bank_not_listed", "card_bank"),
+    ],
+)
+def test_not_eligible_by_member_id_reads_the_card_in_the_same_query(
+    world, make_campaign, carded, setup, code
+):
+    """The ticket door passes a member id: member and card come from one query."""
+    overrides = {"card_banks": ["中原银行"]} if setup == "bank_not_listed" else {}
+    c = make_campaign(**overrides)
+    member = {
+        "inactive": lambda: carded(),
+        "other_district": lambda: carded(org=world.zhongzhan_base),
+        "no_card": lambda: carded(card=None),
+        "other_bank": lambda: carded(card=OTHER_BANK_CARD),
+        "bank_not_listed": lambda: carded(card=POSTAL_CARD),
+    }[setup]()
+    if setup == "inactive":
+        type(member).objects.filter(pk=member.pk).update(status=MemberStatus.LEFT)
+    result = voucher_grab(campaign=c, member=member.pk)
+    assert result.outcome == GrabOutcome.NOT_ELIGIBLE and result.code == code
+    assert Voucher.objects.count() == 0
+
+
+def test_eligible_member_by_id_wins(world, make_campaign, carded):
+    c = make_campaign()
+    member = carded(card=POSTAL_CARD)
+    result = voucher_grab(campaign=c, member=member.pk)
+    assert result.outcome == GrabOutcome.WON and result.voucher.member_id == member.pk
