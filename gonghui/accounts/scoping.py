@@ -72,3 +72,19 @@ def can_see_org(actor: Any, org: Any) -> bool:
     if scope.everything:
         return True
     return scope.org_path is not None and org is not None and org.path.startswith(scope.org_path)
+
+
+def require_capability(actor: Any, capability: str, org: Any = None) -> None:
+    """Services' write check: ``actor`` holds ``capability`` and may see ``org``.
+
+    ``actor=None`` is the system itself (demo loader, commands) and passes. Raises
+    PermissionDenied otherwise.
+    """
+    if actor is None:
+        return
+    from gonghui.core.errors import PermissionDenied
+
+    if not getattr(actor, "can", lambda _c: False)(capability):
+        raise PermissionDenied()
+    if org is not None and not can_see_org(actor, org):
+        raise PermissionDenied()

@@ -8,7 +8,7 @@ from gonghui.audit.context import current_origin
 from gonghui.audit.models import AuditAction, AuditEvent
 
 
-def _actor_label(actor: Any) -> str:
+def actor_label_of(actor: Any) -> str:
     if actor is None:
         return "system"
     label = getattr(actor, "audit_label", None)
@@ -40,7 +40,7 @@ def audit_record(
     )
     return AuditEvent.objects.create(
         actor=user,
-        actor_label=_actor_label(actor)[:150],
+        actor_label=actor_label_of(actor)[:150],
         action=str(action),
         object_type=object_type,
         object_id=object_id,

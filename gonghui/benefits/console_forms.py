@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from gonghui.benefits.models import Campaign, CampaignStatus, Distribution, Merchant, Store
 from gonghui.benefits.services import yuan_to_fen
 from gonghui.core.errors import ApplicationError
+from gonghui.core.forms import apply_error
 from gonghui.members.models import WorkerCategory
 from gonghui.orgs.models import Org
 
@@ -34,9 +35,7 @@ class ApplicationErrorForm(forms.Form):
     field_aliases: dict[str, str] = {}
 
     def add_application_error(self, exc: ApplicationError) -> None:
-        name = exc.field or ""
-        name = self.field_aliases.get(name, name)
-        self.add_error(name if name in self.fields else None, str(exc.message))
+        apply_error(self, exc, fields=self.field_aliases)
 
 
 class CampaignFilterForm(forms.Form):

@@ -23,9 +23,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gonghui.accounts.scoping import can_see_org
+from gonghui.accounts.scoping import can_see_org, require_capability
 from gonghui.audit.models import AuditAction
-from gonghui.audit.services import _actor_label, audit_record
+from gonghui.audit.services import actor_label_of, audit_record
 from gonghui.benefits import hot
 from gonghui.benefits.models import (
     CAMPAIGN_TRANSITIONS,
@@ -57,12 +57,7 @@ from gonghui.orgs.models import Org
 
 def require_manager(actor: Any, org: Org | None) -> None:
     """Staff with the benefits capability in ``org``'s subtree; ``None`` is the system itself."""
-    if actor is None:
-        return
-    if not getattr(actor, "can", lambda _c: False)(MANAGE_BENEFITS):
-        raise PermissionDenied()
-    if org is not None and not can_see_org(actor, org):
-        raise PermissionDenied()
+    require_capability(actor, MANAGE_BENEFITS, org)
 
 
 _HOSTILE = set("<>\"'&;{}\\")
@@ -495,7 +490,7 @@ def campaign_transition(
             old=old,
             new=new,
             actor=actor if getattr(actor, "username", None) else None,
-            actor_label=_actor_label(actor)[:150],
+            actor_label=actor_label_of(actor)[:150],
             reason=reason[:300],
         )
         audit_record(
@@ -1168,7 +1163,7 @@ def _vouchers_move(qs: Any, *, new: str, actor: Any, reason: str) -> int:
         VoucherStatusChange.objects.bulk_create(
             [
                 VoucherStatusChange(
-                    voucher_id=pk, old=s, new=new, actor_label=_actor_label(actor), reason=reason
+                    voucher_id=pk, old=s, new=new, actor_label=actor_label_of(actor), reason=reason
                 )
                 for pk, s in chunk
             ]
@@ -1336,7 +1331,7 @@ def redemption_reverse(
     campaign = redemption.voucher.campaign
     if campaign.status != CampaignStatus.OPEN:
         raise ApplicationError(_("This campaign is closed."), code="campaign_not_open")
-    label = _actor_label(supervisor)[:150]
+    label = actor_label_of(supervisor)[:150]
     with transaction.atomic():
         done = Redemption.objects.filter(pk=redemption.pk, reversed_at__isnull=True).update(
             reversed_at=now, reversed_by_label=label, reverse_reason=why

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from openpyxl import Workbook, load_workbook
 
 from gonghui.audit.models import AuditAction
-from gonghui.audit.services import _actor_label, audit_record
+from gonghui.audit.services import actor_label_of, audit_record
 from gonghui.benefits.models import (
     Campaign,
     CampaignStatus,
@@ -566,6 +566,6 @@ def notice_close(
             campaign=campaign,
             new=CampaignStatus.SETTLED,
             actor=actor,
-            reason=f"notice closed by {_actor_label(actor)}",
+            reason=f"notice closed by {actor_label_of(actor)}",
         )
     return paid

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from gonghui.audit.models import AuditAction
 from gonghui.audit.selectors import AuditFilters
 from gonghui.core.errors import ApplicationError
+from gonghui.core.forms import apply_error
 from gonghui.orgs.models import Org, OrgKind, OrgStatus
 from gonghui.orgs.services import EDITABLE_FIELDS
 
@@ -111,7 +112,7 @@ class OrgForm(forms.Form):
             field = "division_code"
         if exc.code == "uscc_checksum":
             self._checksum_failed = True
-        self.add_error(field if field in self.fields else None, str(exc.message))
+        apply_error(self, exc, fields={"": field} if field else None)
 
 
 class MoveForm(forms.Form):
@@ -127,8 +128,7 @@ class MoveForm(forms.Form):
         field.queryset = targets
 
     def add_application_error(self, exc: ApplicationError) -> None:
-        field = "new_parent" if exc.field == "parent" else None
-        self.add_error(field, str(exc.message))
+        apply_error(self, exc, fields={"parent": "new_parent"})
 
 
 class DissolveForm(forms.Form):
@@ -146,7 +146,7 @@ class DissolveForm(forms.Form):
         return on
 
     def add_application_error(self, exc: ApplicationError) -> None:
-        self.add_error(exc.field if exc.field in self.fields else None, str(exc.message))
+        apply_error(self, exc)
 
 
 class AuditFilterForm(forms.Form):

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from gonghui.audit.models import AuditAction
-from gonghui.audit.services import _actor_label, audit_record
+from gonghui.audit.services import actor_label_of, audit_record
 from gonghui.core.errors import ApplicationError
 from gonghui.ledger.models import Account, AccountKind, Entry, Transaction
 from gonghui.orgs.models import Org
@@ -77,7 +77,7 @@ def ledger_post(
         memo=memo[:200],
         reference=(reference or "")[:100],
         created_by=actor if getattr(actor, "username", None) else None,
-        actor_label=_actor_label(actor)[:150],
+        actor_label=actor_label_of(actor)[:150],
     )
     Entry.objects.bulk_create(
         [Entry(transaction=txn, account=account, amount_fen=amount) for account, amount in cleaned]

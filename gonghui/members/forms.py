@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from gonghui.core.errors import ApplicationError
 from gonghui.members.models import (
     Education,
     JoinStatus,
@@ -40,18 +39,6 @@ class OrgChoiceField(forms.ModelChoiceField):
 
     def label_from_instance(self, obj: Org) -> str:
         return "\u3000" * max(obj.depth, 0) + obj.name
-
-
-def apply_error(
-    form: forms.Form, error: ApplicationError, *, fields: dict[str, str] | None = None
-) -> None:
-    """Attach a service error to the field it names (or to the form as a whole)."""
-    name = error.field or ""
-    name = (fields or {}).get(name, name)
-    if name and name in form.fields:
-        form.add_error(name, str(error.message))
-    else:
-        form.add_error(None, str(error.message))
 
 
 class MemberFilterForm(forms.Form):

@@ -19,8 +19,9 @@ from gonghui.accounts.middleware import MEMBER_SESSION_KEY
 from gonghui.accounts.services import signin_code_request, signin_code_verify
 from gonghui.audit.context import client_ip
 from gonghui.core.errors import ApplicationError
+from gonghui.core.forms import apply_error
 from gonghui.members import selectors
-from gonghui.members.forms import CodeForm, JoinForm, PhoneForm, apply_error
+from gonghui.members.forms import CodeForm, JoinForm, PhoneForm
 from gonghui.members.services import join_application_submit
 from gonghui.orgs.selectors import org_by_join_token
 

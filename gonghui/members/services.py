@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gonghui.accounts.roles import Capability
-from gonghui.accounts.scoping import can_see_org
+from gonghui.accounts.scoping import can_see_org, require_capability
 from gonghui.audit.models import AuditAction
 from gonghui.audit.services import audit_record, diff
 from gonghui.core import crypto
@@ -40,15 +40,6 @@ from gonghui.members.sensitive import (
     seal_id_number,
 )
 from gonghui.orgs.models import Org, OrgStatus
-
-
-def _require(actor: Any, capability: str, org: Org | None) -> None:
-    if actor is None:
-        return
-    if not getattr(actor, "can", lambda _c: False)(capability):
-        raise PermissionDenied()
-    if org is not None and not can_see_org(actor, org):
-        raise PermissionDenied()
 
 
 def _check_union(org: Org) -> None:
@@ -149,7 +140,7 @@ def member_register(
     reason: str = "",
     **fields: Any,
 ) -> Member:
-    _require(actor, Capability.EDIT_MEMBERS, org)
+    require_capability(actor, Capability.EDIT_MEMBERS, org)
     _check_union(org)
     sealed = seal_id_number(id_number)
     fields.setdefault("category", WorkerCategory.EMPLOYEE)
@@ -213,7 +204,7 @@ def member_register(
 @transaction.atomic
 def member_update(*, actor: Any, member: Member, **fields: Any) -> Member:
     member = Member.objects.select_for_update().select_related("org").get(pk=member.pk)
-    _require(actor, Capability.EDIT_MEMBERS, member.org)
+    require_capability(actor, Capability.EDIT_MEMBERS, member.org)
     before = _snapshot(member)
     if "category" in fields and "new_form_kind" not in fields:
         fields["new_form_kind"] = (
@@ -242,8 +233,8 @@ def _open_membership(member: Member) -> Membership | None:
 @transaction.atomic
 def member_transfer(*, actor: Any, member: Member, to_org: Org, on: dt.date, reason: str) -> Member:
     member = Member.objects.select_for_update().select_related("org").get(pk=member.pk)
-    _require(actor, Capability.EDIT_MEMBERS, member.org)
-    _require(actor, Capability.EDIT_MEMBERS, to_org)
+    require_capability(actor, Capability.EDIT_MEMBERS, member.org)
+    require_capability(actor, Capability.EDIT_MEMBERS, to_org)
     _check_union(to_org)
     if member.status != MemberStatus.ACTIVE:
         raise ApplicationError(_("Only active members can be transferred."), code="not_active")
@@ -300,7 +291,7 @@ def member_transfer(*, actor: Any, member: Member, to_org: Org, on: dt.date, rea
 @transaction.atomic
 def member_leave(*, actor: Any, member: Member, on: dt.date, reason: str) -> Member:
     member = Member.objects.select_for_update().select_related("org").get(pk=member.pk)
-    _require(actor, Capability.EDIT_MEMBERS, member.org)
+    require_capability(actor, Capability.EDIT_MEMBERS, member.org)
     if member.status != MemberStatus.ACTIVE:
         raise ApplicationError(_("This member has already left."), code="already_left")
     if not reason.strip():
@@ -336,7 +327,7 @@ def member_leave(*, actor: Any, member: Member, on: dt.date, reason: str) -> Mem
 @transaction.atomic
 def member_rejoin(*, actor: Any, member: Member, org: Org, on: dt.date, reason: str = "") -> Member:
     member = Member.objects.select_for_update().select_related("org").get(pk=member.pk)
-    _require(actor, Capability.EDIT_MEMBERS, org)
+    require_capability(actor, Capability.EDIT_MEMBERS, org)
     _check_union(org)
     if member.status == MemberStatus.ACTIVE:
         raise ApplicationError(_("This person is already an active member."), code="already_active")
@@ -375,7 +366,7 @@ def card_bin_lookup(number: str) -> CardBin | None:
 @transaction.atomic
 def member_card_set(*, actor: Any, member: Member, card_number: object) -> MemberCard:
     """Record the member's card. The Luhn check is a warning (``luhn_ok``), never a refusal."""
-    _require(actor, Capability.EDIT_MEMBERS, member.org)
+    require_capability(actor, Capability.EDIT_MEMBERS, member.org)
     sealed = seal_card(card_number)
     existing = MemberCard.objects.filter(number_hash=sealed.hash).first()
     if existing and existing.member_id != member.pk:
@@ -519,7 +510,7 @@ def join_application_transition(
     *, actor: Any, application: JoinApplication, to: str, reason: str = ""
 ) -> JoinApplication:
     """Compare-and-set the status; approval registers the member (or re-activates a leaver)."""
-    _require(actor, Capability.APPROVE_JOINS, application.org)
+    require_capability(actor, Capability.APPROVE_JOINS, application.org)
     old = application.status
     if to not in JOIN_TRANSITIONS.get(old, set()):
         raise ApplicationError(

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from gonghui.accounts.decorators import staff_required
 from gonghui.accounts.roles import Capability
 from gonghui.core.errors import ApplicationError, NotFound, PermissionDenied
+from gonghui.core.forms import apply_error
 from gonghui.members import selectors, services
 from gonghui.members.forms import (
     CardForm,
@@ -28,7 +29,6 @@ from gonghui.members.forms import (
     ProfileForm,
     RevealForm,
     TransferForm,
-    apply_error,
 )
 from gonghui.members.models import JoinStatus, Member
 from gonghui.orgs.selectors import org_list, org_member_holding

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gonghui.accounts.roles import Capability
-from gonghui.accounts.scoping import can_see_org
+from gonghui.accounts.scoping import require_capability
 from gonghui.audit.models import AuditAction
 from gonghui.audit.services import audit_record, diff
 from gonghui.core.errors import ApplicationError, PermissionDenied
@@ -32,15 +32,6 @@ EDITABLE_FIELDS = (
     "contact_name",
     "contact_phone",
 )
-
-
-def _require(actor: Any, capability: str, org: Org | None) -> None:
-    if actor is None:  # system actions (demo loader, migrations)
-        return
-    if not getattr(actor, "can", lambda _c: False)(capability):
-        raise PermissionDenied()
-    if org is not None and not can_see_org(actor, org):
-        raise PermissionDenied()
 
 
 def _clean(fields: dict[str, Any], *, uscc_override_reason: str = "") -> dict[str, Any]:
@@ -124,7 +115,7 @@ def org_create(
     uscc_override_reason: str = "",
     **fields: Any,
 ) -> Org:
-    _require(actor, Capability.EDIT_ORGS, parent)
+    require_capability(actor, Capability.EDIT_ORGS, parent)
     if parent is None and actor is not None and not getattr(actor, "is_superuser", False):
         raise PermissionDenied()
     data = _clean(fields, uscc_override_reason=uscc_override_reason)
@@ -154,7 +145,7 @@ def org_create(
 @transaction.atomic
 def org_update(*, actor: Any, org: Org, uscc_override_reason: str = "", **fields: Any) -> Org:
     org = Org.objects.select_for_update().get(pk=org.pk)
-    _require(actor, Capability.EDIT_ORGS, org)
+    require_capability(actor, Capability.EDIT_ORGS, org)
     before = _snapshot(org)
     merged = {f: getattr(org, f) for f in EDITABLE_FIELDS}
     merged.update({k: v for k, v in fields.items() if k in EDITABLE_FIELDS})
@@ -192,8 +183,8 @@ def org_move(*, actor: Any, org: Org, new_parent: Org, reason: str = "") -> Org:
     """Move ``org`` and its whole subtree under ``new_parent``, rewriting every path in one UPDATE."""
     org = Org.objects.select_for_update().get(pk=org.pk)
     new_parent = Org.objects.select_for_update().get(pk=new_parent.pk)
-    _require(actor, Capability.EDIT_ORGS, org)
-    _require(actor, Capability.EDIT_ORGS, new_parent)
+    require_capability(actor, Capability.EDIT_ORGS, org)
+    require_capability(actor, Capability.EDIT_ORGS, new_parent)
     if new_parent.path.startswith(org.path):
         raise ApplicationError(
             _("An organisation cannot be moved under itself or its own sub-organisations."),
@@ -233,7 +224,7 @@ def org_move(*, actor: Any, org: Org, new_parent: Org, reason: str = "") -> Org:
 @transaction.atomic
 def org_dissolve(*, actor: Any, org: Org, on: dt.date, reason: str) -> Org:
     org = Org.objects.select_for_update().get(pk=org.pk)
-    _require(actor, Capability.EDIT_ORGS, org)
+    require_capability(actor, Capability.EDIT_ORGS, org)
     if not reason.strip():
         raise ApplicationError(
             _("Give a reason for dissolving."), code="reason_empty", field="reason"
@@ -268,7 +259,7 @@ def org_dissolve(*, actor: Any, org: Org, on: dt.date, reason: str) -> Org:
 @transaction.atomic
 def org_rotate_join_token(*, actor: Any, org: Org) -> Org:
     """Invalidate printed QR codes (e.g. a poster was photographed and misused)."""
-    _require(actor, Capability.EDIT_ORGS, org)
+    require_capability(actor, Capability.EDIT_ORGS, org)
     if not org.holds_members:
         raise ApplicationError(_("Only base unions have a join QR code."), code="no_join_code")
     org.join_token = secrets.token_urlsafe(12)
