@@ -8,3 +8,18 @@ BENCHES = {
     "grab": "gonghui.bench.grab",
     "redeem": "gonghui.bench.redeem",
 }
+
+
+def positive_int(raw: str) -> int:
+    """argparse type for counts: a whole number of at least 1 (full-width digits accepted)."""
+    import argparse
+    import unicodedata
+
+    from django.utils.translation import gettext as _
+
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if not text.isdigit() or int(text) < 1 or int(text) > 100_000_000:
+        raise argparse.ArgumentTypeError(
+            _("%(value)r is not a whole number between 1 and 100000000.") % {"value": raw[:40]}
+        )
+    return int(text)

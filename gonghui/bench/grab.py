@@ -31,20 +31,25 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from gonghui.bench import positive_int
+
 SIGNED_COOKIES = "django.contrib.sessions.backends.signed_cookies"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--members", type=int, default=20_000)
-    parser.add_argument("--quota", type=int, default=2_000)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--members", type=positive_int, default=20_000)
+    parser.add_argument("--quota", type=positive_int, default=2_000)
+    parser.add_argument("--concurrency", type=positive_int, default=64)
     add_server_arguments(parser)
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=positive_int, default=2, help="gunicorn worker processes")
     parser.add_argument(
-        "--threads", type=int, default=4, help="threads per worker (= database connections)"
+        "--threads",
+        type=positive_int,
+        default=4,
+        help="threads per worker (= database connections)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the data the bench made")
 

@@ -24,13 +24,15 @@ from typing import Any
 
 from django.db import connection, connections, transaction
 
-from gonghui.bench import synthetic
+from gonghui.bench import positive_int, synthetic
 
 COPY_BLOCK = 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rows", type=int, default=10_000, help="number of rows to import")
+    parser.add_argument(
+        "--rows", type=positive_int, default=10_000, help="number of rows to import"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the org and members it made")
     parser.add_argument(
         "--serial", action="store_true", help="validate in the importing process (no worker)"

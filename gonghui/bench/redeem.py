@@ -19,6 +19,7 @@ import urllib.parse
 import uuid
 from typing import Any
 
+from gonghui.bench import positive_int
 from gonghui.bench.grab import (
     Call,
     add_server_arguments,
@@ -33,9 +34,11 @@ from gonghui.bench.grab import (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--vouchers", type=int, default=2_000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--same-code", type=int, default=50, help="scans racing for one code")
+    parser.add_argument("--vouchers", type=positive_int, default=2_000)
+    parser.add_argument("--concurrency", type=positive_int, default=64)
+    parser.add_argument(
+        "--same-code", type=positive_int, default=50, help="scans racing for one code"
+    )
     add_server_arguments(parser)
 
 

@@ -63,3 +63,27 @@ def test_bench_keep_leaves_the_members():
     call_command("bench", "import", "--rows", "20", "--keep", "--serial", stdout=out)
     report = json.loads(out.getvalue())
     assert Member.objects.filter(org_id=report["org_id"]).count() == 20
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["import", "--rows", "0"],
+        ["import", "--rows", "-5"],
+        ["import", "--rows", "abc"],
+        ["import", "--rows", "1e9"],
+        ["grab", "--concurrency", "0"],
+        ["redeem", "--vouchers", "<script>"],
+    ],
+)
+def test_bench_refuses_counts_that_are_not_positive_whole_numbers(args):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises((CommandError, SystemExit)):
+        call_command("bench", *args)
+
+
+def test_positive_int_accepts_full_width_digits():
+    from gonghui.bench import positive_int
+
+    assert positive_int("１０００") == 1000
