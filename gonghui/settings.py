@@ -148,6 +148,14 @@ if DATABASE_URL:
             DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True
         )
     }
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Django's psycopg cursors bind on the client and are never prepared. A few hot statements
+        # (the voucher scan) ask to be prepared explicitly; a threshold no query reaches lets
+        # exactly those be prepared. Behind a pooler in transaction mode without prepared
+        # statement support, set DATABASE_PREPARED_STATEMENTS=0 (None turns preparing off).
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+            2**31 - 1 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None
+        )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -29,6 +29,7 @@ from gonghui.benefits.selectors import clerk_for_user, clerk_redemption_list
 from gonghui.benefits.services import (
     mask_name,
     redemption_reverse,
+    scan_ticket_issue,
     voucher_redeem,
     yuan_to_fen,
 )
@@ -90,7 +91,12 @@ def redeem(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
     return render(
         request,
         "benefits/merchant/redeem.html",
-        {"form": form, "clerk": clerk, "stores": stores},
+        {
+            "form": form,
+            "clerk": clerk,
+            "stores": stores,
+            "scan_ticket": scan_ticket_issue(clerk=clerk),
+        },
         status=status,
     )
 

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from gonghui.benefits.models import Campaign, Store
+from gonghui.benefits.models import Campaign, MerchantClerk
 from gonghui.benefits.selectors import clerk_for_user
 from gonghui.benefits.services import (
     GrabOutcome,
+    ScanAuth,
     grab_rate_check,
     grab_ticket_read,
+    scan_ticket_read,
     voucher_grab,
     voucher_redeem,
+    yuan_to_fen,
 )
-from gonghui.core.errors import ApplicationError, NotFound
+from gonghui.core.errors import ApplicationError
 from gonghui.members.models import Member
 
 # Every grab gets an answer in the body ("outcome"); 201 when a voucher was made, else 200. A
@@ -87,24 +91,47 @@ def grab(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(result.as_dict(), status=_STATUS.get(result.outcome, 200))
 
 
+@csrf_exempt  # CSRF only matters for cookie sessions, and then the token is checked below
 @require_POST
 def redeem(request: HttpRequest) -> JsonResponse:
     """A merchant clerk's scan: ``code``, ``store``, ``receipt_no``, ``amount_fen`` (form fields).
-    The scan page will post here; one success per code however many scans race."""
-    clerk = clerk_for_user(request.user)
-    store = Store.objects.filter(
-        pk=_int(request.POST.get("store")), merchant_id=clerk.merchant_id
-    ).first()
-    if store is None:
-        raise NotFound()
+
+    Two ways in, as for the grab: the scan ticket in ``X-Scan-Ticket`` (the merchant page's
+    fetch, sent without cookies; the statement itself checks that the clerk is still active),
+    or a clerk's session cookie with the usual CSRF token. One success per code however many
+    scans race."""
+    ticket = request.headers.get("X-Scan-Ticket", "")
+    clerk: MerchantClerk | ScanAuth
+    if ticket:
+        clerk = scan_ticket_read(ticket)
+    else:
+        clerk = clerk_for_user(request.user)
+        reason = CsrfViewMiddleware(_empty).process_view(request, _empty, (), {})
+        if reason is not None:
+            return JsonResponse({"outcome": "forbidden", "code": "csrf"}, status=403)
     redemption = voucher_redeem(
         code=request.POST.get("code", ""),
-        store=store,
+        store=_int(request.POST.get("store")),
         clerk=clerk,
         receipt_no=request.POST.get("receipt_no", ""),
-        amount_fen=_int(request.POST.get("amount_fen"), field="amount_fen"),
+        amount_fen=_amount_fen(request),
     )
-    return JsonResponse({"outcome": "redeemed", "redemption": redemption.pk}, status=201)
+    return JsonResponse(
+        {
+            "outcome": "redeemed",
+            "redemption": redemption.pk,
+            "message": _("Voucher redeemed."),
+            "url": reverse("merchant:redemption", args=[redemption.pk]),
+        },
+        status=201,
+    )
+
+
+def _amount_fen(request: HttpRequest) -> int:
+    """``amount`` in yuan as typed on the merchant page ("128.5"), or ``amount_fen``."""
+    if "amount" in request.POST:
+        return yuan_to_fen(request.POST["amount"], field="amount")
+    return _int(request.POST.get("amount_fen"), field="amount_fen")
 
 
 def _int(raw: object, *, field: str = "store") -> int:

@@ -21,10 +21,10 @@ class ApplicationErrorMiddleware:
         if not isinstance(exception, ApplicationError):
             return None
         if request.path.startswith("/api/") or request.headers.get("Accept") == "application/json":
-            return JsonResponse(
-                {"code": exception.code, "message": str(exception.message)},
-                status=exception.status,
-            )
+            body = {"code": exception.code, "message": str(exception.message)}
+            if exception.field:
+                body["field"] = exception.field
+            return JsonResponse(body, status=exception.status)
         return render(request, "core/error.html", {"error": exception}, status=exception.status)
 
 

@@ -65,8 +65,12 @@ def ledger_post(
     memo: str,
     reference: str,
     actor: Any,
+    audit: bool = True,
 ) -> Transaction:
-    """Post one balanced transaction: ``entries`` are (account, amount_fen), debits positive."""
+    """Post one balanced transaction: ``entries`` are (account, amount_fen), debits positive.
+
+    The transaction row itself records who posted it; ``audit=False`` is for a caller whose own
+    audit line for the same action names the transaction (one line per action, not two)."""
     cleaned = _clean_entries(entries)
     memo = (memo or "").strip()
     if not memo:
@@ -82,6 +86,8 @@ def ledger_post(
     Entry.objects.bulk_create(
         [Entry(transaction=txn, account=account, amount_fen=amount) for account, amount in cleaned]
     )
+    if not audit:
+        return txn
     audit_record(
         actor=actor,
         action=AuditAction.CREATE,
