@@ -25,6 +25,7 @@ from gonghui.benefits.services import (
     voucher_redeem,
     yuan_to_fen,
 )
+from gonghui.benefits.templatetags.benefits_tags import fen_yuan
 from gonghui.core.errors import ApplicationError
 from gonghui.members.models import Member
 
@@ -120,7 +121,12 @@ def redeem(request: HttpRequest) -> JsonResponse:
         {
             "outcome": "redeemed",
             "redemption": redemption.pk,
-            "message": _("Voucher redeemed."),
+            "message": _("Redeemed: receipt %(receipt)s, ¥%(amount)s (subsidy ¥%(subsidy)s).")
+            % {
+                "receipt": redemption.receipt_no,
+                "amount": fen_yuan(redemption.amount_fen),
+                "subsidy": fen_yuan(redemption.subsidy_fen),
+            },
             "url": reverse("merchant:redemption", args=[redemption.pk]),
         },
         status=201,

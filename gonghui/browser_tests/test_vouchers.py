@@ -97,9 +97,32 @@ def test_grab_show_qr_redeem_used(
         till.fill("input[name=receipt_no]", "XH-0424-001")
         till.fill("input[name=amount]", "126.80")
         till.locator("#redeem-form button[type=submit]").tap()
-        redemption = None
-        till.wait_for_url(f"{base}/merchant/redemptions/*/")
+        # The page redeems in place (scan ticket, no reload) and clears the form for the next
+        # customer; the answer links to the redemption.
+        done = till.locator("#scan-result .mc-ok")
+        done.wait_for()
+        assert "XH-0424-001" in done.inner_text() and "¥126.80" in done.inner_text()
+        assert till.input_value("input[name=code]") == ""
+        assert till.input_value("input[name=receipt_no]") == ""
         redemption = Redemption.objects.get(voucher=voucher)
+        screenshot(till, "merchant-redeemed-inline")
+        # The same code again: the refusal replaces the success line, nothing changes.
+        till.fill("input[name=code]", decoded[0])
+        till.fill("input[name=receipt_no]", "XH-0424-002")
+        till.fill("input[name=amount]", "50")
+        till.locator("#redeem-form button[type=submit]").tap()
+        refusal = till.locator("#scan-result .mc-no")
+        refusal.wait_for()
+        assert "该消费券已使用" in refusal.inner_text()
+        assert till.input_value("input[name=receipt_no]") == "XH-0424-002"  # what was typed stays
+        assert Redemption.objects.filter(voucher=voucher).count() == 1
+        assert till.locator("#scan-result .mc-ok").count() == 0
+        # A bad amount is shown next to its field.
+        till.fill("input[name=amount]", "12.345")
+        till.locator("#redeem-form button[type=submit]").tap()
+        till.locator("[data-error-for=amount]").wait_for()
+        assert "元" in till.inner_text("[data-error-for=amount]")
+        till.goto(f"{base}/merchant/redemptions/{redemption.pk}/")
         assert redemption.amount_fen == 12680 and redemption.subsidy_fen == 6800
         text = till.inner_text("body")
         assert "四月芳菲" in text and "¥68.00" in text and "王*明" in text and "王小明" not in text
