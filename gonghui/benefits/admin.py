@@ -28,7 +28,14 @@ from gonghui.benefits.models import (
     Store,
     Voucher,
 )
-from gonghui.benefits.services import merchant_clerk_create, merchant_create, store_create
+from gonghui.benefits.services import (
+    merchant_clerk_create,
+    merchant_clerk_update,
+    merchant_create,
+    merchant_update,
+    store_create,
+    store_update,
+)
 from gonghui.core.admin_base import (
     ReadOnlyInline,
     ScopedModelAdmin,
@@ -51,10 +58,22 @@ class MerchantForm(ServiceForm):
             "settlement_account_name",
             "settlement_bank",
             "settlement_account_no",
+            "is_active",
         )
 
     def run_service(self) -> Merchant:
         data = self.cleaned_data
+        if self.instance.pk:
+            return merchant_update(
+                actor=self.request.user,
+                merchant=self.instance,
+                name=data.get("name", ""),
+                uscc=data.get("uscc", ""),
+                settlement_account_name=data.get("settlement_account_name", ""),
+                settlement_bank=data.get("settlement_bank", ""),
+                settlement_account_no=data.get("settlement_account_no", ""),
+                is_active=bool(data.get("is_active")),
+            )
         return merchant_create(
             actor=self.request.user,
             org=data["org"],
@@ -76,6 +95,7 @@ class StoreInline(ReadOnlyInline):
 class MerchantAdmin(ScopedModelAdmin):
     form = MerchantForm
     add_capability = MANAGE_BENEFITS
+    change_capability = MANAGE_BENEFITS
     list_display = ("name", "org", "settlement_bank", "is_active", "created_at")
     list_filter = ("is_active", ("org", ScopedOrgListFilter))
     search_fields = ("name", "uscc")
@@ -85,20 +105,30 @@ class MerchantAdmin(ScopedModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.inlines if obj is not None else ()
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(MerchantForm.Meta.fields)
+        return fields if obj is not None else [f for f in fields if f != "is_active"]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # No update service: once created a merchant is shown, not edited, here.
-        if obj is not None:
-            return [f.name for f in Merchant._meta.fields if f.name != "id"]
-        return ()
+        # The union a merchant belongs to is fixed; everything else goes through merchant_update.
+        return ("org",) if obj is not None else ()
 
 
 class StoreForm(ServiceForm):
     class Meta:
         model = Store
-        fields = ("merchant", "name", "address")
+        fields = ("merchant", "name", "address", "is_active")
 
     def run_service(self) -> Store:
         data = self.cleaned_data
+        if self.instance.pk:
+            return store_update(
+                actor=self.request.user,
+                store=self.instance,
+                name=data.get("name", ""),
+                address=data.get("address", ""),
+                is_active=bool(data.get("is_active")),
+            )
         return store_create(
             actor=self.request.user,
             merchant=data["merchant"],
@@ -112,6 +142,7 @@ class StoreAdmin(ScopedModelAdmin):
     form = StoreForm
     org_field = "merchant__org"
     add_capability = MANAGE_BENEFITS
+    change_capability = MANAGE_BENEFITS
     list_display = ("name", "merchant", "address", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "address", "merchant__name")
@@ -122,8 +153,13 @@ class StoreAdmin(ScopedModelAdmin):
             kwargs["queryset"] = _scoped_merchants(request)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None:
+            return ("merchant", "name", "address", "is_active")
+        return ("merchant", "name", "address")
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("merchant", "name", "address", "is_active") if obj is not None else ()
+        return ("merchant",) if obj is not None else ()
 
 
 class MerchantClerkForm(ServiceForm):
@@ -134,10 +170,23 @@ class MerchantClerkForm(ServiceForm):
 
     class Meta:
         model = MerchantClerk
-        fields = ("merchant", "is_supervisor")
+        fields = ("merchant", "is_supervisor", "is_active")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # a change: no new user name or password here
+            for name in ("username", "password"):
+                self.fields.pop(name, None)
 
     def run_service(self) -> MerchantClerk:
         data = self.cleaned_data
+        if self.instance.pk:
+            return merchant_clerk_update(
+                actor=self.request.user,
+                clerk=self.instance,
+                is_supervisor=bool(data.get("is_supervisor")),
+                is_active=bool(data.get("is_active")),
+            )
         return merchant_clerk_create(
             actor=self.request.user,
             merchant=data["merchant"],
@@ -152,6 +201,7 @@ class MerchantClerkAdmin(ScopedModelAdmin):
     form = MerchantClerkForm
     org_field = "merchant__org"
     add_capability = MANAGE_BENEFITS
+    change_capability = MANAGE_BENEFITS
     list_display = ("user", "merchant", "is_supervisor", "is_active")
     list_filter = ("is_supervisor", "is_active")
     search_fields = ("user__username", "merchant__name")
@@ -168,7 +218,7 @@ class MerchantClerkAdmin(ScopedModelAdmin):
         return ("merchant", "username", "password", "is_supervisor")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ("user", "merchant", "is_supervisor", "is_active") if obj is not None else ()
+        return ("user", "merchant") if obj is not None else ()
 
 
 class StatusChangeInline(ReadOnlyInline):

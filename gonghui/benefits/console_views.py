@@ -31,7 +31,6 @@ from gonghui.benefits.console_forms import (
     ResolveForm,
     SettlementUploadForm,
 )
-from gonghui.benefits.console_services import settlement_upload_for_store
 from gonghui.benefits.models import (
     MANAGE_BENEFITS,
     Campaign,
@@ -56,6 +55,7 @@ from gonghui.benefits.settlement import (
     settlement_compare,
     settlement_register_template,
     settlement_report_xlsx,
+    settlement_upload,
 )
 from gonghui.core.errors import ApplicationError, NotFound
 
@@ -348,8 +348,8 @@ def settlement_upload_view(request: HttpRequest, user: User, pk: int, store: int
     row_errors: list[Any] = []
     if form.is_valid():
         try:
-            settlement = settlement_upload_for_store(
-                actor=user,
+            settlement, _rows = settlement_upload(
+                staff=user,
                 campaign=campaign,
                 store=store_obj,
                 register=form.cleaned_data["register"],

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from gonghui.accounts.scoping import can_see_org, require_capability
 from gonghui.audit.context import current_origin
 from gonghui.audit.models import AuditAction
-from gonghui.audit.services import actor_label_of, audit_record
+from gonghui.audit.services import actor_label_of, audit_record, diff
 from gonghui.benefits import hot, redeem_sql
 from gonghui.benefits.models import (
     CAMPAIGN_TRANSITIONS,
@@ -138,6 +138,35 @@ def mask_name(name: str) -> str:
 # merchants
 
 
+def _merchant_values(
+    *,
+    name: object,
+    settlement_account_name: object,
+    settlement_bank: object,
+    settlement_account_no: object,
+    uscc: object,
+) -> dict[str, str]:
+    from gonghui.core.idnumbers import validate_uscc
+
+    account_no = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(settlement_account_no or "")))
+    if not re.fullmatch(r"\d{8,32}", account_no):
+        raise ApplicationError(
+            _("Enter the settlement account number (8 to 32 digits)."),
+            code="account_no_format",
+            field="settlement_account_no",
+        )
+    uscc_text = str(uscc or "").strip()
+    return {
+        "name": clean_text(name, field="name", max_length=100),
+        "uscc": validate_uscc(uscc_text).code if uscc_text else "",
+        "settlement_account_name": clean_text(
+            settlement_account_name, field="settlement_account_name", max_length=100
+        ),
+        "settlement_bank": clean_text(settlement_bank, field="settlement_bank", max_length=100),
+        "settlement_account_no": account_no,
+    }
+
+
 @transaction.atomic
 def merchant_create(
     *,
@@ -150,28 +179,55 @@ def merchant_create(
     uscc: object = "",
 ) -> Merchant:
     require_manager(actor, org)
-    from gonghui.core.idnumbers import validate_uscc
-
-    account_no = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(settlement_account_no or "")))
-    if not re.fullmatch(r"\d{8,32}", account_no):
-        raise ApplicationError(
-            _("Enter the settlement account number (8 to 32 digits)."),
-            code="account_no_format",
-            field="settlement_account_no",
-        )
-    uscc_text = str(uscc or "").strip()
-    merchant = Merchant.objects.create(
-        org=org,
-        name=clean_text(name, field="name", max_length=100),
-        uscc=validate_uscc(uscc_text).code if uscc_text else "",
-        settlement_account_name=clean_text(
-            settlement_account_name, field="settlement_account_name", max_length=100
-        ),
-        settlement_bank=clean_text(settlement_bank, field="settlement_bank", max_length=100),
-        settlement_account_no=account_no,
+    values = _merchant_values(
+        name=name,
+        settlement_account_name=settlement_account_name,
+        settlement_bank=settlement_bank,
+        settlement_account_no=settlement_account_no,
+        uscc=uscc,
     )
+    merchant = Merchant.objects.create(org=org, **values)
     audit_record(actor=actor, action=AuditAction.CREATE, obj=merchant, org=org)
     return merchant
+
+
+@transaction.atomic
+def merchant_update(
+    *,
+    actor: Any,
+    merchant: Merchant,
+    name: object,
+    settlement_account_name: object,
+    settlement_bank: object,
+    settlement_account_no: object,
+    uscc: object = "",
+    is_active: bool = True,
+) -> Merchant:
+    """Change a merchant's details or switch it off (its clerks can then do nothing). A new
+    settlement account applies to payments posted from now on; the audit line keeps the old."""
+    merchant = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    require_manager(actor, merchant.org)
+    values: dict[str, Any] = _merchant_values(
+        name=name,
+        settlement_account_name=settlement_account_name,
+        settlement_bank=settlement_bank,
+        settlement_account_no=settlement_account_no,
+        uscc=uscc,
+    )
+    values["is_active"] = bool(is_active)
+    return _update_with_audit(actor, merchant, values, org=merchant.org)
+
+
+def _update_with_audit(actor: Any, obj: Any, values: dict[str, Any], *, org: Org) -> Any:
+    before = {key: getattr(obj, key) for key in values}
+    changes = diff(before, values)
+    if not changes:
+        return obj
+    for key, value in values.items():
+        setattr(obj, key, value)
+    obj.save(update_fields=list(values))
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=obj, org=org, changes=changes)
+    return obj
 
 
 @transaction.atomic
@@ -184,6 +240,21 @@ def store_create(*, actor: Any, merchant: Merchant, name: object, address: objec
     )
     audit_record(actor=actor, action=AuditAction.CREATE, obj=store, org=merchant.org)
     return store
+
+
+@transaction.atomic
+def store_update(
+    *, actor: Any, store: Store, name: object, address: object = "", is_active: bool = True
+) -> Store:
+    """Rename a store or switch it off: a switched-off store redeems nothing."""
+    store = Store.objects.select_for_update().select_related("merchant__org").get(pk=store.pk)
+    require_manager(actor, store.merchant.org)
+    values = {
+        "name": clean_text(name, field="name", max_length=100),
+        "address": clean_text(address, field="address", max_length=200, required=False),
+        "is_active": bool(is_active),
+    }
+    return _update_with_audit(actor, store, values, org=store.merchant.org)
 
 
 @transaction.atomic
@@ -209,6 +280,22 @@ def merchant_clerk_create(
         changes={"supervisor": [None, is_supervisor]},
     )
     return clerk
+
+
+@transaction.atomic
+def merchant_clerk_update(
+    *, actor: Any, clerk: MerchantClerk, is_supervisor: bool, is_active: bool
+) -> MerchantClerk:
+    """Make a clerk a supervisor or not, or switch the account off: a switched-off clerk's pages
+    answer "not found" and the scan tickets already handed out stop working at once."""
+    clerk = (
+        MerchantClerk.objects.select_for_update()
+        .select_related("merchant__org", "user")
+        .get(pk=clerk.pk)
+    )
+    require_manager(actor, clerk.merchant.org)
+    values = {"is_supervisor": bool(is_supervisor), "is_active": bool(is_active)}
+    return _update_with_audit(actor, clerk, values, org=clerk.merchant.org)
 
 
 # ---------------------------------------------------------------------------------------------

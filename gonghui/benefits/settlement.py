@@ -176,20 +176,32 @@ def settlement_upload(
     *,
     campaign: Campaign,
     store: Store,
-    clerk: MerchantClerk,
     register: UploadedFile | ContentFile,
     invoice: UploadedFile | ContentFile,
+    clerk: MerchantClerk | None = None,
+    staff: Any = None,
 ) -> tuple[Settlement, list[RowError]]:
-    """A store hands in its register and invoice. Rejected whole if any row is bad (the row
-    errors are returned in the exception's ``extra``); an earlier upload not yet approved is
-    replaced."""
-    if not clerk.is_active or clerk.merchant_id != store.merchant_id:
+    """A store hands in its register and invoice: uploaded by one of its merchant's clerks, or by
+    union staff (benefits capability over the campaign's union) who took the files over the
+    counter or by mail. Rejected whole if any row is bad (the row errors are returned in the
+    exception's ``extra``); an earlier upload not yet approved is replaced."""
+    if (clerk is None) == (staff is None):
         raise PermissionDenied()
-    if (
-        campaign.merchant_id != clerk.merchant_id
-        or not campaign.stores.filter(pk=store.pk).exists()
-    ):
+    if not campaign.stores.filter(pk=store.pk).exists():
         raise PermissionDenied()
+    if clerk is not None:
+        if (
+            not clerk.is_active
+            or clerk.merchant_id != store.merchant_id
+            or campaign.merchant_id != clerk.merchant_id
+        ):
+            raise PermissionDenied()
+        uploader: Any = clerk
+        label = clerk.audit_label
+    else:
+        require_manager(staff, campaign.org)
+        uploader = staff
+        label = f"staff:{staff.username}"
     if campaign.status not in {CampaignStatus.OPEN, CampaignStatus.CLOSED}:
         raise ApplicationError(
             _("Settlement files are accepted while the campaign runs or after it closes."),
@@ -223,7 +235,7 @@ def settlement_upload(
             campaign=campaign,
             store=store,
             rows=len(rows),
-            uploaded_by_label=clerk.audit_label[:150],
+            uploaded_by_label=label[:150],
         )
         settlement.register.save("register.xlsx", ContentFile(data), save=False)
         settlement.invoice.save(
@@ -243,12 +255,15 @@ def settlement_upload(
             ],
             batch_size=2000,
         )
+        changes: dict[str, Any] = {"rows": len(rows)}
+        if staff is not None:
+            changes["on_behalf_of_store"] = store.pk
         audit_record(
-            actor=clerk,
+            actor=uploader,
             action=AuditAction.IMPORT,
             obj=settlement,
             org=campaign.org,
-            changes={"rows": len(rows)},
+            changes=changes,
         )
         settlement_reconcile(settlement=settlement, actor=None)
     return settlement, errors

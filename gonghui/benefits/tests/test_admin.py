@@ -165,3 +165,80 @@ def test_other_district_cannot_add_store_to_foreign_merchant(
     assert response.status_code == 200
     assert not Store.objects.filter(name="偷偷开的店").exists()
     assert login(world.jiefang_viewer).get(reverse("admin:benefits_store_add")).status_code == 403
+
+
+def test_merchant_store_clerk_changed_through_services(
+    world: Any, shop: Any, login: Any, make_campaign: Any, carded: Any
+) -> None:
+    from gonghui.audit.models import AuditEvent
+    from gonghui.benefits.services import scan_ticket_issue
+
+    client = login(world.jiefang_officer)
+    url = reverse("admin:benefits_merchant_change", args=[shop.merchant.pk])
+    form = {
+        "name": shop.merchant.name,
+        "uscc": "",
+        "settlement_account_name": "焦作市新华书店有限公司",
+        "settlement_bank": "邮储银行焦作分行",
+        "settlement_account_no": "６２１７ ９９００ ０００１",  # full-width, with spaces
+        "is_active": "on",
+        # the read-only stores inline's management form
+        "stores-TOTAL_FORMS": "2",
+        "stores-INITIAL_FORMS": "2",
+        "stores-MIN_NUM_FORMS": "0",
+        "stores-MAX_NUM_FORMS": "1000",
+        "stores-0-id": str(shop.store.pk),
+        "stores-0-merchant": str(shop.merchant.pk),
+        "stores-1-id": str(shop.other_store.pk),
+        "stores-1-merchant": str(shop.merchant.pk),
+    }
+    response = client.post(url, {**form, "settlement_account_no": "12ab"})
+    assert response.status_code == 200
+    assert zh("Enter the settlement account number (8 to 32 digits).") in text(response)
+    shop.merchant.refresh_from_db()
+    assert shop.merchant.settlement_bank == "中原银行焦作分行"  # a refused change changes nothing
+    response = client.post(url, form)
+    assert response.status_code == 302, text(response)
+    shop.merchant.refresh_from_db()
+    assert (shop.merchant.settlement_bank, shop.merchant.settlement_account_no) == (
+        "邮储银行焦作分行",
+        "621799000001",
+    )
+    line = AuditEvent.objects.filter(object_type="benefits.merchant", action="update").get()
+    assert line.actor_id == world.jiefang_officer.pk
+    assert line.changes["settlement_bank"] == ["中原银行焦作分行", "邮储银行焦作分行"]
+
+    # Another district cannot even see it; a viewer may look but not change.
+    assert login(world.zhongzhan_officer).post(url, form).status_code == 404
+    assert login(world.jiefang_viewer).post(url, {**form, "name": "改名"}).status_code == 403
+
+    # A store switched off; a clerk switched off: a ticket handed out before stops working.
+    store_url = reverse("admin:benefits_store_change", args=[shop.store.pk])
+    response = client.post(store_url, {"name": "图书大厦（新）", "address": "塔南路"})
+    assert response.status_code == 302, text(response)
+    shop.store.refresh_from_db()
+    assert (shop.store.name, shop.store.is_active) == ("图书大厦（新）", False)
+
+    voucher = voucher_grab(
+        campaign=make_campaign(stores=[shop.other_store]), member=carded()
+    ).voucher
+    ticket = scan_ticket_issue(clerk=shop.clerk)
+    clerk_url = reverse("admin:benefits_merchantclerk_change", args=[shop.clerk.pk])
+    response = client.post(clerk_url, {"is_supervisor": "on"})  # is_active unticked
+    assert response.status_code == 302, text(response)
+    shop.clerk.refresh_from_db()
+    assert (shop.clerk.is_supervisor, shop.clerk.is_active) == (True, False)
+    scan = {
+        "code": voucher.code,
+        "store": shop.other_store.pk,
+        "receipt_no": "R1",
+        "amount": "10",
+    }
+    refused = Client(HTTP_X_SCAN_TICKET=ticket, HTTP_ACCEPT="application/json").post(
+        "/benefits/redeem", scan
+    )
+    assert refused.status_code == 403
+    assert login(shop.clerk.user).get("/merchant/").status_code == 404
+    voucher.refresh_from_db()
+    assert voucher.status == "open"
+    assert AuditEvent.objects.filter(object_type="benefits.merchantclerk", action="update").exists()

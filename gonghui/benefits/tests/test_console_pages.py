@@ -102,10 +102,10 @@ def settled_world(world: Any, shop: Any, make_campaign: Any, carded: Any) -> dic
     members = [carded(), carded()]
     redemptions = redeem_some(campaign, members, shop)
     campaign_transition(campaign=campaign, new=CampaignStatus.CLOSED, actor=world.jiefang_officer)
-    from gonghui.benefits.console_services import settlement_upload_for_store
+    from gonghui.benefits.settlement import settlement_upload
 
-    settlement = settlement_upload_for_store(
-        actor=world.jiefang_officer,
+    settlement, _rows = settlement_upload(
+        staff=world.jiefang_officer,
         campaign=campaign,
         store=shop.store,
         register=SimpleUploadedFile("r.xlsx", register_xlsx(rows_for(redemptions))),

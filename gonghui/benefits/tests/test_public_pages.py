@@ -15,7 +15,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from gonghui.benefits.console_services import settlement_upload_for_store
 from gonghui.benefits.models import Campaign, CampaignStatus, Objection, PublicNotice
 from gonghui.benefits.public_views import OBJECTIONS_PER_WINDOW
 from gonghui.benefits.services import (
@@ -26,7 +25,7 @@ from gonghui.benefits.services import (
     lottery_verify,
     mask_name,
 )
-from gonghui.benefits.settlement import notice_publish, settlement_approve
+from gonghui.benefits.settlement import notice_publish, settlement_approve, settlement_upload
 from gonghui.benefits.tests.pages_helpers import (
     PDF,
     redeem_some,
@@ -56,8 +55,8 @@ def notice(world: Any, shop: Any, make_campaign: Any, carded: Any) -> PublicNoti
     member_card_set(actor=None, member=world.jiefang_member, card_number="6235950000000009999")
     redemptions = redeem_some(campaign, members, shop)
     campaign_transition(campaign=campaign, new=CampaignStatus.CLOSED, actor=world.jiefang_officer)
-    settlement = settlement_upload_for_store(
-        actor=world.jiefang_officer,
+    settlement, _rows = settlement_upload(
+        staff=world.jiefang_officer,
         campaign=campaign,
         store=shop.store,
         register=SimpleUploadedFile("r.xlsx", register_xlsx(rows_for(redemptions))),

@@ -238,3 +238,48 @@ def test_reupload_replaces_until_approved(shop, redeemed):
     first.refresh_from_db()
     assert first.status == SettlementStatus.SUPERSEDED and second.rows == 3
     assert Campaign.objects.get(pk=c.pk).status == CampaignStatus.OPEN
+
+
+def test_staff_upload_for_a_store_records_the_staff_user(world, shop, redeemed):
+    from gonghui.audit.models import AuditEvent
+
+    c, codes = redeemed
+    register = [(code, f"R{i}", "100") for i, code in enumerate(codes)]
+    # Staff of another district, a viewer, nobody, and "both a clerk and staff" are refused.
+    for staff in (world.zhongzhan_officer, world.jiefang_viewer):
+        with pytest.raises(PermissionDenied):
+            settlement_upload(
+                campaign=c, store=shop.store, staff=staff, register=xlsx(register), invoice=PDF
+            )
+    with pytest.raises(PermissionDenied):
+        settlement_upload(campaign=c, store=shop.store, register=xlsx(register), invoice=PDF)
+    with pytest.raises(PermissionDenied):
+        settlement_upload(
+            campaign=c,
+            store=shop.store,
+            clerk=shop.clerk,
+            staff=world.jiefang_officer,
+            register=xlsx(register),
+            invoice=PDF,
+        )
+    with pytest.raises(PermissionDenied):  # a store outside the campaign
+        settlement_upload(
+            campaign=c,
+            store=shop.other_store,
+            staff=world.jiefang_officer,
+            register=xlsx(register),
+            invoice=PDF,
+        )
+    assert Settlement.objects.count() == 0
+    settlement, errors = settlement_upload(
+        campaign=c,
+        store=shop.store,
+        staff=world.jiefang_officer,
+        register=xlsx(register),
+        invoice=PDF,
+    )
+    assert errors == [] and settlement.rows == len(codes)
+    assert settlement.uploaded_by_label == f"staff:{world.jiefang_officer.username}"
+    line = AuditEvent.objects.get(object_type="benefits.settlement", action="import")
+    assert line.actor_id == world.jiefang_officer.pk
+    assert line.changes == {"rows": len(codes), "on_behalf_of_store": shop.store.pk}
