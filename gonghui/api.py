@@ -21,7 +21,7 @@ api = NinjaAPI(
     version="1.0.0",
     urls_namespace="api",
     description=(
-        "Organisations and members of the union platform. Every answer is scoped to the "
+        "Organisations, members and member-benefit campaigns of the union platform. Every answer is scoped to the "
         "caller's organisation subtree. Authenticate with `Authorization: Bearer <token>`."
     ),
     auth=api_auth,
@@ -110,6 +110,7 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _register_routers() -> None:
+    from gonghui.benefits.api import router as benefits_router
     from gonghui.members.api import join_router, members_router, stats_router
     from gonghui.orgs.api import router as orgs_router
 
@@ -117,6 +118,7 @@ def _register_routers() -> None:
     api.add_router("/members", members_router, tags=["members"])
     api.add_router("/join-applications", join_router, tags=["join applications"])
     api.add_router("/stats", stats_router, tags=["statistics"])
+    api.add_router("/benefits", benefits_router, tags=["member benefits"])
 
 
 _register_routers()

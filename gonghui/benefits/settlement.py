@@ -427,6 +427,10 @@ def settlement_approve(*, settlement: Settlement, actor: Any, reason: str = "") 
             _("Settle after the redemption window has closed."), code="campaign_not_closed"
         )
     with transaction.atomic():
+        # Reconcile again first: the register may have been uploaded while vouchers were still
+        # being used or reversed. What is approved is the comparison as it stands now.
+        if Settlement.objects.filter(pk=settlement.pk, status=SettlementStatus.RECONCILED).exists():
+            settlement_reconcile(settlement=settlement, actor=None)
         done = Settlement.objects.filter(
             pk=settlement.pk, status=SettlementStatus.RECONCILED
         ).update(status=SettlementStatus.APPROVED, approved_by=actor, approved_at=timezone.now())

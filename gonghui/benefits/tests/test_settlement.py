@@ -283,3 +283,21 @@ def test_staff_upload_for_a_store_records_the_staff_user(world, shop, redeemed):
     line = AuditEvent.objects.get(object_type="benefits.settlement", action="import")
     assert line.actor_id == world.jiefang_officer.pk
     assert line.changes == {"rows": len(codes), "on_behalf_of_store": shop.store.pk}
+
+
+def test_approval_reconciles_again_with_later_redemptions(world, shop, redeemed, carded):
+    c, codes = redeemed
+    register = xlsx([(code, f"R{i}", "100") for i, code in enumerate(codes)])
+    settlement, _ = settlement_upload(
+        campaign=c, store=shop.store, clerk=shop.clerk, register=register, invoice=PDF
+    )
+    assert (settlement.missing_in_register, settlement.payable_fen) == (0, 3 * 6800)
+    # The campaign is still open: one more voucher is used after the register was uploaded.
+    late = voucher_grab(campaign=c, member=carded()).voucher
+    voucher_redeem(
+        code=late.code, store=shop.store, clerk=shop.clerk, receipt_no="R9", amount_fen=1
+    )
+    campaign_transition(campaign=c, new=CampaignStatus.CLOSED, actor=world.jiefang_officer)
+    settlement = settlement_approve(settlement=settlement, actor=world.jiefang_officer)
+    assert settlement.status == SettlementStatus.APPROVED
+    assert (settlement.missing_in_register, settlement.payable_fen) == (1, 4 * 6800)

@@ -1,0 +1,113 @@
+"""/api/v1/benefits: campaigns and figures, scoped like every other API answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from gonghui.accounts.services import api_token_create
+from gonghui.benefits.tests.pages_helpers import redeem_some
+
+API = "/api/v1/benefits"
+
+
+@pytest.fixture
+def callers(world, login) -> dict[str, Client]:
+    _token, secret = api_token_create(
+        actor=world.jiefang_officer, user=world.jiefang_officer, name="sync"
+    )
+    return {
+        "city_admin": login(world.city_admin),
+        "jiefang_staff": login(world.jiefang_officer),
+        "jiefang_viewer": login(world.jiefang_viewer),
+        "zhongzhan_staff": login(world.zhongzhan_officer),
+        "member": login(member=world.jiefang_member),
+        "clerk": None,  # filled in the test (needs the shop)
+        "anonymous": Client(),
+        "jiefang_token": Client(headers={"Authorization": f"Bearer {secret}"}),
+    }
+
+
+@pytest.fixture
+def campaign(make_campaign, carded, shop) -> Any:
+    c = make_campaign(quota=5)
+    redeem_some(c, [carded(), carded()], shop)
+    return c
+
+
+EXPECTED = {
+    "city_admin": 200,
+    "jiefang_staff": 200,
+    "jiefang_viewer": 200,
+    "jiefang_token": 200,
+    "zhongzhan_staff": 404,
+    "member": 401,
+    "clerk": 401,
+    "anonymous": 401,
+}
+
+
+def test_campaign_matrix(world, shop, login, callers, campaign):
+    callers["clerk"] = login(shop.clerk.user)
+    for who, client in callers.items():
+        listed = client.get(f"{API}/campaigns")
+        one = client.get(f"{API}/campaigns/{campaign.pk}")
+        figures = client.get(f"{API}/campaigns/{campaign.pk}/figures")
+        want = EXPECTED[who]
+        assert one.status_code == want, (who, one.content)
+        assert figures.status_code == want, (who, figures.content)
+        if want == 401:
+            assert listed.status_code == 401 and campaign.name not in listed.content.decode()
+            continue
+        names = [row["name"] for row in listed.json()["items"]]
+        assert (campaign.name in names) == (want == 200), who
+        if want == 404:
+            assert one.json()["code"] == "not_found"
+            assert campaign.name not in one.content.decode() + figures.content.decode()
+
+
+def test_campaign_fields_and_figures(callers, campaign, shop):
+    client = callers["jiefang_staff"]
+    row = client.get(f"{API}/campaigns/{campaign.pk}").json()
+    assert row["merchant_name"] == shop.merchant.name and row["status"] == "open"
+    assert (row["face_value_fen"], row["subsidy_fen"], row["quota"]) == (10000, 6800, 5)
+    f = client.get(f"{API}/campaigns/{campaign.pk}/figures").json()
+    assert (f["handed_out"], f["redeemed"], f["open"]) == (2, 2, 0)
+    assert f["redemption_rate"] == 1.0
+    assert f["subsidy_accrued_fen"] == 13600 and f["subsidy_payable_fen"] == 13600
+    assert f["by_store"] == [{"label": shop.store.name, "count": 2}]
+    assert sum(d["count"] for d in f["by_day"]) == 2
+
+
+def test_campaign_filters_and_bad_input(callers, campaign, make_campaign):
+    draft = make_campaign(status="draft", name="五月书香")
+    client = callers["jiefang_staff"]
+
+    def names(**params: str) -> set[str]:
+        r = client.get(f"{API}/campaigns", params)
+        assert r.status_code == 200, r.content
+        return {row["name"] for row in r.json()["items"]}
+
+    assert names() == {campaign.name, draft.name}
+    assert names(status="draft") == {draft.name}
+    assert names(q="书香") == {draft.name}
+    assert names(q="<script>") == set()
+    assert names(q="") == {campaign.name, draft.name}
+    for params, field in (
+        ({"status": "bogus"}, "status"),
+        ({"status": "x" * 17}, "status"),
+        ({"q": "书" * 101}, "q"),
+    ):
+        r = client.get(f"{API}/campaigns", params)
+        assert r.status_code in {400, 422} and r.json()["field"] == field, r.content
+    for bad in ("0", "-1", "abc", "9" * 30):
+        r = client.get(f"{API}/campaigns/{bad}")
+        assert r.status_code in {404, 422}, (bad, r.status_code)
+    assert client.get(f"{API}/campaigns/999999").status_code == 404
+
+
+def test_openapi_lists_the_benefits_endpoints(callers):
+    spec = callers["city_admin"].get("/api/v1/openapi.json").json()
+    assert "/api/v1/benefits/campaigns/{campaign_id}/figures" in spec["paths"]
