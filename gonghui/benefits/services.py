@@ -613,6 +613,10 @@ def campaign_cancel(*, campaign: Campaign, actor: Any, reason: str) -> Campaign:
             code="campaign_has_redemptions",
         )
     with transaction.atomic():
+        # Empty the stock first. The UPDATE waits for any grab holding a stock row (it decremented
+        # and is still writing its voucher), and no grab can take one afterwards; so the vouchers
+        # cancelled below include every voucher a grab will ever have made.
+        CampaignStock.objects.filter(campaign=campaign).update(remaining=0)
         campaign_transition(
             campaign=campaign, new=CampaignStatus.CANCELLED, actor=actor, reason=reason
         )

@@ -144,3 +144,67 @@ def test_postgres_50_scans_of_one_code_one_success(world, shop, make_campaign):
 @pytest.mark.django_db(transaction=True)
 def test_sqlite_or_postgres_8_scans_of_one_code_one_success(world, shop, make_campaign):
     _redeem_race(make_campaign, world, shop, threads=8)
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_cancel_waits_for_a_grab_in_flight(world, make_campaign):
+    """A grab has taken stock and not yet committed its voucher when staff cancel the campaign:
+    the cancel waits for it and cancels that voucher too; no open voucher outlives the campaign."""
+    import time
+
+    from django.db import transaction
+
+    from gonghui.benefits.models import Campaign, CampaignStatus
+    from gonghui.benefits.services import campaign_cancel
+
+    campaign = make_campaign(quota=5)
+    [member_id] = bulk_members(org=world.jiefang_base, count=1, tag=f"cancel{campaign.pk}")
+    member = Member.objects.select_related("org").get(pk=member_id)
+    grabbed, release, cancelled = threading.Event(), threading.Event(), threading.Event()
+    outcome: list[Any] = []
+
+    def grab() -> None:
+        try:
+            with transaction.atomic():
+                outcome.append(voucher_grab(campaign=campaign, member=member).outcome)
+                grabbed.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def cancel() -> None:
+        try:
+            campaign_cancel(
+                campaign=Campaign.objects.get(pk=campaign.pk),
+                actor=world.jiefang_officer,
+                reason="场地取消",
+            )
+            cancelled.set()
+        finally:
+            connections.close_all()
+
+    a = threading.Thread(target=grab)
+    a.start()
+    assert grabbed.wait(10)
+    c = threading.Thread(target=cancel)
+    c.start()
+    time.sleep(0.5)
+    assert not cancelled.is_set()  # waiting for the grab's stock row
+    release.set()
+    a.join(10)
+    c.join(10)
+    assert cancelled.is_set() and outcome == [GrabOutcome.WON]
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.CANCELLED
+    assert list(Voucher.objects.filter(campaign=campaign).values_list("status", flat=True)) == [
+        VoucherStatus.CANCELLED
+    ]
+    late = voucher_grab(campaign=campaign, member=bulk_member(world, campaign))
+    assert late.outcome != GrabOutcome.WON
+
+
+def bulk_member(world: Any, campaign: Any) -> Member:
+    [pk] = bulk_members(org=world.jiefang_base, count=1, tag=f"late{campaign.pk}")
+    return Member.objects.select_related("org").get(pk=pk)
