@@ -401,6 +401,23 @@ def test_statement_declines_whatever_the_orm_path_refuses(shop, voucher):
     assert redeem_sql.run(**base) is not None  # and the unchanged scan goes through
 
 
+def test_the_scan_statement_is_prepared_on_postgres(shop, make_campaign, carded):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are a PostgreSQL matter")
+    campaign = make_campaign(quota=3)
+    for _ in range(2):
+        v = voucher_grab(campaign=campaign, member=carded()).voucher
+        voucher_redeem(
+            code=v.code, store=shop.store, clerk=shop.clerk, receipt_no="R", amount_fen=1
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%UPDATE benefits_voucher AS v%"],
+        )
+        assert cursor.fetchone()[0] == 1
+
+
 def _now():
     from django.utils import timezone
 
