@@ -52,6 +52,7 @@ def run(options: dict[str, Any]) -> str:
         merchant_clerk_create,
         new_voucher_code,
         scan_ticket_issue,
+        scan_ticket_read,
     )
 
     n, concurrency, same = options["vouchers"], options["concurrency"], options["same_code"]
@@ -60,7 +61,10 @@ def run(options: dict[str, Any]) -> str:
     tag = uuid.uuid4().hex[:8]
     t0 = time.perf_counter()
     warm = min(WARM_UP, n)
-    fx = fixture_make(members=n + 1 + warm, quota=n + 1 + warm, tag=tag)
+    # Vouchers: warm-up, the measured scans (n + one contested), and n more for the service-only
+    # run that follows the HTTP run.
+    total = warm + n + 1 + n
+    fx = fixture_make(members=total, quota=total, tag=tag)
     Voucher.objects.bulk_create(
         [
             Voucher(campaign=fx.campaign, member_id=pk, code=new_voucher_code())
@@ -88,7 +92,11 @@ def run(options: dict[str, Any]) -> str:
         "X-Scan-Ticket": scan_ticket_issue(clerk=clerk),
     }
     codes = list(Voucher.objects.filter(campaign=fx.campaign).values_list("code", flat=True))
-    warm_codes, codes = codes[:warm], codes[warm:]
+    warm_codes, codes, direct_codes = (
+        codes[:warm],
+        codes[warm : warm + n + 1],
+        codes[warm + n + 1 :],
+    )
     contested, singles = codes[0], codes[1:]
 
     def scan(code: str, i: int) -> Call:
@@ -111,9 +119,15 @@ def run(options: dict[str, Any]) -> str:
         result = load(server.port, calls, concurrency)
     finally:
         server.stop()
+    direct = service_only(
+        codes=direct_codes,
+        store_id=fx.store.pk,
+        auth=scan_ticket_read(headers["X-Scan-Ticket"]),
+        threads=options["workers"] * options["threads"],
+    )
     live = Redemption.objects.filter(
-        voucher__campaign=fx.campaign, reversed_at__isnull=True
-    ).exclude(voucher__code__in=warm_codes)
+        voucher__campaign=fx.campaign, reversed_at__isnull=True, voucher__code__in=codes
+    )
     double = live.values("voucher_id").annotate(n=Count("id")).filter(n__gt=1).count()
     report = {
         "bench": "redeem",
@@ -137,6 +151,13 @@ def run(options: dict[str, Any]) -> str:
         "ratio_vs_baseline": round(result["throughput_rps"] / baseline["throughput_rps"], 3)
         if baseline["throughput_rps"]
         else None,
+        # The same scans through the service in this process, no HTTP, as many database
+        # connections as the server has threads: what the database and the statement allow.
+        "service_only_rps": direct["throughput_rps"],
+        "service_only_redeemed": direct["redeemed"],
+        "service_only_vs_baseline": round(direct["throughput_rps"] / baseline["throughput_rps"], 3)
+        if baseline["throughput_rps"]
+        else None,
         "setup_s": round(setup_s, 2),
     }
     if result["server_errors"]:
@@ -144,3 +165,41 @@ def run(options: dict[str, Any]) -> str:
     if not options.get("keep"):
         report["cleaned_up"] = fixture_cleanup(fx, extra_users=[user.pk])
     return json.dumps(report, ensure_ascii=False)
+
+
+def service_only(*, codes: list[str], store_id: int, auth: Any, threads: int) -> dict[str, Any]:
+    """``voucher_redeem`` for each code from ``threads`` threads (one connection each)."""
+    import threading
+
+    from django.db import connections
+
+    from gonghui.benefits.services import voucher_redeem
+
+    done: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(threads + 1)
+
+    def work(chunk: list[str]) -> None:
+        ok = 0
+        try:
+            barrier.wait()
+            for i, code in enumerate(chunk):
+                voucher_redeem(
+                    code=code, store=store_id, clerk=auth, receipt_no=f"D{i}", amount_fen=10000
+                )
+                ok += 1
+        finally:
+            connections.close_all()
+            with lock:
+                done.append(ok)
+
+    pool = [threading.Thread(target=work, args=(codes[i::threads],)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - started
+    redeemed = sum(done)
+    return {"redeemed": redeemed, "throughput_rps": round(redeemed / elapsed, 1) if elapsed else 0}
