@@ -418,6 +418,31 @@ def test_the_scan_statement_is_prepared_on_postgres(shop, make_campaign, carded)
         assert cursor.fetchone()[0] == 1
 
 
+@ON_POSTGRES
+def test_a_scan_updates_the_voucher_in_place(shop, voucher):
+    """No indexed column changes and the table keeps free space per page: the voucher's update
+    is a HOT update, which writes no index entries (what makes a scan cheap for the database)."""
+    subsidy_accounts(voucher.campaign)
+
+    def hot_updates() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                "WHERE relname = 'benefits_voucher'"
+            )
+            row = cursor.fetchone()
+        return row[1] if row else 0
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'benefits_voucher'")
+        assert "fillfactor=85" in (cursor.fetchone()[0] or [])
+    before = hot_updates()
+    voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=100
+    )
+    assert hot_updates() == before + 1
+
+
 def _now():
     from django.utils import timezone
 
