@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -159,8 +160,25 @@ def redemption_reverse_view(request: HttpRequest, clerk: MerchantClerk, pk: int)
 @require_GET
 @clerk_required
 def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
-    rows = [
-        (r, mask_name(r.voucher.member.name))
-        for r in clerk_redemption_list(clerk=clerk).select_related("voucher__member")[:RECENT]
-    ]
-    return render(request, "benefits/merchant/redemption_list.html", {"clerk": clerk, "rows": rows})
+    stores = list(pages.clerk_stores(clerk=clerk))
+    query = request.GET.get("q", "")[:40]
+    raw_store = request.GET.get("store", "")
+    store_id = next((s.pk for s in stores if str(s.pk) == raw_store), None)
+    found = clerk_redemption_list(clerk=clerk, query=query, store_id=store_id).select_related(
+        "voucher__member"
+    )
+    page = Paginator(found, RECENT).get_page(request.GET.get("page"))
+    rows = [(r, mask_name(r.voucher.member.name)) for r in page]
+    return render(
+        request,
+        "benefits/merchant/redemption_list.html",
+        {
+            "clerk": clerk,
+            "rows": rows,
+            "page": page,
+            "stores": stores,
+            "query": query,
+            "store_id": store_id,
+            "filtered": bool(query.strip() or store_id),
+        },
+    )

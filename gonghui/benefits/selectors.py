@@ -8,6 +8,7 @@ staff, so ``scoped`` gives them nothing and these selectors filter by ``clerk.me
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -169,10 +170,24 @@ def clerk_voucher_lookup(*, clerk: MerchantClerk, code: str) -> Voucher:
     return voucher
 
 
-def clerk_redemption_list(*, clerk: MerchantClerk) -> QuerySet[Redemption]:
-    return Redemption.objects.select_related("voucher", "voucher__campaign", "store").filter(
+def clerk_redemption_list(
+    *, clerk: MerchantClerk, query: str = "", store_id: int | None = None
+) -> QuerySet[Redemption]:
+    """The merchant's redemptions, newest first. ``query``: a receipt number (or its start) or
+    the last characters of a voucher code (at least 4), as a clerk reads them off a receipt or
+    a member's phone."""
+    rows = Redemption.objects.select_related("voucher", "voucher__campaign", "store").filter(
         store__merchant_id=clerk.merchant_id
     )
+    if store_id is not None:
+        rows = rows.filter(store_id=store_id)
+    q = unicodedata.normalize("NFKC", query or "").strip()[:40]
+    if q:
+        match = Q(receipt_no__istartswith=q)
+        if len(q) >= 4:
+            match |= Q(voucher__code__endswith=q)
+        rows = rows.filter(match)
+    return rows.order_by("-at", "-id")
 
 
 def clerk_settlement_list(*, clerk: MerchantClerk) -> QuerySet[Settlement]:

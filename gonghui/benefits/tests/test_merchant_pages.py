@@ -327,3 +327,43 @@ def test_demo_vouchers_load_and_work(world, login):
     assert sorted(winners) == sorted(
         lottery.registrations.filter(won=True).values_list("pk", flat=True)
     )
+
+
+def test_recent_list_finds_by_receipt_or_code_tail_and_store(
+    world, shop, login, make_campaign, carded
+):
+    campaign = make_campaign(quota=40, stores=[shop.store, shop.other_store])
+    made = []
+    for i in range(35):
+        v = voucher_grab(campaign=campaign, member=carded()).voucher
+        store = shop.store if i % 2 else shop.other_store
+        made.append(
+            voucher_redeem(
+                code=v.code, store=store, clerk=shop.clerk, receipt_no=f"XH-{i:04d}", amount_fen=100
+            )
+        )
+    client = login(shop.clerk.user)
+
+    def listed(**params: str) -> set[int]:
+        r = client.get(RECENT, params)
+        assert r.status_code == 200
+        body = r.content.decode()
+        return {x.pk for x in made if f'data-redemption="{x.pk}"' in body}
+
+    assert len(listed()) == 30  # one page
+    assert listed(page="2") == {x.pk for x in made[:5]}  # older ones on the next page
+    assert listed(q="XH-0007") == {made[7].pk}
+    assert listed(q="ｘｈ-０００７") == {made[7].pk}  # full-width, lower case
+    tail = made[3].voucher.code[-6:]
+    assert made[3].pk in listed(q=tail)
+    assert listed(q="XH-0", store=str(shop.other_store.pk), page="1") <= {
+        x.pk for x in made if x.store_id == shop.other_store.pk
+    }
+    for hostile in ("<script>alert(1)</script>", "' OR 1=1 --", "x" * 500, "%", "_"):
+        r = client.get(RECENT, {"q": hostile, "store": "<b>"})
+        assert r.status_code == 200 and "<script>alert(1)" not in r.content.decode()
+        assert 'data-redemption="' not in r.content.decode()
+        assert zh("No redemption matches.") in r.content.decode()
+    # Another merchant's clerk finds nothing of ours, whatever it searches.
+    rival = login(shop.rival_clerk.user)
+    assert 'data-redemption="' not in rival.get(RECENT, {"q": "XH-0007"}).content.decode()
