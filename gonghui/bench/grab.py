@@ -198,13 +198,56 @@ def _client_worker(port: int, calls: list[Call], concurrency: int, out: Any) -> 
 
     threads = [threading.Thread(target=loop) for _ in range(concurrency)]
     started = time.perf_counter()
+    cpu_started = time.process_time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    out.send({"latencies": latencies, "statuses": statuses, "elapsed": elapsed, "errors": bodies})
+    cpu = time.process_time() - cpu_started
+    out.send(
+        {
+            "latencies": latencies,
+            "statuses": statuses,
+            "elapsed": elapsed,
+            "errors": bodies,
+            "cpu": cpu,
+        }
+    )
     out.close()
+
+
+_PROCESS_GROUPS = {
+    # the bench's gunicorn (started as "python -m gunicorn"), any other gunicorn
+    "gunicorn": lambda command: " -m gunicorn " in command or command.startswith("gunicorn"),
+    # the postmaster and every PostgreSQL process (backends, WAL writer, checkpointer, ...)
+    "postgres": lambda command: command.startswith("postgres:") or "/bin/postgres " in command,
+}
+
+
+def cpu_seconds_of(*names: str) -> dict[str, float] | None:
+    """CPU seconds (user + system) used so far by each named group of processes (Linux /proc;
+    None elsewhere). Processes are read as they are now."""
+    proc = "/proc"
+    if not os.path.isdir(proc):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys(names, 0.0)
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{pid}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"{proc}/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for name in names:
+            if _PROCESS_GROUPS[name](command):
+                totals[name] += (int(fields[11]) + int(fields[12])) / tick
+                break
+    return totals
 
 
 def load(port: int, calls: list[Call], concurrency: int) -> dict[str, Any]:
@@ -212,6 +255,7 @@ def load(port: int, calls: list[Call], concurrency: int) -> dict[str, Any]:
     from django.db import connections
 
     connections.close_all()  # never share a database socket with the forked child
+    cpu_before = cpu_seconds_of("gunicorn", "postgres")
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_client_worker, args=(port, calls, concurrency, sender))
@@ -219,7 +263,19 @@ def load(port: int, calls: list[Call], concurrency: int) -> dict[str, Any]:
     sender.close()
     result = receiver.recv()
     child.join()
+    cpu_after = cpu_seconds_of("gunicorn", "postgres")
     lat = sorted(result["latencies"])
+    cpu_ms: dict[str, float] | None = None
+    if cpu_before is not None and cpu_after is not None and lat:
+        # CPU per request of the server processes, the database server (every PostgreSQL
+        # process: backends, WAL writer, checkpointer) and the load client.
+        cpu_ms = {
+            "server": round((cpu_after["gunicorn"] - cpu_before["gunicorn"]) * 1000 / len(lat), 3),
+            "database": round(
+                (cpu_after["postgres"] - cpu_before["postgres"]) * 1000 / len(lat), 3
+            ),
+            "client": round(result["cpu"] * 1000 / len(lat), 3),
+        }
 
     def pct(p: float) -> float:
         return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else 0.0
@@ -232,6 +288,7 @@ def load(port: int, calls: list[Call], concurrency: int) -> dict[str, Any]:
         "p99_ms": pct(0.99),
         "statuses": {str(k): v for k, v in sorted(result["statuses"].items())},
         "server_errors": result["errors"],
+        "cpu_ms_per_request": cpu_ms,
     }
 
 

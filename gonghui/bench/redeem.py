@@ -151,6 +151,9 @@ def run(options: dict[str, Any]) -> str:
         "ratio_vs_baseline": round(result["throughput_rps"] / baseline["throughput_rps"], 3)
         if baseline["throughput_rps"]
         else None,
+        # Where the machine's CPU went, per request, in each run (server, database, client).
+        "cpu_ms_per_request": result["cpu_ms_per_request"],
+        "baseline_cpu_ms_per_request": baseline["cpu_ms_per_request"],
         # The same scans through the service in this process, no HTTP, as many database
         # connections as the server has threads: what the database and the statement allow.
         "service_only_rps": direct["throughput_rps"],
