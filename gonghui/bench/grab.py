@@ -78,6 +78,21 @@ class Server:
             self.process.wait()
 
 
+def _database_url(db: dict[str, Any]) -> str:
+    """The URL of the database this process uses (its test database, under the test runner), so
+    the server and the bench always read and write the same rows."""
+    from urllib.parse import quote
+
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = quote(str(db.get("USER") or ""), safe="")
+    password = quote(str(db.get("PASSWORD") or ""), safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = db.get("HOST") or "localhost"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{quote(str(db['NAME']), safe='')}"
+
+
 def server_start(*, workers: int, threads: int, extra_env: dict[str, str] | None = None) -> Server:
     """gunicorn with this process's settings (same database, same keys), signed-cookie sessions."""
     from django.conf import settings
@@ -97,10 +112,9 @@ def server_start(*, workers: int, threads: int, extra_env: dict[str, str] | None
         "LOG_LEVEL": "ERROR",
         **(extra_env or {}),
     }
+    env["DATABASE_URL"] = _database_url(settings.DATABASES["default"])
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         env["GONGHUI_VAR_DIR"] = str(settings.VAR_DIR)
-        if "DATABASE_URL" not in env:
-            env["DATABASE_URL"] = f"sqlite:///{settings.DATABASES['default']['NAME']}"
     cmd = [
         sys.executable,
         "-m",

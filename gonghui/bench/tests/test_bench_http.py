@@ -1,0 +1,60 @@
+"""``gonghui bench grab`` and ``bench redeem`` at small numbers: a real gunicorn on the test
+database, a load client in another process, and the JSON the README promises."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from gonghui.benefits import hot
+from gonghui.benefits.models import Campaign
+
+SERVER = ["--workers", "1", "--threads", "2"]
+
+
+def run_bench(*args: str) -> dict[str, object]:
+    out = io.StringIO()
+    call_command("bench", *args, *SERVER, stdout=out)
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hot_state():
+    hot.reset_local()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_grab_small():
+    report = run_bench("grab", "--members", "60", "--quota", "20", "--concurrency", "8")
+    assert report["vouchers_issued"] == 20 and report["distinct_winners"] == 20
+    assert report["oversold"] == 0 and report["requests"] == 60
+    for key in ("throughput_rps", "p50_ms", "p99_ms", "baseline_rps"):
+        assert float(report[key]) > 0, key  # type: ignore[arg-type]
+    assert report["cleaned_up"] is True
+    assert not Campaign.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_redeem_small():
+    report = run_bench("redeem", "--vouchers", "30", "--concurrency", "4", "--same-code", "6")
+    # 30 vouchers scanned once each, and one more voucher scanned by six at once
+    assert report["requests"] == 30 + 6
+    assert report["redeemed"] == 31 and report["double_redeemed"] == 0
+    assert report["same_code_successes"] == 1
+    assert report["statuses"] == {"201": 31, "400": 5}
+    assert report["service_only_redeemed"] == 30
+    for key in ("throughput_rps", "p99_ms", "baseline_rps", "service_only_rps"):
+        assert float(report[key]) > 0, key  # type: ignore[arg-type]
+    cpu = report["cpu_ms_per_request"]
+    assert isinstance(cpu, dict) and set(cpu) == {"server", "database", "client"}
+    assert cpu["server"] > 0 and cpu["client"] > 0
+    assert report["cleaned_up"] is True
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "x", "１e3", ""])
+def test_bench_counts_are_checked(bad):
+    with pytest.raises(CommandError, match="--vouchers"):
+        call_command("bench", "redeem", "--vouchers", bad)
