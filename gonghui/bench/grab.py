@@ -78,7 +78,7 @@ class Server:
             self.process.wait()
 
 
-def _database_url(db: dict[str, Any]) -> str:
+def _database_url(db: Any) -> str:
     """The URL of the database this process uses (its test database, under the test runner), so
     the server and the bench always read and write the same rows."""
     from urllib.parse import quote
