@@ -351,7 +351,9 @@ def test_recent_list_finds_by_receipt_or_code_tail_and_store(
         return {x.pk for x in made if f'data-redemption="{x.pk}"' in body}
 
     assert len(listed()) == 30  # one page
-    assert listed(page="2") == {x.pk for x in made[:5]}  # older ones on the next page
+    newest_first = list(Redemption.objects.order_by("-at", "-id").values_list("pk", flat=True))
+    assert listed() == set(newest_first[:30])
+    assert listed(page="2") == set(newest_first[30:])  # older ones on the next page
     assert listed(q="XH-0007") == {made[7].pk}
     assert listed(q="ｘｈ-０００７") == {made[7].pk}  # full-width, lower case
     tail = made[3].voucher.code[-6:]
