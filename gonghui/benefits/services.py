@@ -27,7 +27,7 @@ from gonghui.accounts.scoping import can_see_org, require_capability
 from gonghui.audit.context import current_origin
 from gonghui.audit.models import AuditAction
 from gonghui.audit.services import actor_label_of, audit_record, diff
-from gonghui.benefits import hot, redeem_sql
+from gonghui.benefits import grab_sql, hot, redeem_sql
 from gonghui.benefits.models import (
     CAMPAIGN_TRANSITIONS,
     MANAGE_BENEFITS,
@@ -1006,6 +1006,10 @@ def grab_in_database(*, campaign: Campaign, member: Member, request_key: str) ->
     """
     key = hot.campaign_key(campaign)
     limit = campaign.per_member_limit
+    if limit == 1 and connection.vendor == "postgresql":
+        won = _grab_statement(campaign=campaign, member=member, request_key=request_key)
+        if won is not None:
+            return won
     for _attempt in range(limit + 2):
         left: int | None = None
         try:
@@ -1056,6 +1060,46 @@ def grab_in_database(*, campaign: Campaign, member: Member, request_key: str) ->
         )
         return _won(voucher, already=False)
     return GrabResult(GrabOutcome.LIMIT, _("Please try again."), code="retry")
+
+
+def _grab_statement(*, campaign: Campaign, member: Member, request_key: str) -> GrabResult | None:
+    """A winner in one prepared statement (``grab_sql``); None: take the ORM path."""
+    origin = current_origin()
+    code = new_voucher_code()
+    try:
+        won = grab_sql.run(
+            campaign_id=campaign.pk,
+            org_id=campaign.org_id,
+            member_id=member.pk,
+            code=code,
+            request_key=request_key,
+            spread=member.pk,
+            shards=MAX_STOCK_SHARDS,
+            ip_address=origin.ip_address,
+            user_agent=origin.user_agent,
+            source=origin.source,
+        )
+    except IntegrityError:  # a double tap: the member's voucher exists (or is being made)
+        existing = _existing_voucher(campaign, member.pk, request_key)
+        return _won(existing, already=True) if existing is not None else None
+    if won is None:
+        return None
+    voucher = Voucher(
+        id=won.voucher_id,
+        campaign_id=campaign.pk,
+        member_id=member.pk,
+        slot=1,
+        per_member_limit=1,
+        code=code,
+        request_key=request_key,
+        status=VoucherStatus.OPEN,
+        created_at=won.created_at,
+    )
+    voucher._state.adding = False
+    voucher._state.db = connection.alias
+    key = hot.campaign_key(campaign)
+    transaction.on_commit(lambda: hot.mark_winner(key, member.pk, won.voucher_id))
+    return _won(voucher, already=False)
 
 
 # ---------------------------------------------------------------------------------------------
