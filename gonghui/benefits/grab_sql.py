@@ -75,15 +75,18 @@ def run(
 ) -> Won | None:
     """Take one voucher in one statement; None when no free shard had stock."""
     import psycopg
+    from psycopg.types.numeric import Int8
 
+    # Every integer as int8: psycopg would otherwise type small numbers int2, and the statement,
+    # prepared with those types, would overflow on ``shard + spread`` for a large member id.
     params = {
-        "campaign": campaign_id,
-        "org": org_id,
-        "member": member_id,
+        "campaign": Int8(campaign_id),
+        "org": Int8(org_id),
+        "member": Int8(member_id),
         "code": code,
         "request_key": request_key,
-        "spread": spread,
-        "shards": shards,
+        "spread": Int8(spread),
+        "shards": Int8(shards),
         "ip": ip_address,
         "user_agent": user_agent[:300],
         "source": source[:16],

@@ -128,6 +128,7 @@ def run(
 ) -> Redeemed | None:
     """Redeem in one statement; None when the scan is not (or no longer) valid as it stands."""
     import psycopg
+    from psycopg.types.numeric import Int8
 
     connection.ensure_connection()
     raw = connection.connection
@@ -138,11 +139,13 @@ def run(
             _STATEMENT,
             {
                 "code": code,
-                "store": store_id,
-                "clerk": clerk_id,
+                # Integers as int8 whatever their size, so one prepared statement serves all
+                # (psycopg types small numbers int2 and would prepare a variant per size).
+                "store": Int8(store_id),
+                "clerk": Int8(clerk_id),
                 "fingerprint": fingerprint,
                 "receipt": receipt,
-                "amount": amount_fen,
+                "amount": Int8(amount_fen),
                 "now": now,
                 "memo_prefix": memo_prefix,
                 "expense_code": EXPENSE_ACCOUNT,

@@ -86,3 +86,27 @@ def test_a_double_tap_through_the_statement_gets_the_same_voucher(make_campaign,
     campaign.refresh_from_db()
     assert campaign.remaining == 2  # the refused second insert gave its unit back
     assert Voucher.objects.filter(campaign=campaign).count() == 1
+
+
+def test_large_numbers_after_small_ones_share_the_prepared_statement(make_campaign, carded):
+    """Prepared with small numbers first, then called with a member id near 2**15 and beyond:
+    every integer goes as int8, so ``shard + spread`` cannot overflow a smallint."""
+    campaign = make_campaign(quota=3)
+    args = {
+        "campaign_id": campaign.pk,
+        "org_id": campaign.org_id,
+        "request_key": "",
+        "shards": MAX_STOCK_SHARDS,
+        "ip_address": None,
+        "user_agent": "",
+        "source": "system",
+    }
+    for spread, code in ((1, "A" * 22), (32_767, "B" * 22), (2**40, "C" * 22)):
+        won = grab_sql.run(member_id=carded().pk, code=code, spread=spread, **args)
+        assert won is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%INSERT INTO benefits_voucher%"],
+        )
+        assert cursor.fetchone()[0] == 1
