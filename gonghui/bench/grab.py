@@ -306,6 +306,10 @@ def load(port: int, calls: list[Call], concurrency: int) -> dict[str, Any]:
     }
 
 
+def ratio(rate: float, baseline: float) -> float | None:
+    return round(rate / baseline, 3) if baseline else None
+
+
 def baseline_calls(n: int) -> list[Call]:
     return [Call("GET", "/benefits/ping", {"Host": "127.0.0.1"})] * n
 
@@ -525,16 +529,12 @@ def run(options: dict[str, Any]) -> str:
         "baseline_rps": baseline["throughput_rps"],
         "baseline_p50_ms": baseline["p50_ms"],
         "baseline_p99_ms": baseline["p99_ms"],
-        "ratio_vs_baseline": round(grab["throughput_rps"] / baseline["throughput_rps"], 3)
-        if baseline["throughput_rps"]
-        else None,
+        "ratio_vs_baseline": ratio(grab["throughput_rps"], baseline["throughput_rps"]),
         "baseline_member_rps": member_baseline["throughput_rps"],
         "baseline_member_p99_ms": member_baseline["p99_ms"],
-        "ratio_vs_member_baseline": round(
-            grab["throughput_rps"] / member_baseline["throughput_rps"], 3
-        )
-        if member_baseline["throughput_rps"]
-        else None,
+        "ratio_vs_member_baseline": ratio(
+            grab["throughput_rps"], member_baseline["throughput_rps"]
+        ),
         "setup_s": round(setup_s, 2),
     }
     if grab["server_errors"]:

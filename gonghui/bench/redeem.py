@@ -28,6 +28,7 @@ from gonghui.bench.grab import (
     fixture_cleanup,
     fixture_make,
     load,
+    ratio,
     server_start,
 )
 
@@ -148,9 +149,7 @@ def run(options: dict[str, Any]) -> str:
         "baseline_rps": baseline["throughput_rps"],
         "baseline_p50_ms": baseline["p50_ms"],
         "baseline_p99_ms": baseline["p99_ms"],
-        "ratio_vs_baseline": round(result["throughput_rps"] / baseline["throughput_rps"], 3)
-        if baseline["throughput_rps"]
-        else None,
+        "ratio_vs_baseline": ratio(result["throughput_rps"], baseline["throughput_rps"]),
         # Where the machine's CPU went, per request, in each run (server, database, client).
         "cpu_ms_per_request": result["cpu_ms_per_request"],
         "baseline_cpu_ms_per_request": baseline["cpu_ms_per_request"],
@@ -158,9 +157,7 @@ def run(options: dict[str, Any]) -> str:
         # connections as the server has threads: what the database and the statement allow.
         "service_only_rps": direct["throughput_rps"],
         "service_only_redeemed": direct["redeemed"],
-        "service_only_vs_baseline": round(direct["throughput_rps"] / baseline["throughput_rps"], 3)
-        if baseline["throughput_rps"]
-        else None,
+        "service_only_vs_baseline": ratio(direct["throughput_rps"], baseline["throughput_rps"]),
         "setup_s": round(setup_s, 2),
     }
     if result["server_errors"]:

@@ -14,12 +14,13 @@ import secrets
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import segno
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -51,6 +52,8 @@ from gonghui.ledger.models import Account, AccountKind
 from gonghui.ledger.services import ledger_account_ensure, ledger_post
 from gonghui.members.models import Member, MemberCard, MemberStatus, WorkerCategory
 from gonghui.orgs.models import Org
+
+_M = TypeVar("_M", bound="Model")
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -1062,6 +1065,13 @@ def grab_in_database(*, campaign: Campaign, member: Member, request_key: str) ->
     return GrabResult(GrabOutcome.LIMIT, _("Please try again."), code="retry")
 
 
+def _as_stored(obj: _M) -> _M:
+    """A model instance built from a statement's ``RETURNING`` row, marked as saved."""
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj
+
+
 def _grab_statement(*, campaign: Campaign, member: Member, request_key: str) -> GrabResult | None:
     """A winner in one prepared statement (``grab_sql``); None: take the ORM path."""
     origin = current_origin()
@@ -1084,19 +1094,19 @@ def _grab_statement(*, campaign: Campaign, member: Member, request_key: str) -> 
         return _won(existing, already=True) if existing is not None else None
     if won is None:
         return None
-    voucher = Voucher(
-        id=won.voucher_id,
-        campaign_id=campaign.pk,
-        member_id=member.pk,
-        slot=1,
-        per_member_limit=1,
-        code=code,
-        request_key=request_key,
-        status=VoucherStatus.OPEN,
-        created_at=won.created_at,
+    voucher = _as_stored(
+        Voucher(
+            id=won.voucher_id,
+            campaign_id=campaign.pk,
+            member_id=member.pk,
+            slot=1,
+            per_member_limit=1,
+            code=code,
+            request_key=request_key,
+            status=VoucherStatus.OPEN,
+            created_at=won.created_at,
+        )
     )
-    voucher._state.adding = False
-    voucher._state.db = connection.alias
     key = hot.campaign_key(campaign)
     transaction.on_commit(lambda: hot.mark_winner(key, member.pk, won.voucher_id))
     return _won(voucher, already=False)
@@ -1461,19 +1471,18 @@ def voucher_redeem(
             source=origin.source,
         )
         if done is not None:
-            redemption = Redemption(
-                id=done.redemption_id,
-                voucher_id=done.voucher_id,
-                store_id=store_id,
-                clerk_id=clerk.clerk_id if isinstance(clerk, ScanAuth) else clerk.pk,
-                receipt_no=receipt,
-                amount_fen=amount,
-                subsidy_fen=done.subsidy_fen,
-                at=done.at,
+            return _as_stored(
+                Redemption(
+                    id=done.redemption_id,
+                    voucher_id=done.voucher_id,
+                    store_id=store_id,
+                    clerk_id=clerk.clerk_id if isinstance(clerk, ScanAuth) else clerk.pk,
+                    receipt_no=receipt,
+                    amount_fen=amount,
+                    subsidy_fen=done.subsidy_fen,
+                    at=done.at,
+                )
             )
-            redemption._state.adding = False
-            redemption._state.db = connection.alias
-            return redemption
     clerk, store = _scan_parties(clerk, store)
     return _voucher_redeem_orm(
         code=code, store=store, clerk=clerk, receipt=receipt, amount=amount, now=now
