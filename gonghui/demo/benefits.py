@@ -24,6 +24,8 @@ from gonghui.benefits.services import (
     member_eligibility,
     merchant_create,
     store_create,
+    voucher_grab,
+    voucher_redeem,
 )
 from gonghui.members.models import Member, MemberCard, MemberStatus
 from gonghui.members.services import member_card_set
@@ -127,8 +129,46 @@ def demo_benefits_load(
         if not eligibility.ok:  # the demo would be pointless; fail the load loudly
             raise RuntimeError(f"demo member cannot grab: {eligibility.code}")
 
+    _some_grabs_and_scans(campaign=campaign, store=store, clerk=clerk, skip=demo_member)
     lottery = _finished_lottery(city=city, merchant_store=store, now=now, n=lottery_members)
     return DemoBenefits(campaign=campaign, lottery=lottery, clerk=clerk, store=store)
+
+
+def _some_grabs_and_scans(
+    *, campaign: Campaign, store: Store, clerk: MerchantClerk, skip: Member | None
+) -> None:
+    """A few other members have grabbed, and some have already used their voucher at the till,
+    so the dashboard, the clerk's list and the settlement register have rows to show. The demo
+    member is left out: their own grab is the thing to try."""
+    city_path = campaign.org.path
+    candidates = Member.objects.filter(
+        status=MemberStatus.ACTIVE,
+        cards__is_current=True,
+        cards__is_member_card=True,
+        org__path__startswith=city_path,
+    )
+    if skip is not None:
+        candidates = candidates.exclude(pk=skip.pk)
+    grabbed = 0
+    for member in candidates.select_related("org").order_by("-pk")[:40]:
+        if grabbed >= DEMO_GRABS:
+            break
+        result = voucher_grab(campaign=campaign, member=member)
+        if result.voucher is None:
+            continue
+        if grabbed < DEMO_SCANS:
+            voucher_redeem(
+                code=result.voucher.code,
+                store=store,
+                clerk=clerk,
+                receipt_no=f"XH-0424-{grabbed + 1:03d}",
+                amount_fen=10000 + 1350 * grabbed,
+            )
+        grabbed += 1
+
+
+DEMO_GRABS = 8  # other members' vouchers in 四月芳菲
+DEMO_SCANS = 5  # of which used at the bookstore
 
 
 def _finished_lottery(*, city: Org, merchant_store: Store, now: dt.datetime, n: int) -> Campaign:
