@@ -17,10 +17,9 @@ answer with the existing voucher. A test writes one winner each way and compares
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import nullcontext
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from gonghui.core import prepared
 
 _STATEMENT = """
 WITH d AS (
@@ -73,35 +72,21 @@ def run(
     user_agent: str,
     source: str,
 ) -> Won | None:
-    """Take one voucher in one statement; None when no free shard had stock."""
-    import psycopg
-    from psycopg.types.numeric import Int8
-
-    # Every integer as int8: psycopg would otherwise type small numbers int2, and the statement,
-    # prepared with those types, would overflow on ``shard + spread`` for a large member id.
-    params = {
-        "campaign": Int8(campaign_id),
-        "org": Int8(org_id),
-        "member": Int8(member_id),
-        "code": code,
-        "request_key": request_key,
-        "spread": Int8(spread),
-        "shards": Int8(shards),
-        "ip": ip_address,
-        "user_agent": user_agent[:300],
-        "source": source[:16],
-    }
-    connection.ensure_connection()
-    # Inside a caller's transaction a failed statement (a double tap's unique violation) must
-    # not abort it: a savepoint keeps it local. In autocommit the statement is its own
-    # transaction and needs no BEGIN/COMMIT round trips.
-    with transaction.atomic() if connection.in_atomic_block else nullcontext():
-        from django.db.utils import IntegrityError
-
-        try:
-            with psycopg.Cursor(connection.connection) as cursor:
-                cursor.execute(_STATEMENT, params, prepare=True)
-                row = cursor.fetchone()
-        except psycopg.errors.UniqueViolation as exc:
-            raise IntegrityError(str(exc)) from exc
+    """Take one voucher in one statement; None when no free shard had stock. A double tap's
+    unique violation comes out as ``IntegrityError``, with nothing written."""
+    row = prepared.fetchone(
+        _STATEMENT,
+        {
+            "campaign": campaign_id,
+            "org": org_id,
+            "member": member_id,
+            "code": code,
+            "request_key": request_key,
+            "spread": spread,
+            "shards": shards,
+            "ip": ip_address,
+            "user_agent": user_agent[:300],
+            "source": source[:16],
+        },
+    )
     return Won(*row) if row is not None else None

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import connection
+from gonghui.core import prepared
 
 EXPENSE_ACCOUNT = "5301"
 
@@ -127,35 +127,23 @@ def run(
     source: str,
 ) -> Redeemed | None:
     """Redeem in one statement; None when the scan is not (or no longer) valid as it stands."""
-    import psycopg
-    from psycopg.types.numeric import Int8
-
-    connection.ensure_connection()
-    raw = connection.connection
-    # A server-side-binding cursor, so the statement is parsed and planned once per connection
-    # (Django's own cursors bind on the client and cannot be prepared).
-    with psycopg.Cursor(raw) as cursor:
-        cursor.execute(
-            _STATEMENT,
-            {
-                "code": code,
-                # Integers as int8 whatever their size, so one prepared statement serves all
-                # (psycopg types small numbers int2 and would prepare a variant per size).
-                "store": Int8(store_id),
-                "clerk": Int8(clerk_id),
-                "fingerprint": fingerprint,
-                "receipt": receipt,
-                "amount": Int8(amount_fen),
-                "now": now,
-                "memo_prefix": memo_prefix,
-                "expense_code": EXPENSE_ACCOUNT,
-                "ip": ip_address,
-                "user_agent": user_agent[:300],
-                "source": source[:16],
-            },
-            prepare=True,
-        )
-        row = cursor.fetchone()
+    row = prepared.fetchone(
+        _STATEMENT,
+        {
+            "code": code,
+            "store": store_id,
+            "clerk": clerk_id,
+            "fingerprint": fingerprint,
+            "receipt": receipt,
+            "amount": amount_fen,
+            "now": now,
+            "memo_prefix": memo_prefix,
+            "expense_code": EXPENSE_ACCOUNT,
+            "ip": ip_address,
+            "user_agent": user_agent[:300],
+            "source": source[:16],
+        },
+    )
     if row is None:
         return None
     return Redeemed(*row)

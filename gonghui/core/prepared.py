@@ -1,0 +1,37 @@
+"""One statement, prepared once per database connection, for the few hot paths that need it.
+
+Django's psycopg cursors bind parameters on the client and are never prepared; a large statement
+(the voucher scan, the winning grab) then pays its parse and plan on every call. ``fetchone``
+runs it on a server-binding psycopg cursor with ``prepare=True`` instead (PostgreSQL only; the
+settings let exactly such explicit requests be prepared, see ``DATABASE_PREPARED_STATEMENTS``).
+
+* Every integer goes as int8: psycopg would type a small number int2, the plan prepared with that
+  type would overflow on arithmetic with a large one, and each size would prepare a variant.
+* Inside a caller's transaction the statement runs in a savepoint, so a failure (a unique
+  violation, say) stays local; in autocommit it is its own transaction, with no BEGIN/COMMIT.
+* Driver errors come out as Django's (``IntegrityError`` and the rest), as from any ORM call.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any
+
+from django.db import connection, transaction
+
+
+def fetchone(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The first row of ``sql`` run with ``params`` (psycopg ``%(name)s`` placeholders)."""
+    import psycopg
+    from psycopg.types.numeric import Int8
+
+    bound = {
+        name: Int8(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        for name, value in params.items()
+    }
+    connection.ensure_connection()
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, bound, prepare=True)
+            row = cursor.fetchone()
+    return tuple(row) if row is not None else None
