@@ -242,3 +242,31 @@ def test_merchant_store_clerk_changed_through_services(
     voucher.refresh_from_db()
     assert voucher.status == "open"
     assert AuditEvent.objects.filter(object_type="benefits.merchantclerk", action="update").exists()
+
+
+@pytest.mark.parametrize("name", ["", "   ", "<script>alert(1)</script>", "店" * 101])
+def test_store_change_with_bad_name_says_why_and_changes_nothing(
+    world: Any, shop: Any, login: Any, name: str
+) -> None:
+    from gonghui.audit.models import AuditEvent
+
+    url = reverse("admin:benefits_store_change", args=[shop.store.pk])
+    response = login(world.jiefang_officer).post(
+        url, {"name": name, "address": "塔南路", "is_active": "on"}
+    )
+    assert response.status_code == 200  # the form again, with the reason
+    raw = response.content.decode()
+    assert "errorlist" in raw and "<script>alert(1)</script>" not in raw
+    # the service's reason, in Chinese, next to the field
+    from gonghui.benefits.services import store_update
+    from gonghui.core.errors import ApplicationError
+
+    if len(name) > 100:  # the form's own length check answers first, in Chinese too
+        assert "100" in raw.split("errorlist", 1)[1][:300]
+    else:
+        with pytest.raises(ApplicationError) as exc:
+            store_update(actor=world.jiefang_officer, store=shop.store, name=name, address="塔南路")
+        assert exc.value.field == "name" and zh(str(exc.value.message)) in raw
+    shop.store.refresh_from_db()
+    assert (shop.store.name, shop.store.is_active) == ("图书大厦", True)
+    assert not AuditEvent.objects.filter(object_type="benefits.store", action="update").exists()
