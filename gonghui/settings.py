@@ -297,6 +297,9 @@ LOGGING = {
 
 # Member benefits (vouchers).
 GONGHUI_REDEMPTION_REVERSAL_MINUTES = env_int("GONGHUI_REDEMPTION_REVERSAL_MINUTES", 30)
+# PostgreSQL: how many voucher scans that arrive at the same moment in one server process may
+# share one statement (1: every scan is its own statement).
+GONGHUI_SCAN_BATCH = max(1, env_int("GONGHUI_SCAN_BATCH", 32))
 # Grab rate limits: requests per window per member and per client address.
 GONGHUI_GRAB_RATE_WINDOW_SECONDS = env_int("GONGHUI_GRAB_RATE_WINDOW_SECONDS", 10)
 GONGHUI_GRAB_RATE_PER_MEMBER = env_int("GONGHUI_GRAB_RATE_PER_MEMBER", 10)

@@ -1,22 +1,29 @@
-"""A voucher redemption on PostgreSQL as one prepared statement (the scan's hot path).
+"""Voucher redemptions on PostgreSQL as one prepared statement (the scan's hot path).
 
 The ORM path of ``voucher_redeem`` makes ~15 round trips (voucher, store check, compare-and-set,
 redemption, status row, two ledger accounts, ledger transaction and entries, audit line); each
 costs Python time in the ORM and a trip to the server. Here the same rows are written by
-one data-modifying CTE, prepared once per connection:
+one data-modifying CTE, prepared once per connection, for a batch of scans:
 
-* the compare-and-set ``UPDATE … WHERE status = 'open'`` joins every condition of a valid scan
-  (clerk, user, merchant and store active, store in the campaign, campaign open, inside the
-  window, ledger accounts present), so it moves the voucher only when the scan is valid;
-* the redemption, the voucher's status row, the ledger transaction with its two entries and the
-  audit line (which names the ledger transaction, as on the ORM path) are inserted from its
-  ``RETURNING`` row, in the same statement and therefore the same transaction (the ledger's
-  deferred balance trigger still checks it at commit).
+* the scans come in as arrays and are unnested into rows ``q``;
+* the compare-and-set ``UPDATE … WHERE status = 'open'`` joins each scan with every condition of
+  a valid scan (clerk, user, merchant and store active, the ticket's password fingerprint, store
+  in the campaign, campaign open, inside the window, ledger accounts present), so it moves a
+  voucher only when its scan is valid, and a voucher at most once however often it is in the
+  batch;
+* the redemptions, the vouchers' status rows, a ledger transaction with its two entries per
+  redemption and the audit lines (each naming its ledger transaction, as on the ORM path) are
+  inserted from its ``RETURNING`` rows, in the same statement and therefore the same transaction
+  (the ledger's deferred balance trigger still checks each transaction at commit).
 
-When the update matches nothing, nothing was written and ``run`` returns None; the service then
-takes the ORM path, which finds and explains the refusal (or, if the voucher is still open,
-redeems it there — e.g. when the ledger accounts do not exist yet). The ORM path is also the
-only path on SQLite. A test writes one redemption each way and compares every row.
+A batch is whatever scans the threads of one server process have waiting at the moment
+(``run``, through ``gonghui.core.combining``): a lone scan runs at once as a batch of one; under
+a rush the fixed cost of a statement (round trip, executor start-up, commit, WAL flush) is shared.
+
+A scan the update does not match wrote nothing and gets None; the service then takes the ORM
+path, which finds and explains the refusal (or, if the voucher is still open, redeems it there —
+e.g. when the ledger accounts do not exist yet). The ORM path is also the only path on SQLite.
+Tests write redemptions each way and compare every row.
 """
 
 from __future__ import annotations
@@ -24,7 +31,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.db import connection
+
 from gonghui.core import prepared
+from gonghui.core.combining import BatchFailed, Combiner
 
 EXPENSE_ACCOUNT = "5301"
 
@@ -34,19 +45,24 @@ def payable_account_code(merchant_id: int) -> str:
 
 
 _STATEMENT = """
-WITH v AS (
+WITH q AS (
+    SELECT * FROM unnest(%(n)s::int8[], %(code)s::text[], %(store)s::int8[], %(clerk)s::int8[],
+                         %(fp)s::text[], %(receipt)s::text[], %(amount)s::int8[],
+                         %(now)s::timestamptz[], %(ip)s::text[], %(ua)s::text[], %(source)s::text[])
+           AS q(n, code, store, clerk, fp, receipt, amount, now, ip, ua, source)
+), v AS (
     UPDATE benefits_voucher AS v
-       SET status = 'used', used_at = %(now)s, status_changed_at = %(now)s
-      FROM benefits_campaign AS c, benefits_merchantclerk AS k, benefits_merchant AS m,
+       SET status = 'used', used_at = q.now, status_changed_at = q.now
+      FROM q, benefits_campaign AS c, benefits_merchantclerk AS k, benefits_merchant AS m,
            accounts_user AS u, benefits_store AS s
-     WHERE v.code = %(code)s AND v.status = 'open'
+     WHERE v.code = q.code AND v.status = 'open'
        AND c.id = v.campaign_id AND c.status = 'open'
-       AND c.redeem_from <= %(now)s AND %(now)s < c.redeem_until
-       AND k.id = %(clerk)s AND k.is_active AND k.merchant_id = c.merchant_id
+       AND c.redeem_from <= q.now AND q.now < c.redeem_until
+       AND k.id = q.clerk AND k.is_active AND k.merchant_id = c.merchant_id
        AND m.id = k.merchant_id AND m.is_active
        AND u.id = k.user_id AND u.is_active
-       AND (%(fingerprint)s::text IS NULL OR left(md5(u.password), 16) = %(fingerprint)s::text)
-       AND s.id = %(store)s AND s.is_active AND s.merchant_id = k.merchant_id
+       AND (q.fp = '' OR left(md5(u.password), 16) = q.fp)
+       AND s.id = q.store AND s.is_active AND s.merchant_id = k.merchant_id
        AND EXISTS (SELECT 1 FROM benefits_campaign_stores AS cs
                     WHERE cs.campaign_id = c.id AND cs.store_id = s.id)
        AND (c.subsidy_fen = 0 OR (
@@ -54,51 +70,75 @@ WITH v AS (
                      WHERE a.org_id = c.org_id AND a.code = %(expense_code)s)
         AND EXISTS (SELECT 1 FROM ledger_account AS a
                      WHERE a.org_id = c.org_id AND a.code = '2202.M' || c.merchant_id::text)))
-    RETURNING v.id, v.code, c.id AS campaign_id, c.org_id, c.merchant_id, c.name,
-              c.subsidy_fen, 'clerk:' || u.username AS label
+    RETURNING q.n, v.id, v.code, c.id AS campaign_id, c.org_id, c.merchant_id, c.name,
+              c.subsidy_fen, 'clerk:' || u.username AS label, q.store, q.clerk, q.receipt,
+              q.amount, q.ip, q.ua, q.source
 ), r AS (
     INSERT INTO benefits_redemption
            (voucher_id, store_id, clerk_id, receipt_no, amount_fen, subsidy_fen, at,
             reversed_at, reversed_by_label, reverse_reason)
-    SELECT v.id, %(store)s, %(clerk)s, %(receipt)s, %(amount)s, v.subsidy_fen, now(),
-           NULL, '', ''
-      FROM v
+    SELECT v.id, v.store, v.clerk, v.receipt, v.amount, v.subsidy_fen, now(), NULL, '', ''
+      FROM v ORDER BY v.n
     RETURNING id, voucher_id, at
 ), sc AS (
     INSERT INTO benefits_voucherstatuschange (voucher_id, old, new, actor_label, reason, at)
-    SELECT v.id, 'open', 'used', v.label, '', now() FROM v
+    SELECT v.id, 'open', 'used', v.label, '', now() FROM v ORDER BY v.n
 ), t AS (
     INSERT INTO ledger_transaction (org_id, memo, reference, created_at, created_by_id,
                                     actor_label)
     SELECT v.org_id, left(%(memo_prefix)s || v.name, 200), 'benefits.redemption:' || r.id::text,
            now(), NULL, v.label
-      FROM v, r
+      FROM v JOIN r ON r.voucher_id = v.id
      WHERE v.subsidy_fen > 0
-    RETURNING id
+     ORDER BY v.n
+    RETURNING id, reference
 ), e AS (
     INSERT INTO ledger_entry (transaction_id, account_id, amount_fen)
     SELECT t.id, a.id, x.amount
       FROM t
-     CROSS JOIN v
+      JOIN r ON t.reference = 'benefits.redemption:' || r.id::text
+      JOIN v ON v.id = r.voucher_id
      CROSS JOIN LATERAL (VALUES (1, %(expense_code)s::text, v.subsidy_fen),
                                 (2, '2202.M' || v.merchant_id::text, -v.subsidy_fen))
            AS x(n, code, amount)
       JOIN ledger_account AS a ON a.org_id = v.org_id AND a.code = x.code
-     ORDER BY x.n
+     ORDER BY t.id, x.n
 ), ra AS (
     INSERT INTO audit_auditevent (at, actor_id, actor_label, action, object_type, object_id,
                                   object_repr, org_id, changes, reason, ip_address, user_agent,
                                   source)
     SELECT now(), NULL, v.label, 'create', 'benefits.redemption', r.id::text,
-           r.voucher_id::text || ' @ ' || %(store)s::text, v.org_id,
+           r.voucher_id::text || ' @ ' || v.store::text, v.org_id,
            jsonb_strip_nulls(jsonb_build_object(
-               'receipt_no', %(receipt)s::text, 'amount_fen', %(amount)s::bigint,
-               'store', %(store)s::bigint, 'ledger_transaction', (SELECT t.id FROM t))),
-           '', %(ip)s::inet, %(user_agent)s, %(source)s
-      FROM v, r
+               'receipt_no', v.receipt, 'amount_fen', v.amount,
+               'store', v.store, 'ledger_transaction', t.id)),
+           '', NULLIF(v.ip, '')::inet, v.ua, v.source
+      FROM v JOIN r ON r.voucher_id = v.id
+      LEFT JOIN t ON t.reference = 'benefits.redemption:' || r.id::text
+     ORDER BY v.n
 )
-SELECT r.id, r.voucher_id, r.at, v.campaign_id, v.name, v.subsidy_fen, v.code FROM r, v
+SELECT v.n, r.id, r.voucher_id, r.at, v.campaign_id, v.name, v.subsidy_fen, v.code
+  FROM v JOIN r ON r.voucher_id = v.id
 """
+
+
+MEMO_PREFIX = "核销补贴 "  # the ledger memo of a scan's subsidy accrual, before the campaign's name
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One scan as the statement takes it (the service has cleaned every field)."""
+
+    code: str
+    store_id: int
+    clerk_id: int
+    fingerprint: str | None  # a scan ticket's; None for a signed-in clerk object
+    receipt: str
+    amount_fen: int
+    now: dt.datetime
+    ip_address: str | None
+    user_agent: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -112,38 +152,52 @@ class Redeemed:
     code: str
 
 
-def run(
-    *,
-    code: str,
-    store_id: int,
-    clerk_id: int,
-    fingerprint: str | None,
-    receipt: str,
-    amount_fen: int,
-    now: dt.datetime,
-    memo_prefix: str,
-    ip_address: str | None,
-    user_agent: str,
-    source: str,
-) -> Redeemed | None:
-    """Redeem in one statement; None when the scan is not (or no longer) valid as it stands."""
-    row = prepared.fetchone(
+def run_many(scans: list[Scan]) -> list[Redeemed | None]:
+    """Redeem ``scans`` in one statement on this thread's connection: for each, what it made, or
+    None when it is not (or no longer) valid as it stands. Of several scans of one code in the
+    batch, one goes through."""
+    rows = prepared.fetchall(
         _STATEMENT,
         {
-            "code": code,
-            "store": store_id,
-            "clerk": clerk_id,
-            "fingerprint": fingerprint,
-            "receipt": receipt,
-            "amount": amount_fen,
-            "now": now,
-            "memo_prefix": memo_prefix,
+            "n": list(range(len(scans))),
+            "code": [s.code for s in scans],
+            "store": [s.store_id for s in scans],
+            "clerk": [s.clerk_id for s in scans],
+            "fp": [s.fingerprint or "" for s in scans],
+            "receipt": [s.receipt for s in scans],
+            "amount": [s.amount_fen for s in scans],
+            "now": [s.now for s in scans],
+            "ip": [s.ip_address or "" for s in scans],
+            "ua": [s.user_agent[:300] for s in scans],
+            "source": [s.source[:16] for s in scans],
+            "memo_prefix": MEMO_PREFIX,
             "expense_code": EXPENSE_ACCOUNT,
-            "ip": ip_address,
-            "user_agent": user_agent[:300],
-            "source": source[:16],
         },
     )
-    if row is None:
-        return None
-    return Redeemed(*row)
+    out: list[Redeemed | None] = [None] * len(scans)
+    for n, *rest in rows:
+        out[n] = Redeemed(*rest)
+    return out
+
+
+# The threads of this process that scan at the same moment share one statement (see
+# ``gonghui.core.combining``). One statement at a time per process measured best: a second one
+# in flight halves the batches and gains nothing on a small machine.
+_combiner: Combiner[Scan, Redeemed | None] = Combiner(run_many, max_batch=32, max_running=1)
+
+
+def run(scan: Scan) -> Redeemed | None:
+    """Redeem one scan. Outside a transaction it joins the scans other threads of this process
+    have waiting (unless ``GONGHUI_SCAN_BATCH`` is 1); inside a caller's transaction it runs
+    alone there, in a savepoint."""
+    if connection.in_atomic_block or settings.GONGHUI_SCAN_BATCH <= 1:
+        return run_many([scan])[0]
+    _combiner.max_batch = settings.GONGHUI_SCAN_BATCH
+    try:
+        return _combiner.submit(scan)
+    except BatchFailed as failed:
+        if failed.size == 1 and failed.__cause__ is not None:
+            raise failed.__cause__ from None
+        # The shared statement failed as a whole and so wrote nothing (a deadlock between two
+        # processes' batches, say): this scan goes again on its own.
+        return run_many([scan])[0]

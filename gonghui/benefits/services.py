@@ -1437,7 +1437,8 @@ def voucher_redeem(
     """Use a voucher at a store. Concurrent scans of one code: exactly one succeeds.
 
     ``clerk`` is a clerk object (a signed-in page) or a scan ticket's ``ScanAuth``; ``store``
-    an object or an id. On PostgreSQL a valid scan is one prepared statement (``redeem_sql``);
+    an object or an id. On PostgreSQL a valid scan is one prepared statement (``redeem_sql``),
+    shared with the scans other threads of this process make at the same moment;
     anything else — and every scan on SQLite — takes the ORM path, which explains a refusal.
     """
     now = now or timezone.now()
@@ -1456,19 +1457,21 @@ def voucher_redeem(
     amount = clean_fen(amount_fen, field="amount_fen", minimum=1, maximum=10**9)
     if connection.vendor == "postgresql":
         store_id = store.pk if isinstance(store, Store) else store
+        clerk_id = clerk.clerk_id if isinstance(clerk, ScanAuth) else clerk.pk
         origin = current_origin()
         done = redeem_sql.run(
-            code=code,
-            store_id=store_id,
-            clerk_id=clerk.clerk_id if isinstance(clerk, ScanAuth) else clerk.pk,
-            fingerprint=clerk.fingerprint if isinstance(clerk, ScanAuth) else None,
-            receipt=receipt,
-            amount_fen=amount,
-            now=now,
-            memo_prefix=REDEMPTION_MEMO_PREFIX,
-            ip_address=origin.ip_address,
-            user_agent=origin.user_agent,
-            source=origin.source,
+            redeem_sql.Scan(
+                code=code,
+                store_id=store_id,
+                clerk_id=clerk_id,
+                fingerprint=clerk.fingerprint if isinstance(clerk, ScanAuth) else None,
+                receipt=receipt,
+                amount_fen=amount,
+                now=now,
+                ip_address=origin.ip_address,
+                user_agent=origin.user_agent,
+                source=origin.source,
+            )
         )
         if done is not None:
             return _as_stored(
@@ -1476,7 +1479,7 @@ def voucher_redeem(
                     id=done.redemption_id,
                     voucher_id=done.voucher_id,
                     store_id=store_id,
-                    clerk_id=clerk.clerk_id if isinstance(clerk, ScanAuth) else clerk.pk,
+                    clerk_id=clerk_id,
                     receipt_no=receipt,
                     amount_fen=amount,
                     subsidy_fen=done.subsidy_fen,
@@ -1489,7 +1492,7 @@ def voucher_redeem(
     )
 
 
-REDEMPTION_MEMO_PREFIX = "核销补贴 "
+REDEMPTION_MEMO_PREFIX = redeem_sql.MEMO_PREFIX
 
 
 def _voucher_redeem_orm(

@@ -5,7 +5,7 @@ Django's psycopg cursors bind parameters on the client and are never prepared; a
 runs it on a server-binding psycopg cursor with ``prepare=True`` instead (PostgreSQL only; the
 settings let exactly such explicit requests be prepared, see ``DATABASE_PREPARED_STATEMENTS``).
 
-* Every integer goes as int8: psycopg would type a small number int2, the plan prepared with that
+* Every integer, alone or in a list (an array), goes as int8: psycopg would type a small number int2, the plan prepared with that
   type would overflow on arithmetic with a large one, and each size would prepare a variant.
 * Inside a caller's transaction the statement runs in a savepoint, so a failure (a unique
   violation, say) stays local; in autocommit it is its own transaction, with no BEGIN/COMMIT.
@@ -22,16 +22,34 @@ from django.db import connection, transaction
 
 def fetchone(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
     """The first row of ``sql`` run with ``params`` (psycopg ``%(name)s`` placeholders)."""
-    import psycopg
-    from psycopg.types.numeric import Int8
+    rows = fetchall(sql, params, limit=1)
+    return rows[0] if rows else None
 
-    bound = {
-        name: Int8(value) if isinstance(value, int) and not isinstance(value, bool) else value
-        for name, value in params.items()
-    }
+
+def fetchall(
+    sql: str, params: dict[str, Any], *, limit: int | None = None
+) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` run with ``params``; a list of integers goes as an int8 array."""
+    import psycopg
+
+    bound = {name: _int8(value) for name, value in params.items()}
     connection.ensure_connection()
     with transaction.atomic() if connection.in_atomic_block else nullcontext():
         with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, bound, prepare=True)
-            row = cursor.fetchone()
-    return tuple(row) if row is not None else None
+            rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
+    return [tuple(row) for row in rows]
+
+
+def _int8(value: Any) -> Any:
+    from psycopg.types.numeric import Int8
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Int8(value)
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return [Int8(v) for v in value]
+    return value

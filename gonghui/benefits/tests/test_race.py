@@ -208,3 +208,117 @@ def test_postgres_cancel_waits_for_a_grab_in_flight(world, make_campaign):
 def bulk_member(world: Any, campaign: Any) -> Member:
     [pk] = bulk_members(org=world.jiefang_base, count=1, tag=f"late{campaign.pk}")
     return Member.objects.select_related("org").get(pk=pk)
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_waiting_scans_share_one_statement(world, shop, make_campaign):
+    """While one scan's statement waits (here on a row lock another transaction holds), the scans
+    other threads of the process make queue up and go together in the next statement. Each gets
+    its own answer; two scans of one code in that batch make one use; every scan has its own
+    balanced ledger transaction and an audit line naming it."""
+    import time
+
+    from django.db import transaction
+
+    from gonghui.audit.models import AuditEvent
+    from gonghui.benefits import redeem_sql
+    from gonghui.benefits.services import subsidy_accounts
+    from gonghui.ledger.models import Entry, Transaction
+
+    campaign = make_campaign(quota=12)
+    ids = bulk_members(org=world.jiefang_base, count=12, tag=f"batch{campaign.pk}")
+    members = Member.objects.select_related("org").filter(pk__in=ids).order_by("pk")
+    vouchers = [voucher_grab(campaign=campaign, member=m).voucher for m in members]
+    subsidy_accounts(campaign)
+    first, rest = vouchers[0], vouchers[1:]
+    combiner = redeem_sql._combiner
+    sizes_before = dict(combiner.stats.sizes)
+    locked, release = threading.Event(), threading.Event()
+    results: dict[str, list[str]] = {}
+    lock = threading.Lock()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                Voucher.objects.select_for_update().get(pk=first.pk)
+                locked.set()
+                release.wait(20)
+        finally:
+            connections.close_all()
+
+    def scan(label: str, code: str, receipt: str) -> None:
+        try:
+            voucher_redeem(
+                code=code, store=shop.store, clerk=shop.clerk, receipt_no=receipt, amount_fen=900
+            )
+            outcome = "ok"
+        except ApplicationError as exc:
+            outcome = exc.code
+        finally:
+            connections.close_all()
+        with lock:
+            results.setdefault(label, []).append(outcome)
+
+    def wait_for(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 20
+        while not condition():
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.01)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(20)
+    leader = threading.Thread(target=scan, args=("first", first.code, "L-1"))
+    leader.start()
+    wait_for(lambda: combiner._running == 1)  # the leader's statement waits for the row lock
+    jobs = [("rest", v.code, f"B-{i}") for i, v in enumerate(rest)]
+    jobs.append(("again", rest[0].code, "B-dup"))
+    pool = [threading.Thread(target=scan, args=job) for job in jobs]
+    for t in pool:
+        t.start()
+    wait_for(lambda: len(combiner._queue) == len(jobs))
+    release.set()
+    for t in [holder, leader, *pool]:
+        t.join(30)
+    assert results["first"] == ["ok"]
+    assert Counter(results["rest"] + results["again"]) == {"ok": 11, "already_used": 1}
+    assert combiner.stats.sizes.get(len(jobs), 0) == sizes_before.get(len(jobs), 0) + 1
+    redemptions = Redemption.objects.filter(voucher__campaign=campaign)
+    assert redemptions.count() == 12
+    assert redemptions.values("voucher_id").distinct().count() == 12
+    for r in redemptions:
+        txn = Transaction.objects.get(reference=f"benefits.redemption:{r.pk}")
+        amounts = sorted(Entry.objects.filter(transaction=txn).values_list("amount_fen", flat=True))
+        assert amounts == [-campaign.subsidy_fen, campaign.subsidy_fen]
+        line = AuditEvent.objects.get(object_type="benefits.redemption", object_id=str(r.pk))
+        assert line.changes["ledger_transaction"] == txn.pk
+        assert line.changes["receipt_no"] == r.receipt_no
+    assert Voucher.objects.filter(campaign=campaign, status=VoucherStatus.USED).count() == 12
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_scan_batch_1_gives_each_scan_its_own_statement(world, shop, make_campaign):
+    from django.test import override_settings
+
+    from gonghui.benefits import redeem_sql
+
+    campaign = make_campaign(quota=2)
+    ids = bulk_members(org=world.jiefang_base, count=2, tag=f"single{campaign.pk}")
+    members = Member.objects.select_related("org").filter(pk__in=ids).order_by("pk")
+    first, second = (voucher_grab(campaign=campaign, member=m).voucher for m in members)
+    stats = redeem_sql._combiner.stats
+    before = stats.items
+    with override_settings(GONGHUI_SCAN_BATCH=1):
+        voucher_redeem(
+            code=first.code, store=shop.store, clerk=shop.clerk, receipt_no="A", amount_fen=1
+        )
+    assert stats.items == before  # not through the combiner
+    voucher_redeem(
+        code=second.code, store=shop.store, clerk=shop.clerk, receipt_no="B", amount_fen=1
+    )
+    assert stats.items == before + 1
+    assert Redemption.objects.filter(voucher__campaign=campaign).count() == 2

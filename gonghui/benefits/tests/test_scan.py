@@ -344,17 +344,18 @@ def test_statement_and_orm_paths_write_the_same_rows(shop, make_campaign, carded
         code=first.code, store=shop.store, clerk=shop.clerk, receipt="R-1", amount=5000, now=_now()
     )
     fast = redeem_sql.run(
-        code=second.code,
-        store_id=shop.store.pk,
-        clerk_id=shop.clerk.pk,
-        fingerprint=password_fingerprint(shop.clerk.user.password),
-        receipt="R-1",
-        amount_fen=5000,
-        now=_now(),
-        memo_prefix="核销补贴 ",
-        ip_address=None,
-        user_agent="",
-        source="system",
+        redeem_sql.Scan(
+            code=second.code,
+            store_id=shop.store.pk,
+            clerk_id=shop.clerk.pk,
+            fingerprint=password_fingerprint(shop.clerk.user.password),
+            receipt="R-1",
+            amount_fen=5000,
+            now=_now(),
+            ip_address=None,
+            user_agent="",
+            source="system",
+        )
     )
     assert fast is not None and fast.voucher_id == second.pk
     a, b = _rows(orm.pk), _rows(fast.redemption_id)
@@ -369,6 +370,46 @@ def test_statement_and_orm_paths_write_the_same_rows(shop, make_campaign, carded
 
 
 @ON_POSTGRES
+def test_a_batch_writes_for_each_scan_what_the_orm_path_writes(shop, make_campaign, carded):
+    campaign = make_campaign(quota=5)
+    v1, v2, v3 = (voucher_grab(campaign=campaign, member=carded()).voucher for _ in range(3))
+    orm = _voucher_redeem_orm(
+        code=v1.code, store=shop.store, clerk=shop.clerk, receipt="R-1", amount=5000, now=_now()
+    )
+    fp = password_fingerprint(shop.clerk.user.password)
+
+    def one(code: str, receipt: str = "R-1") -> redeem_sql.Scan:
+        return redeem_sql.Scan(
+            code=code,
+            store_id=shop.store.pk,
+            clerk_id=shop.clerk.pk,
+            fingerprint=fp,
+            receipt=receipt,
+            amount_fen=5000,
+            now=_now(),
+            ip_address=None,
+            user_agent="",
+            source="system",
+        )
+
+    # Two scans of v2 in one batch (the second with another receipt) and one of v3.
+    done = redeem_sql.run_many([one(v2.code), one(v2.code, "R-again"), one(v3.code)])
+    assert [d is not None for d in done].count(True) == 2 and done[2] is not None
+    won = next(d for d in done[:2] if d is not None)
+    assert {won.voucher_id, done[2].voucher_id} == {v2.pk, v3.pk}
+    assert Redemption.objects.filter(voucher=v2).count() == 1
+    expected = _rows(orm.pk)
+    expected["audit"] = [(*x[:4], None, *x[5:]) for x in expected["audit"]]
+    for d in (won, done[2]):
+        got = _rows(d.redemption_id)
+        got["audit"] = [(*x[:4], None, *x[5:]) for x in got["audit"]]
+        if d is won and done[1] is won:
+            got["redemption"] = (*got["redemption"][:2], "R-1", *got["redemption"][3:])
+            got["audit"] = [(*x[:-1], {**x[-1], "receipt_no": "R-1"}) for x in got["audit"]]
+        assert got == expected
+
+
+@ON_POSTGRES
 def test_statement_declines_whatever_the_orm_path_refuses(shop, voucher):
     subsidy_accounts(voucher.campaign)  # else it declines for want of accounts alone
     fp = password_fingerprint(shop.clerk.user.password)
@@ -380,7 +421,6 @@ def test_statement_declines_whatever_the_orm_path_refuses(shop, voucher):
         "receipt": "R",
         "amount_fen": 1,
         "now": _now(),
-        "memo_prefix": "x",
         "ip_address": None,
         "user_agent": "",
         "source": "system",
@@ -396,9 +436,14 @@ def test_statement_declines_whatever_the_orm_path_refuses(shop, voucher):
         {"code": "Z" * 22},
     ]
     for change in declines:
-        assert redeem_sql.run(**{**base, **change}) is None, change
+        assert redeem_sql.run(redeem_sql.Scan(**{**base, **change})) is None, change
     unchanged(voucher)
-    assert redeem_sql.run(**base) is not None  # and the unchanged scan goes through
+    # In one batch too: each refusal declines alone, and the unchanged scan goes through.
+    batch = [redeem_sql.Scan(**{**base, **change}) for change in declines]
+    batch.append(redeem_sql.Scan(**base))
+    done = redeem_sql.run_many(batch)
+    assert done[:-1] == [None] * len(declines)
+    assert done[-1] is not None and done[-1].voucher_id == voucher.pk
 
 
 def test_the_scan_statement_is_prepared_on_postgres(shop, make_campaign, carded):
