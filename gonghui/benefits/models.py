@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q, Sum
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -312,7 +313,9 @@ class VoucherStatusChange(models.Model):
     new = models.CharField(max_length=10)
     actor_label = models.CharField(max_length=150, blank=True)
     reason = models.CharField(max_length=300, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    # The moment of the change as the service saw it (a scan's redemption and its status row
+    # carry the same instant); set once, never edited.
+    at = models.DateTimeField(default=timezone.now, editable=False)
 
     def __str__(self) -> str:
         return f"{self.voucher_id}: {self.old} → {self.new}"
@@ -327,7 +330,7 @@ class Redemption(models.Model):
     receipt_no = models.CharField(_("receipt number"), max_length=40)
     amount_fen = models.BigIntegerField(_("purchase amount (fen)"))
     subsidy_fen = models.BigIntegerField(_("subsidy (fen)"))
-    at = models.DateTimeField(_("redeemed at"), auto_now_add=True)
+    at = models.DateTimeField(_("redeemed at"), default=timezone.now, editable=False)
     reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
     reversed_by_label = models.CharField(max_length=150, blank=True)
     reverse_reason = models.CharField(_("reason for reversal"), max_length=300, blank=True)

@@ -14,7 +14,9 @@ one data-modifying CTE, prepared once per connection, for a batch of scans:
 * the redemptions, the vouchers' status rows, a ledger transaction with its two entries per
   redemption and the audit lines (each naming its ledger transaction, as on the ORM path) are
   inserted from its ``RETURNING`` rows, in the same statement and therefore the same transaction
-  (the ledger's deferred balance trigger still checks each transaction at commit).
+  (the ledger's deferred balance trigger still checks each transaction at commit). The
+  redemption and the status row carry the scan's own moment (the service's ``now``), as on the
+  ORM path.
 
 A batch is whatever scans the threads of one server process have waiting at the moment
 (``run``, through ``gonghui.core.combining``): a lone scan runs at once as a batch of one; under
@@ -72,17 +74,17 @@ WITH q AS (
                      WHERE a.org_id = c.org_id AND a.code = '2202.M' || c.merchant_id::text)))
     RETURNING q.n, v.id, v.code, c.id AS campaign_id, c.org_id, c.merchant_id, c.name,
               c.subsidy_fen, 'clerk:' || u.username AS label, q.store, q.clerk, q.receipt,
-              q.amount, q.ip, q.ua, q.source
+              q.amount, q.now, q.ip, q.ua, q.source
 ), r AS (
     INSERT INTO benefits_redemption
            (voucher_id, store_id, clerk_id, receipt_no, amount_fen, subsidy_fen, at,
             reversed_at, reversed_by_label, reverse_reason)
-    SELECT v.id, v.store, v.clerk, v.receipt, v.amount, v.subsidy_fen, now(), NULL, '', ''
+    SELECT v.id, v.store, v.clerk, v.receipt, v.amount, v.subsidy_fen, v.now, NULL, '', ''
       FROM v ORDER BY v.n
     RETURNING id, voucher_id, at
 ), sc AS (
     INSERT INTO benefits_voucherstatuschange (voucher_id, old, new, actor_label, reason, at)
-    SELECT v.id, 'open', 'used', v.label, '', now() FROM v ORDER BY v.n
+    SELECT v.id, 'open', 'used', v.label, '', v.now FROM v ORDER BY v.n
 ), t AS (
     INSERT INTO ledger_transaction (org_id, memo, reference, created_at, created_by_id,
                                     actor_label)

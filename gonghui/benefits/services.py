@@ -1309,7 +1309,12 @@ def _vouchers_move(qs: Any, *, new: str, actor: Any, reason: str) -> int:
         VoucherStatusChange.objects.bulk_create(
             [
                 VoucherStatusChange(
-                    voucher_id=pk, old=s, new=new, actor_label=actor_label_of(actor), reason=reason
+                    voucher_id=pk,
+                    old=s,
+                    new=new,
+                    actor_label=actor_label_of(actor),
+                    reason=reason,
+                    at=now,
                 )
                 for pk, s in chunk
             ]
@@ -1551,12 +1556,14 @@ def _voucher_redeem_orm(
             receipt_no=receipt,
             amount_fen=amount,
             subsidy_fen=campaign.subsidy_fen,
+            at=now,
         )
         VoucherStatusChange.objects.create(
             voucher=voucher,
             old=VoucherStatus.OPEN,
             new=VoucherStatus.USED,
             actor_label=clerk.audit_label,
+            at=now,
         )
         changes: dict[str, Any] = {"receipt_no": receipt, "amount_fen": amount, "store": store.pk}
         if campaign.subsidy_fen:
@@ -1638,6 +1645,7 @@ def redemption_reverse(
             new=VoucherStatus.OPEN,
             actor_label=label,
             reason=why,
+            at=now,
         )
         if redemption.subsidy_fen:
             expense, payable = subsidy_accounts(campaign)

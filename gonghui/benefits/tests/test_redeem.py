@@ -155,6 +155,7 @@ def test_expiry_after_the_window(shop, voucher):
     assert campaigns_advance(now=until)["expired"] == 1
     voucher.refresh_from_db()
     assert voucher.status == VoucherStatus.EXPIRED
+    assert voucher.status_changes.latest("id").at == voucher.status_changed_at
     assert voucher.status_changes.get().new == VoucherStatus.EXPIRED
     with pytest.raises(ApplicationError) as exc:
         voucher_redeem(
@@ -189,6 +190,10 @@ def test_supervisor_reverses_within_the_window(world, shop, voucher):
     r.refresh_from_db()
     assert voucher.status == VoucherStatus.OPEN and voucher.used_at is None
     assert r.reversed_at is not None and r.reverse_reason == "收银员扫错了"
+    # The reversal's status row carries the reversal's moment.
+    change = voucher.status_changes.latest("id")
+    assert (change.new, change.at) == (VoucherStatus.OPEN, r.reversed_at)
+    assert voucher.status_changed_at == r.reversed_at
     assert account_balance_fen(account=Account.objects.get(code="5301")) == 0
     assert ledger_total_fen() == 0
     with pytest.raises(ApplicationError) as exc:
@@ -230,3 +235,4 @@ def test_tick_command_expires_and_closes(voucher):
     assert json.loads(out.getvalue()) == {"opened": 0, "closed": 1, "expired": 1}
     voucher.refresh_from_db()
     assert voucher.status == VoucherStatus.EXPIRED
+    assert voucher.status_changes.latest("id").at == voucher.status_changed_at

@@ -286,6 +286,27 @@ def test_service_with_ids_checks_the_parties(shop, voucher):
     unchanged(voucher)
 
 
+@pytest.mark.parametrize("accounts_first", [False, True])
+def test_the_scan_is_recorded_at_its_own_moment(shop, voucher, accounts_first):
+    # The service's ``now`` is the redemption's time, the voucher's and its status row's, on
+    # either path (on PostgreSQL: with the accounts made first, the statement path).
+    if accounts_first:
+        subsidy_accounts(voucher.campaign)
+    moment = voucher.campaign.redeem_from + dt.timedelta(minutes=7, microseconds=123)
+    r = voucher_redeem(
+        code=voucher.code,
+        store=shop.store.pk,
+        clerk=scan_ticket_read(scan_ticket_issue(clerk=shop.clerk)),
+        receipt_no="R1",
+        amount_fen=100,
+        now=moment,
+    )
+    voucher.refresh_from_db()
+    change = VoucherStatusChange.objects.filter(voucher=voucher).latest("id")
+    assert Redemption.objects.get(pk=r.pk).at == r.at == moment
+    assert voucher.used_at == voucher.status_changed_at == change.at == moment
+
+
 def test_a_missing_ledger_account_is_made_and_the_scan_still_succeeds(shop, voucher):
     # Accounts are made on first use; a campaign whose accounts do not exist yet must not fail
     # (on PostgreSQL the statement declines and the ORM path makes them).
@@ -319,8 +340,11 @@ def _rows(redemption_id: int) -> dict[str, Any]:
     changes = list(
         VoucherStatusChange.objects.filter(voucher=v).values_list("old", "new", "actor_label")
     )
+    changed_at = VoucherStatusChange.objects.filter(voucher=v).latest("id").at
     return {
         "voucher": (v.status, v.used_at is not None, v.status_changed_at is not None),
+        # One instant: the scan's moment is the redemption's, the voucher's and its status row's.
+        "one_moment": r.at == v.used_at == v.status_changed_at == changed_at,
         "redemption": (r.store_id, r.clerk_id, r.receipt_no, r.amount_fen, r.subsidy_fen),
         "reversal": (r.reversed_at, r.reversed_by_label, r.reverse_reason),
         "transaction": (txn.org_id, txn.memo, txn.created_by_id, txn.actor_label),
