@@ -27,6 +27,7 @@ from gonghui.benefits.services import (
     voucher_grab,
     voucher_redeem,
 )
+from gonghui.demo.loader import DEMO_REASON
 from gonghui.members.models import Member, MemberCard, MemberStatus
 from gonghui.members.services import member_card_set
 from gonghui.orgs.models import Org
@@ -75,7 +76,7 @@ def _clerk(merchant_store: Store, *, username: str, password: str) -> MerchantCl
         obj=clerk,
         org=merchant.org,
         changes={"username": [None, username], "supervisor": [None, True]},
-        reason="demo data",
+        reason=DEMO_REASON,
     )
     return clerk
 
@@ -122,8 +123,8 @@ def demo_benefits_load(
         excluded_goods=EXCLUDED_GOODS,
         terms=TERMS,
     )
-    campaign_transition(campaign=campaign, new="scheduled", actor=None, reason="demo data")
-    campaign_transition(campaign=campaign, new="open", actor=None, reason="demo data")
+    campaign_transition(campaign=campaign, new="scheduled", actor=None, reason=DEMO_REASON)
+    campaign_transition(campaign=campaign, new="open", actor=None, reason=DEMO_REASON)
     if demo_member is not None:
         eligibility = member_eligibility(member=demo_member, campaign=campaign)
         if not eligibility.ok:  # the demo would be pointless; fail the load loudly
@@ -198,8 +199,8 @@ def _finished_lottery(*, city: Org, merchant_store: Store, now: dt.datetime, n: 
         terms="会员在报名期内报名，报名截止后以公开种子抽签，中签者获得购书券。",
     )
     lottery_commit_seed(campaign=campaign, actor=None)
-    campaign_transition(campaign=campaign, new="scheduled", actor=None, reason="demo data")
-    campaign_transition(campaign=campaign, new="open", actor=None, reason="demo data")
+    campaign_transition(campaign=campaign, new="scheduled", actor=None, reason=DEMO_REASON)
+    campaign_transition(campaign=campaign, new="open", actor=None, reason=DEMO_REASON)
     entrants = Member.objects.filter(
         status=MemberStatus.ACTIVE,
         cards__is_current=True,

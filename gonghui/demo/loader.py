@@ -42,6 +42,8 @@ from gonghui.orgs.services import org_create
 
 # Demo-only credentials. They are printed by `gonghui demo` and documented in docs/demo.md.
 DEMO_PASSWORD = "gonghui-demo"  # noqa: S105 - a published demo password, not a secret
+# The reason the demo's own records give (stored data, read by Chinese-speaking staff).
+DEMO_REASON = "演示数据"
 DEMO_MEMBER_PHONE = "13800000000"
 DEMO_MEMBER_CODE = "123456"
 DEMO_MEMBER_NAME = "张明华"
@@ -326,7 +328,7 @@ def _demo_user(username: str, *, org: Org, role: str, full_name: str) -> User:
         obj=user,
         org=org,
         changes={"username": [None, username]},
-        reason="demo data",
+        reason=DEMO_REASON,
     )
     return user
 

@@ -341,6 +341,8 @@ def test_schedule_and_cancel(world: Any, shop: Any, login: Any, make_campaign: A
     detail = client.get(reverse("benefits_console:detail", args=[campaign.pk]))
     body = detail.content.decode()
     assert "书店装修，活动取消" in body  # Chinese punctuation stays as typed
+    # The history's columns are the status before and after, not dates.
+    assert "<th>原状态</th><th>新状态</th>" in body and "开始日期" not in body
     assert [h.new for h in CampaignStatusChange.objects.filter(campaign=campaign)] == [
         "scheduled",
         "cancelled",
