@@ -73,7 +73,9 @@ def login(request: HttpRequest) -> HttpResponse:
             try:
                 signin_code_request(phone=phone, ip_address=client_ip(request))
             except ApplicationError as error:
-                if step == "resend" and error.field != "phone":
+                # Asked again too soon (the page was reloaded, say): the code sent a moment ago
+                # is still good, so go on to the step that takes it.
+                if error.code == "code_too_soon" or (step == "resend" and error.field != "phone"):
                     form = CodeForm(initial={"phone": phone})
                     return _code_step(request, form, error=str(error.message), status=429)
                 apply_error(phone_form, error)

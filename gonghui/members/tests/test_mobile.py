@@ -18,7 +18,7 @@ from gonghui.core import crypto
 from gonghui.members.models import JoinApplication, JoinStatus, Member, NewFormKind, WorkerCategory
 from gonghui.members.services import join_application_submit, member_card_set, member_leave
 from gonghui.members.tests.factories import make_id_number
-from gonghui.members.tests.helpers import luhn_complete, shows
+from gonghui.members.tests.helpers import luhn_complete, shows, t
 from gonghui.orgs.services import org_rotate_join_token
 
 LOGIN = "/m/login/"
@@ -159,9 +159,15 @@ def test_too_many_attempts(world, django_capture_on_commit_callbacks, settings):
 def test_code_request_rate_limit(world, django_capture_on_commit_callbacks):
     client = Client()
     _request_code(client, "13900000001", django_capture_on_commit_callbacks)
+    # Asking again at once (a reloaded page): no second code, and the page goes on to the step
+    # that takes the code already sent.
     response = _request_code(client, "13900000001", django_capture_on_commit_callbacks)
-    assert response.status_code == 400
-    assert "60" in _text(response) or "5" in _text(response)
+    assert response.status_code == 429
+    wait = t("A code was just sent. Please wait %(s)d seconds before asking again.")
+    pattern = re.escape(wait).replace(re.escape("%(s)d"), r"(\d+)")
+    seconds = re.search(pattern, _text(response))
+    assert seconds and 55 <= int(seconds[1]) <= 60
+    assert 'name="code"' in _text(response) and 'value="13900000001"' in _text(response)
     assert SignInCode.objects.count() == 1
     assert len(MemorySmsBackend.outbox) == 1
     # The resend button on step 2 shows the same message and keeps the phone.
@@ -169,6 +175,10 @@ def test_code_request_rate_limit(world, django_capture_on_commit_callbacks):
     assert response.status_code == 429
     assert 'value="13900000001"' in _text(response)
     assert SignInCode.objects.count() == 1
+    # The code sent first still signs the member in.
+    code = _last_code("13900000001")
+    response = client.post(LOGIN, {"step": "verify", "phone": "13900000001", "code": code})
+    assert response.status_code == 302 and MEMBER_SESSION_KEY in client.session
 
 
 def test_hourly_rate_limit(world, django_capture_on_commit_callbacks, settings):
