@@ -88,9 +88,9 @@ def test_grab_show_qr_redeem_used(
         till.fill("input[name=password]", DEMO_PASSWORD)
         till.locator("form button[type=submit]").last.tap()
         till.wait_for_url(f"{base}/merchant/")
-        # Headless Chromium has no BarcodeDetector: the camera part stays hidden, typing works.
-        has_detector = till.evaluate("'BarcodeDetector' in window")
-        assert till.locator("#camera").is_visible() == bool(has_detector)
+        # The camera button shows wherever the page may ask for a camera (test_camera.py scans
+        # with it); typing the code works as well.
+        assert till.locator("#camera").is_visible()
         _narrow(till)
         screenshot(till, "merchant-redeem")
         till.fill("input[name=code]", decoded[0])
