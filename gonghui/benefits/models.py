@@ -254,13 +254,18 @@ VOUCHER_TRANSITIONS: dict[str, set[str]] = {
 
 
 class Voucher(models.Model):
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="vouchers")
+    # No index of its own: the (campaign, member, slot) constraint's index leads with it.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="vouchers", db_index=False
+    )
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="vouchers")
     # The member's n-th voucher of this campaign; unique with (campaign, member) and at most the
     # campaign's limit (copied here so the database can check it).
     slot = models.PositiveSmallIntegerField(default=1)
     per_member_limit = models.PositiveSmallIntegerField(default=1)
-    code = models.CharField(_("code"), max_length=32, unique=True)
+    # Unique by the constraint in Meta (one plain b-tree; ``unique=True`` would add a pattern-ops
+    # twin on PostgreSQL that no query uses, and every grab would write both).
+    code = models.CharField(_("code"), max_length=32)
     # The client's idempotency key: a retried request returns the voucher it already made.
     request_key = models.CharField(max_length=64, blank=True)
     status = models.CharField(
@@ -275,6 +280,7 @@ class Voucher(models.Model):
         verbose_name_plural = _("vouchers")
         ordering = ["-id"]
         constraints = [
+            models.UniqueConstraint(fields=["code"], name="voucher_code_unique"),
             models.UniqueConstraint(
                 fields=["campaign", "member", "slot"], name="voucher_one_per_member_slot"
             ),

@@ -84,9 +84,10 @@ class Transaction(AppendOnlyModel):
         "orgs.Org", on_delete=models.PROTECT, related_name="ledger_transactions"
     )
     memo = models.CharField(_("memo"), max_length=200)
-    # What the money moved for, e.g. "benefits.redemption:42"; searchable, not unique (a reversal
-    # carries the same reference as the transaction it reverses).
-    reference = models.CharField(_("reference"), max_length=100, db_index=True)
+    # What the money moved for, e.g. "benefits.redemption:42"; looked up by equality, not unique
+    # (a reversal carries the same reference as the transaction it reverses). Its index is in
+    # Meta: a plain b-tree, without the pattern-ops twin ``db_index`` makes on PostgreSQL.
+    reference = models.CharField(_("reference"), max_length=100)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -102,6 +103,7 @@ class Transaction(AppendOnlyModel):
         verbose_name = _("ledger transaction")
         verbose_name_plural = _("ledger transactions")
         ordering = ["-id"]
+        indexes = [models.Index(fields=["reference"], name="ledger_txn_reference")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.memo}"

@@ -512,6 +512,35 @@ def test_a_scan_updates_the_voucher_in_place(shop, voucher):
     assert hot_updates() == before + 1
 
 
+@ON_POSTGRES
+def test_the_hot_tables_carry_only_the_indexes_they_use(db):
+    """Every grab writes a voucher and every scan a ledger transaction: each index on them is
+    written each time. No pattern-ops twins (no query uses LIKE on them), no index that another
+    one's leading column already serves."""
+
+    def indexes(table: str) -> dict[str, str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table]
+            )
+            return dict(cursor.fetchall())
+
+    voucher = indexes("benefits_voucher")
+    assert not [d for d in voucher.values() if "pattern_ops" in d]
+    assert sorted(voucher) == sorted(
+        [
+            "benefits_voucher_pkey",
+            "voucher_code_unique",
+            "voucher_one_per_member_slot",
+            "voucher_unique_request_key",
+            "benefits_voucher_member_id_4e7aa772",
+        ]
+    )
+    ledger = indexes("ledger_transaction")
+    assert not [d for d in ledger.values() if "pattern_ops" in d]
+    assert [n for n, d in ledger.items() if "(reference)" in d] == ["ledger_txn_reference"]
+
+
 def _now():
     from django.utils import timezone
 
