@@ -258,6 +258,24 @@ class ResolveForm(ApplicationErrorForm):
     )
 
 
+class PublicSearchForm(forms.Form):
+    """The public index's search: a name (campaign, merchant or union) and what to show."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    kind = forms.ChoiceField(
+        label=_("Show"),
+        required=False,
+        choices=[
+            ("", _("All campaigns")),
+            ("notice", _("Settlement notices running now")),
+            ("lottery", _("Lottery draws")),
+        ],
+    )
+
+    def clean_q(self) -> str:
+        return _nfkc(self.cleaned_data.get("q"))
+
+
 class ObjectionForm(ApplicationErrorForm):
     """The public objection form. Lengths are the service's business (it says what is wrong)."""
 

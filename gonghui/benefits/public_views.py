@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from gonghui.audit.context import client_ip
 from gonghui.benefits import page_selectors_console as pages
 from gonghui.benefits import selectors
-from gonghui.benefits.console_forms import ObjectionForm
+from gonghui.benefits.console_forms import ObjectionForm, PublicSearchForm
 from gonghui.benefits.models import Campaign, Distribution
 from gonghui.benefits.services import RateLimited
 from gonghui.benefits.settlement import objection_submit
@@ -26,6 +27,7 @@ from gonghui.core.errors import ApplicationError, NotFound
 
 OBJECTIONS_PER_WINDOW = getattr(settings, "GONGHUI_OBJECTIONS_PER_ADDRESS", 5)
 OBJECTION_WINDOW_SECONDS = 3600
+CAMPAIGNS_PER_PAGE = 20
 
 
 def objection_rate_check(address: str) -> None:
@@ -41,6 +43,24 @@ def objection_rate_check(address: str) -> None:
         raise RateLimited(
             _("Too many objections from this address; try again later."), code="rate_limited"
         )
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """Every public campaign, with its lottery proof and settlement notice: searchable, paged."""
+    form = PublicSearchForm(request.GET)
+    page = None
+    if form.is_valid():
+        qs = selectors.campaign_public_list(
+            query=form.cleaned_data["q"], kind=form.cleaned_data["kind"]
+        )
+        page = Paginator(qs, CAMPAIGNS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "benefits/public/index.html",
+        {"form": form, "page": page, "now": timezone.now()},
+        status=200 if page is not None else 400,
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -17,6 +17,7 @@ from gonghui.accounts.scoping import scoped
 from gonghui.benefits.models import (
     Campaign,
     CampaignStatus,
+    Distribution,
     Merchant,
     MerchantClerk,
     PublicNotice,
@@ -204,6 +205,31 @@ def campaign_public_get(*, pk: int | str) -> Campaign:
         return Campaign.objects.select_related("merchant").get(pk=pk, status__in=PUBLIC_STATUSES)
     except (Campaign.DoesNotExist, ValueError):
         raise NotFound() from None
+
+
+def campaign_public_list(*, query: str = "", kind: str = "", now: Any = None) -> QuerySet[Campaign]:
+    """The campaigns anyone may see (``PUBLIC_STATUSES``), newest release first, each with its
+    settlement notice (``campaign.notice``) when it has one. ``kind``: ``notice`` keeps those
+    whose notice runs now, ``lottery`` the lottery campaigns (their proof pages)."""
+    from django.utils import timezone
+
+    qs = Campaign.objects.filter(status__in=PUBLIC_STATUSES).select_related(
+        "org", "merchant", "notice"
+    )
+    if kind == "notice":
+        now = now or timezone.now()
+        qs = qs.filter(
+            notice__closed_at__isnull=True, notice__starts_at__lte=now, notice__ends_at__gt=now
+        )
+    elif kind == "lottery":
+        qs = qs.filter(distribution=Distribution.LOTTERY)
+    if query:
+        qs = qs.filter(
+            Q(name__icontains=query)
+            | Q(merchant__name__icontains=query)
+            | Q(org__name__icontains=query)
+        )
+    return qs.order_by("-release_at", "-id")
 
 
 def lottery_public_entries(*, campaign: Campaign) -> list[dict[str, Any]]:

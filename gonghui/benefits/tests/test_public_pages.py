@@ -264,3 +264,92 @@ def test_proof_page_hides_drafts_and_grab_json(
     assert Client().get(reverse("public:registrations_json", args=[grab.pk])).status_code == 404
     assert Client().get(reverse("public:campaign", args=[99999])).status_code == 404
     assert Client().post(reverse("public:campaign", args=[lottery.pk])).status_code == 405
+
+
+# ------------------------------------------------------------------ the index
+
+
+def _listed(response: Any) -> list[int]:
+    return [int(n) for n in re.findall(r'data-campaign="(\d+)"', response.content.decode())]
+
+
+def test_index_lists_public_campaigns_with_their_notice_and_proof(
+    world: Any, make_campaign: Any, notice: PublicNotice, lottery: Campaign
+) -> None:
+    draft = make_campaign(status="draft", name="草稿活动")
+    grab = make_campaign(status="open", name="五月读书券")
+    cancelled = make_campaign(status="scheduled", name="取消活动")
+    campaign_transition(
+        campaign=cancelled, new="cancelled", actor=world.jiefang_officer, reason="x"
+    )
+    index = reverse("public:index")
+    response = Client().get(index)
+    assert response.status_code == 200
+    listed = _listed(response)
+    assert set(listed) == {notice.campaign_id, lottery.pk, grab.pk}
+    assert draft.pk not in listed and cancelled.pk not in listed
+    body = text(response)
+    assert reverse("public:notice", args=[notice.pk]) in body
+    assert reverse("public:campaign", args=[lottery.pk]) + "#proof" in body
+    assert 'data-notice="running"' in body and zh("Lottery proof") in body
+    for name in ("王小明", "欧阳娜娜", "李娜", *[f"张{g}强" for g in GIVEN]):
+        assert name not in body  # the index names campaigns, never people
+    # Filters: notices running now; lotteries.
+    assert _listed(Client().get(index, {"kind": "notice"})) == [notice.campaign_id]
+    assert _listed(Client().get(index, {"kind": "lottery"})) == [lottery.pk]
+    PublicNotice.objects.filter(pk=notice.pk).update(closed_at=timezone.now())
+    assert _listed(Client().get(index, {"kind": "notice"})) == []
+    ended = text(Client().get(index))
+    assert 'data-notice="ended"' in ended and 'data-notice="running"' not in ended
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("五月", True),
+        ("五月读书券", True),
+        ("  五月  ", True),
+        ("ＡＢＣ书店", False),  # full width, folded to ABC书店: no such campaign
+        ("<script>alert(1)</script>", False),
+        ("'; DROP TABLE benefits_campaign; --", False),
+        ("", True),
+    ],
+)
+def test_index_search(make_campaign: Any, query: str, found: bool) -> None:
+    grab = make_campaign(status="open", name="五月读书券")
+    response = Client().get(reverse("public:index"), {"q": query})
+    assert response.status_code == 200
+    assert (grab.pk in _listed(response)) is found
+    assert "<script>alert(1)</script>" not in response.content.decode()
+    assert Campaign.objects.filter(pk=grab.pk).exists()
+
+
+def test_index_search_by_merchant_and_full_width(shop: Any, make_campaign: Any) -> None:
+    grab = make_campaign(status="open", name="Spring 书香")
+    # NFKC: full-width Latin letters find the half-width name.
+    assert grab.pk in _listed(Client().get(reverse("public:index"), {"q": "ｓｐｒｉｎｇ"}))
+    assert grab.pk in _listed(Client().get(reverse("public:index"), {"q": shop.merchant.name}))
+
+
+@pytest.mark.parametrize("params", [{"q": "书" * 101}, {"kind": "everything"}])
+def test_index_bad_search_says_why(make_campaign: Any, params: dict[str, str]) -> None:
+    make_campaign(status="open")
+    response = Client().get(reverse("public:index"), params)
+    assert response.status_code == 400
+    assert 'class="errorlist"' in response.content.decode()
+    assert _listed(response) == []
+
+
+def test_index_pages(make_campaign: Any) -> None:
+    from gonghui.benefits.public_views import CAMPAIGNS_PER_PAGE
+
+    made = [
+        make_campaign(status="open", name=f"活动{i:02d}") for i in range(CAMPAIGNS_PER_PAGE + 3)
+    ]
+    first = Client().get(reverse("public:index"))
+    second = Client().get(reverse("public:index"), {"page": 2})
+    beyond = Client().get(reverse("public:index"), {"page": "99x"})
+    assert len(_listed(first)) == CAMPAIGNS_PER_PAGE and len(_listed(second)) == 3
+    assert set(_listed(first)) | set(_listed(second)) == {c.pk for c in made}
+    assert beyond.status_code == 200 and _listed(beyond) == _listed(first)
+    assert 'href="?page=2"' in first.content.decode()
