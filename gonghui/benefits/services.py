@@ -1010,7 +1010,7 @@ def grab_in_database(*, campaign: Campaign, member: Member, request_key: str) ->
     key = hot.campaign_key(campaign)
     limit = campaign.per_member_limit
     if limit == 1 and connection.vendor == "postgresql":
-        won = _grab_statement(campaign=campaign, member=member, request_key=request_key)
+        won = _grab_statement(campaign=campaign, member=member, request_key=request_key, key=key)
         if won is not None:
             return won
     for _attempt in range(limit + 2):
@@ -1072,8 +1072,11 @@ def _as_stored(obj: _M) -> _M:
     return obj
 
 
-def _grab_statement(*, campaign: Campaign, member: Member, request_key: str) -> GrabResult | None:
-    """A winner in one prepared statement (``grab_sql``); None: take the ORM path."""
+def _grab_statement(
+    *, campaign: Campaign, member: Member, request_key: str, key: str
+) -> GrabResult | None:
+    """A winner in one prepared statement (``grab_sql``); None: take the ORM path. ``key``: the
+    campaign's ``hot`` key, as the caller has it."""
     origin = current_origin()
     code = new_voucher_code()
     try:
@@ -1107,7 +1110,6 @@ def _grab_statement(*, campaign: Campaign, member: Member, request_key: str) -> 
             created_at=won.created_at,
         )
     )
-    key = hot.campaign_key(campaign)
     transaction.on_commit(lambda: hot.mark_winner(key, member.pk, won.voucher_id))
     return _won(voucher, already=False)
 

@@ -46,6 +46,15 @@ def _qr_video(text: str, path: Path, frames: int = 5) -> Path:
     return path
 
 
+def _sign_in_clerk(page: Any, base: str) -> None:
+    """The demo's bookstore clerk signs in and lands on the merchant page."""
+    page.goto(f"{base}/accounts/login/?next=/merchant/")
+    page.fill("input[name=username]", "bookstore_clerk")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(f"{base}/merchant/")
+
+
 @pytest.fixture
 def camera_browser(chromium: Any, tmp_path: Path) -> Any:
     """Launch a Chromium whose camera shows the video ``load(text)`` writes, granted at once."""
@@ -91,11 +100,7 @@ def test_the_clerk_scans_the_voucher_with_the_camera(
     decoder_requests: list[str] = []
     till.on("request", lambda r: decoder_requests.append(r.url) if "jsQR" in r.url else None)
     try:
-        till.goto(f"{base}/accounts/login/?next=/merchant/")
-        till.fill("input[name=username]", "bookstore_clerk")
-        till.fill("input[name=password]", DEMO_PASSWORD)
-        till.locator("form button[type=submit]").last.tap()
-        till.wait_for_url(f"{base}/merchant/")
+        _sign_in_clerk(till, base)
         assert till.evaluate("'BarcodeDetector' in window") is False  # the jsQR path
         assert till.locator("#camera").is_visible()
         assert decoder_requests == []  # nothing extra on a page load
@@ -121,7 +126,8 @@ def test_the_clerk_scans_the_voucher_with_the_camera(
 
 
 def test_without_a_camera_the_code_is_typed(live_server: Any, world: World, chromium: Any) -> None:
-    # No camera here (nor permission to use one): the page says so, and a typed code still works.
+    # No camera here (nor permission to use one): the page says so, and the code field stays
+    # ready for typing.
     demo_benefits_load(
         city=world.city, member_phone=world.jiefang_member.phone, password=DEMO_PASSWORD
     )
@@ -130,11 +136,7 @@ def test_without_a_camera_the_code_is_typed(live_server: Any, world: World, chro
     context.set_default_timeout(15_000)
     till = context.new_page()
     try:
-        till.goto(f"{base}/accounts/login/?next=/merchant/")
-        till.fill("input[name=username]", "bookstore_clerk")
-        till.fill("input[name=password]", DEMO_PASSWORD)
-        till.locator("form button[type=submit]").last.click()
-        till.wait_for_url(f"{base}/merchant/")
+        _sign_in_clerk(till, base)
         till.locator("#camera-start").click()
         till.wait_for_function(
             "() => document.getElementById('camera-status').textContent.includes('输入')"
