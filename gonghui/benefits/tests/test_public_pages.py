@@ -331,12 +331,22 @@ def test_index_search_by_merchant_and_full_width(shop: Any, make_campaign: Any) 
     assert grab.pk in _listed(Client().get(reverse("public:index"), {"q": shop.merchant.name}))
 
 
-@pytest.mark.parametrize("params", [{"q": "书" * 101}, {"kind": "everything"}])
-def test_index_bad_search_says_why(make_campaign: Any, params: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": "书" * 101}, "不超过 100 字符"),
+        ({"kind": "everything"}, "选择一个有效的选项"),
+        ({"kind": "<b>notice</b>"}, "选择一个有效的选项"),
+    ],
+)
+def test_index_bad_search_says_why(
+    make_campaign: Any, params: dict[str, str], message: str
+) -> None:
     make_campaign(status="open")
     response = Client().get(reverse("public:index"), params)
     assert response.status_code == 400
-    assert 'class="errorlist"' in response.content.decode()
+    body = response.content.decode()
+    assert 'class="errorlist"' in body and message in body and "<b>notice</b>" not in body
     assert _listed(response) == []
 
 
