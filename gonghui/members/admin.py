@@ -209,6 +209,7 @@ class ImportJobAdmin(ScopedModelAdmin):
         "rows_total",
         "rows_created",
         "rows_updated",
+        "rows_rejoined",
         "rows_failed",
         "message",
         "created_at",

@@ -322,6 +322,7 @@ class ImportJob(models.Model):
     rows_total = models.PositiveIntegerField(_("rows read"), default=0)
     rows_created = models.PositiveIntegerField(_("members created"), default=0)
     rows_updated = models.PositiveIntegerField(_("members updated"), default=0)
+    rows_rejoined = models.PositiveIntegerField(_("members rejoined"), default=0)
     rows_failed = models.PositiveIntegerField(_("bad rows"), default=0)
     error_file = models.FileField(_("error report"), upload_to="imports/errors/", blank=True)
     message = models.CharField(_("message"), max_length=300, blank=True)

@@ -53,6 +53,7 @@ class ImportResult:
     rows_total: int = 0
     rows_created: int = 0
     rows_updated: int = 0
+    rows_rejoined: int = 0  # people who had left, back as members of this union
     rows_failed: int = 0
     committed: bool = False
     errors: list[RowError] = field(default_factory=list)  # the first ones only
@@ -146,6 +147,7 @@ def import_file(
                 if report.count and not skip_bad_rows:
                     raise _RollBack()
                 result.rows_created, result.rows_updated = writer.created, writer.updated
+                result.rows_rejoined = writer.rejoined
                 audit_start = time.perf_counter()
                 audit_record(
                     actor=actor,
@@ -159,7 +161,7 @@ def import_file(
                 writer.timings["audit_import_event"] = time.perf_counter() - audit_start
                 result.committed = True
         except _RollBack:
-            result.rows_created = result.rows_updated = 0
+            result.rows_created = result.rows_updated = result.rows_rejoined = 0
         finally:
             if not result.committed and connection.vendor == "sqlite":
                 # SQLite keeps a temporary table created inside a rolled-back savepoint.
@@ -189,6 +191,7 @@ def _counts(result: ImportResult, file_name: str, job: ImportJob | None) -> dict
         "rows": result.rows_total,
         "created": result.rows_created,
         "updated": result.rows_updated,
+        "rejoined": result.rows_rejoined,
         "failed": result.rows_failed,
         "committed": result.committed,
     }
@@ -299,14 +302,17 @@ def member_import_run(*, job_id: int, language: str = "") -> ImportJob:
             job.rows_total = result.rows_total
             job.rows_created = result.rows_created
             job.rows_updated = result.rows_updated
+            job.rows_rejoined = result.rows_rejoined
             job.rows_failed = result.rows_failed
             if result.committed:
                 job.status = ImportStatus.PARTIAL if result.rows_failed else ImportStatus.SUCCEEDED
                 job.message = _(
-                    "%(created)d created, %(updated)d updated, %(failed)d bad rows."
+                    "%(created)d created, %(updated)d updated, %(rejoined)d rejoined, "
+                    "%(failed)d bad rows."
                 ) % {
                     "created": result.rows_created,
                     "updated": result.rows_updated,
+                    "rejoined": result.rows_rejoined,
                     "failed": result.rows_failed,
                 }
             else:

@@ -12,6 +12,8 @@ before anything is written. Then (``apply``):
   into ``members_member`` with those ids, followed by their memberships and cards (COPY);
 - members already in this union are COPYed into a small temporary staging table and updated with
   one ``UPDATE … FROM`` (plus the card bookkeeping), as set-based SQL;
+- people who had left (this union or another) go through the same staging table and come back as
+  members of this union: active again, a new membership, their status change audited;
 - one audit line per member is COPYed into the audit log.
 
 On SQLite the same rows go through ``executemany`` (new members' ids are read back by their
@@ -173,13 +175,17 @@ class BatchWriter:
         self.table_made = False
         self.created = 0
         self.updated = 0
+        self.rejoined = 0
         self.timings: dict[str, float] = defaultdict(float)
         origin = current_origin()
         self.origin = (origin.ip_address, origin.user_agent, origin.source)
         self.job_json = json.dumps(job_id)
-        # The batch between stage() and apply(): accepted rows and the ids of existing members.
+        # The batch between stage() and apply(): accepted rows, the ids of this union's members,
+        # and people who had left (any union) with the union they left: the import brings them
+        # back into this one.
         self._rows: list[StagedRow] = []
         self._existing: dict[str, int] = {}
+        self._returning: dict[str, tuple[int, int]] = {}
 
     # -- low-level helpers ---------------------------------------------------------------------
     def _write(self, cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]):
@@ -242,13 +248,17 @@ class BatchWriter:
         with connection.cursor() as cur:
             found = self._lookup(
                 cur,
-                "SELECT id_number_hash, id, org_id FROM members_member WHERE id_number_hash {keys}",
+                "SELECT id_number_hash, id, org_id, status FROM members_member "
+                "WHERE id_number_hash {keys}",
                 [r[ID_HASH] for r in rows],
             )
             existing: dict[str, int] = {}
+            returning: dict[str, tuple[int, int]] = {}
             other_union: set[str] = set()
-            for digest, member_id, org_id in found:
-                if org_id == self.org_id:
+            for digest, member_id, org_id, status in found:
+                if status == "left":
+                    returning[digest] = (member_id, org_id)
+                elif org_id == self.org_id:
                     existing[digest] = member_id
                 else:
                     other_union.add(digest)
@@ -278,7 +288,8 @@ class BatchWriter:
                 )
                 continue
             owner = cards.get(row[CARD_HASH]) if row[CARD_HASH] is not None else None
-            if owner is not None and owner != existing.get(digest):
+            person = existing.get(digest) or returning.get(digest, (None, None))[0]
+            if owner is not None and owner != person:
                 errors.append(
                     RowError(
                         row[ROW],
@@ -292,19 +303,23 @@ class BatchWriter:
             accepted.append(row)
         self._rows = accepted
         self._existing = existing
+        self._returning = returning
         self.timings["conflict_checks"] += time.perf_counter() - start
         return errors
 
     def apply(self) -> None:
-        """Write the staged batch: new members, updates, memberships, cards, audit lines."""
-        rows, existing = self._rows, self._existing
-        self._rows, self._existing = [], {}
+        """Write the staged batch: new members, updates, returning members, memberships, cards,
+        audit lines."""
+        rows, existing, returning = self._rows, self._existing, self._returning
+        self._rows, self._existing, self._returning = [], {}, {}
         if not rows:
             return
-        new = [r for r in rows if r[ID_HASH] not in existing]
+        new = [r for r in rows if r[ID_HASH] not in existing and r[ID_HASH] not in returning]
         old = [r for r in rows if r[ID_HASH] in existing]
+        back = [r for r in rows if r[ID_HASH] in returning]
         with connection.cursor() as cur:
             ids: dict[str, int] = dict(existing)
+            ids.update((digest, pair[0]) for digest, pair in returning.items())
             if new:
                 start = time.perf_counter()
                 self._insert_members(cur, new, ids)
@@ -355,10 +370,14 @@ class BatchWriter:
                 self.timings["cards"] += time.perf_counter() - start
             if old:
                 start = time.perf_counter()
-                self._update_members(cur, old, existing)
+                self.updated += self._update_members(cur, old, existing)
                 self.timings["update_members"] += time.perf_counter() - start
+            if back:
+                start = time.perf_counter()
+                self.rejoined += self._rejoin_members(cur, back, returning)
+                self.timings["rejoin_members"] += time.perf_counter() - start
             start = time.perf_counter()
-            self._audit(cur, rows, ids, existing)
+            self._audit(cur, rows, ids, existing, returning)
             self.timings["audit_lines"] += time.perf_counter() - start
 
     def _insert_members(self, cur: Any, new: list[StagedRow], ids: dict[str, int]) -> None:
@@ -394,7 +413,8 @@ class BatchWriter:
             )
         )
 
-    def _update_members(self, cur: Any, old: list[StagedRow], existing: dict[str, int]) -> None:
+    def _stage_rows(self, cur: Any, rows: list[StagedRow], member_ids: dict[str, int]) -> None:
+        """Put ``rows`` (with their member ids) into the staging table, replacing what was there."""
         t = self.table
         self._make_table(cur)
         cur.execute(f"DELETE FROM {t}")
@@ -402,26 +422,64 @@ class BatchWriter:
             cur,
             t,
             [n for n, _t in STAGE_COLUMNS],
-            ((*row, existing[row[ID_HASH]]) for row in old),
+            ((*row, member_ids[row[ID_HASH]]) for row in rows),
         )
+
+    # The profile columns an import sets on a member it already knows; an empty cell keeps the
+    # stored value.
+    _PROFILE_SET = (
+        "name = s.name, name_initials = s.name_initials, "
+        "phone = COALESCE(s.phone, members_member.phone), "
+        "employer = COALESCE(s.employer, members_member.employer), "
+        "category = COALESCE(s.category, members_member.category), "
+        "new_form_kind = CASE WHEN s.category IS NULL THEN members_member.new_form_kind "
+        "ELSE COALESCE(s.new_form_kind, '') END, "
+        "education = COALESCE(s.education, members_member.education), "
+        "political_status = COALESCE(s.political_status, members_member.political_status), "
+    )
+
+    def _update_members(self, cur: Any, old: list[StagedRow], existing: dict[str, int]) -> int:
+        """This union's members: profile columns from the file; returns how many were updated."""
+        t = self.table
+        self._stage_rows(cur, old, existing)
         cur.execute(
-            f"UPDATE members_member SET "
-            f"name = s.name, name_initials = s.name_initials, "
-            f"phone = COALESCE(s.phone, members_member.phone), "
-            f"employer = COALESCE(s.employer, members_member.employer), "
-            f"category = COALESCE(s.category, members_member.category), "
-            f"new_form_kind = CASE WHEN s.category IS NULL THEN members_member.new_form_kind "
-            f"ELSE COALESCE(s.new_form_kind, '') END, "
-            f"education = COALESCE(s.education, members_member.education), "
-            f"political_status = COALESCE(s.political_status, members_member.political_status), "
+            f"UPDATE members_member SET {self._PROFILE_SET}"
             f"joined_on = COALESCE(s.joined_on, members_member.joined_on), "
             f"updated_at = %s "
             f"FROM {t} s WHERE s.member_id = members_member.id",
             [self.now],
         )
-        self.updated += max(cur.rowcount, 0)
+        updated = max(cur.rowcount, 0)
         if any(r[CARD_HASH] is not None for r in old):
             self._cards(cur)
+        return updated
+
+    def _rejoin_members(
+        self, cur: Any, back: list[StagedRow], returning: dict[str, tuple[int, int]]
+    ) -> int:
+        """People who had left (this union or another): active again, in this union, from the
+        file's join date (or today), with a new membership, as ``member_rejoin`` does one by one.
+        Returns how many came back."""
+        t = self.table
+        self._stage_rows(cur, back, {d: pair[0] for d, pair in returning.items()})
+        cur.execute(
+            f"UPDATE members_member SET {self._PROFILE_SET}"
+            f"status = 'active', org_id = %s, joined_on = COALESCE(s.joined_on, %s), "
+            f"updated_at = %s "
+            f"FROM {t} s WHERE s.member_id = members_member.id AND members_member.status = 'left'",
+            [self.org_id, self.today, self.now],
+        )
+        rejoined = max(cur.rowcount, 0)
+        cur.execute(
+            f"INSERT INTO members_membership ({', '.join(MEMBERSHIP_COLUMNS)}) "
+            f"SELECT s.member_id, %s, COALESCE(s.joined_on, %s), 'join', %s, '', '', %s "
+            f"FROM {t} s WHERE NOT EXISTS (SELECT 1 FROM members_membership m "
+            f"WHERE m.member_id = s.member_id AND m.ended_on IS NULL)",
+            [self.org_id, self.today, self.start_reason, self.actor_id],
+        )
+        if any(r[CARD_HASH] is not None for r in back):
+            self._cards(cur)
+        return rejoined
 
     def _cards(self, cur: Any) -> None:
         """Cards of members already in the union: the imported card becomes the current one."""
@@ -449,9 +507,15 @@ class BatchWriter:
         )
 
     def _audit(
-        self, cur: Any, rows: list[StagedRow], ids: dict[str, int], existing: dict[str, int]
+        self,
+        cur: Any,
+        rows: list[StagedRow],
+        ids: dict[str, int],
+        existing: dict[str, int],
+        returning: dict[str, tuple[int, int]],
     ) -> None:
-        """One audit line per member the import touched, in file order."""
+        """One audit line per member the import touched, in file order. A returning member's
+        line is a status change that names the union they come back from."""
         now, actor_id, label, org_id, reason = (
             self.now,
             self.actor_id,
@@ -461,26 +525,30 @@ class BatchWriter:
         )
         ip, agent, source = self.origin
         prefix = '{"import_job": ' + self.job_json + ', "row": '
-        self._write(
-            cur,
-            "audit_auditevent",
-            AUDIT_COLUMNS,
-            (
-                (
-                    now,
-                    actor_id,
-                    label,
-                    "update" if r[ID_HASH] in existing else "create",
-                    "members.member",
-                    str(ids[r[ID_HASH]]),
-                    f"{r[NAME]} ({r[ID_MASKED]})"[:200],
-                    org_id,
-                    f"{prefix}{r[ROW]}}}",
-                    reason,
-                    ip,
-                    agent,
-                    source,
-                )
-                for r in rows
-            ),
-        )
+
+        def line(r: StagedRow) -> tuple[Any, ...]:
+            digest = r[ID_HASH]
+            if digest in returning:
+                action = "transition"
+                moved = {"status": ["left", "active"], "org_id": [returning[digest][1], org_id]}
+                changes = f"{prefix}{r[ROW]}, {json.dumps(moved)[1:]}"
+            else:
+                action = "update" if digest in existing else "create"
+                changes = f"{prefix}{r[ROW]}}}"
+            return (
+                now,
+                actor_id,
+                label,
+                action,
+                "members.member",
+                str(ids[digest]),
+                f"{r[NAME]} ({r[ID_MASKED]})"[:200],
+                org_id,
+                changes,
+                reason,
+                ip,
+                agent,
+                source,
+            )
+
+        self._write(cur, "audit_auditevent", AUDIT_COLUMNS, (line(r) for r in rows))

@@ -5,20 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from openpyxl import load_workbook
 
 from gonghui.audit.models import AuditAction, AuditEvent
 from gonghui.core.errors import ApplicationError, PermissionDenied
 from gonghui.members.importing.service import import_file
-from gonghui.members.models import Member, MemberCard, Membership, WorkerCategory
+from gonghui.members.models import (
+    Member,
+    MemberCard,
+    Membership,
+    MemberStatus,
+    WorkerCategory,
+)
+from gonghui.members.services import member_leave
 from gonghui.members.tests.factories import make_id_number
 from gonghui.members.tests.import_helpers import csv_bytes, write, xlsx_bytes
 
 ID1 = make_id_number(region="410802", seq=101)
 ID2 = make_id_number(region="410803", seq=102)
 ID3 = make_id_number(region="410811", seq=103)
+TODAY = timezone.localdate
 GOOD = [
     ["张伟", ID1, "13800000001", "焦作甲公司", "职工", "", "本科", "中共党员", "2023-05-01", ""],
     [
@@ -230,6 +238,88 @@ class TestReimport:
         assert [e.code for e in result.errors] == ["id_other_union"]
         other.refresh_from_db()
         assert other.name == "李秀英" and other.org == world.zhongzhan_base
+
+    def test_a_member_who_left_this_union_rejoins(self, world, tmp_path):
+        run(world, tmp_path, "a.xlsx", xlsx_bytes([GOOD[0]]))
+        zhang = Member.objects.get(name="张伟")
+        member_leave(actor=world.jiefang_officer, member=zhang, on=TODAY(), reason="调离")
+        back = ["张伟", ID1, "13800000077", "", "", "", "", "", "", ""]
+        result = run(world, tmp_path, "b.xlsx", xlsx_bytes([back, GOOD[1]]))
+        assert (result.rows_created, result.rows_updated, result.rows_rejoined) == (1, 0, 1)
+        zhang.refresh_from_db()
+        assert (zhang.status, zhang.org, zhang.phone) == (
+            MemberStatus.ACTIVE,
+            world.jiefang_base,
+            "13800000077",
+        )
+        # An empty join date in the file: the member joins again today.
+        assert zhang.joined_on == TODAY()
+        stretches = list(Membership.objects.filter(member=zhang).order_by("id"))
+        assert [(m.ended_on is None, m.start_kind) for m in stretches] == [
+            (False, "join"),
+            (True, "join"),
+        ]
+        assert stretches[1].org == world.jiefang_base and stretches[1].started_on == TODAY()
+        line = AuditEvent.objects.get(
+            object_id=str(zhang.pk), action=AuditAction.TRANSITION, reason__startswith="Imported"
+        )
+        assert line.changes["status"] == ["left", "active"]
+        assert line.changes["org_id"] == [world.jiefang_base.pk, world.jiefang_base.pk]
+        assert line.changes["row"] == 2
+
+    def test_a_member_who_left_another_union_joins_this_one(self, world, tmp_path):
+        from gonghui.core import crypto
+
+        other = world.zhongzhan_member
+        member_leave(actor=world.zhongzhan_officer, member=other, on=TODAY(), reason="离职")
+        number = crypto.decrypt(other.id_number_enc)
+        card = "6222020200112345678"
+        row = ["李秀英", number, "", "新单位", "", "", "", "", "2026-01-05", card]
+        result = run(world, tmp_path, "r.xlsx", xlsx_bytes([row]))
+        assert result.committed and result.errors == []
+        assert (result.rows_created, result.rows_updated, result.rows_rejoined) == (0, 0, 1)
+        other.refresh_from_db()
+        assert (other.status, other.org, other.employer) == (
+            MemberStatus.ACTIVE,
+            world.jiefang_base,
+            "新单位",
+        )
+        assert other.joined_on.isoformat() == "2026-01-05"
+        current = Membership.objects.get(member=other, ended_on__isnull=True)
+        assert (current.org, current.started_on.isoformat()) == (world.jiefang_base, "2026-01-05")
+        assert MemberCard.objects.get(member=other, is_current=True).number_masked.endswith("5678")
+        line = AuditEvent.objects.get(
+            object_id=str(other.pk), action=AuditAction.TRANSITION, reason__startswith="Imported"
+        )
+        assert line.changes["org_id"] == [world.zhongzhan_base.pk, world.jiefang_base.pk]
+        # Imported again: now simply this union's member, updated.
+        result = run(world, tmp_path, "r2.xlsx", xlsx_bytes([row]))
+        assert (result.rows_updated, result.rows_rejoined) == (1, 0)
+        assert Membership.objects.filter(member=other).count() == 2
+
+    def test_a_returning_member_with_another_persons_card_is_refused(self, world, tmp_path):
+        from gonghui.core import crypto
+
+        card = "6222020200112345678"
+        run(world, tmp_path, "c.xlsx", xlsx_bytes([GOOD[0][:9] + [card]]))
+        other = world.zhongzhan_member
+        member_leave(actor=world.zhongzhan_officer, member=other, on=TODAY(), reason="离职")
+        row = ["李秀英", crypto.decrypt(other.id_number_enc), "", "", "", "", "", "", "", card]
+        result = run(world, tmp_path, "c2.xlsx", xlsx_bytes([row]), skip_bad_rows=True)
+        assert [e.code for e in result.errors] == ["card_taken"]
+        other.refresh_from_db()
+        assert (other.status, other.org) == (MemberStatus.LEFT, world.zhongzhan_base)
+
+    def test_a_bad_row_leaves_a_returning_member_as_they_were(self, world, tmp_path):
+        run(world, tmp_path, "a.xlsx", xlsx_bytes([GOOD[0]]))
+        zhang = Member.objects.get(name="张伟")
+        member_leave(actor=world.jiefang_officer, member=zhang, on=TODAY(), reason="调离")
+        result = run(world, tmp_path, "b.xlsx", xlsx_bytes([GOOD[0], ["", ID2]]))
+        assert not result.committed
+        assert (result.rows_created, result.rows_updated, result.rows_rejoined) == (0, 0, 0)
+        zhang.refresh_from_db()
+        assert zhang.status == MemberStatus.LEFT
+        assert not Membership.objects.filter(member=zhang, ended_on__isnull=True).exists()
 
     def test_cards_are_recorded_and_a_taken_card_is_refused(self, world, tmp_path):
         card = "6222020200112345678"

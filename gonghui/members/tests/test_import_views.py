@@ -59,6 +59,27 @@ class TestUpload:
         assert job.status == ImportStatus.FAILED and job.rows_created == 0 and job.error_file
         assert not Member.objects.filter(name="张伟").exists()
 
+    def test_the_job_page_counts_members_who_came_back(self, world, login):
+        from django.utils import timezone
+
+        from gonghui.core import crypto
+        from gonghui.members.services import member_leave
+
+        other = world.zhongzhan_member
+        member_leave(
+            actor=world.zhongzhan_officer, member=other, on=timezone.localdate(), reason="离职"
+        )
+        client = login(world.jiefang_officer)
+        upload(client, world.jiefang_base, [["李秀英", crypto.decrypt(other.id_number_enc)]])
+        job = ImportJob.objects.get()
+        assert job.status == ImportStatus.SUCCEEDED
+        assert (job.rows_created, job.rows_updated, job.rows_rejoined) == (0, 0, 1)
+        assert "重新入会1人" in job.message
+        detail = client.get(reverse("members:import_job", args=[job.pk])).content.decode()
+        assert "<th>重新入会</th><td>1</td>" in detail
+        listing = client.get(reverse("members:import")).content.decode()
+        assert "<th>重新入会</th>" in listing
+
     def test_htmx_poll_returns_the_status_fragment(self, world, login):
         client = login(world.jiefang_officer)
         upload(client, world.jiefang_base, skip=True)

@@ -50,7 +50,8 @@ class Command(BaseCommand):
             self.stderr.write(f"error report: {target}")
         self.stdout.write(
             f"rows={result.rows_total} created={result.rows_created} "
-            f"updated={result.rows_updated} failed={result.rows_failed} "
+            f"updated={result.rows_updated} rejoined={result.rows_rejoined} "
+            f"failed={result.rows_failed} "
             f"committed={result.committed} seconds={result.seconds:.1f}"
         )
         if not result.committed:
