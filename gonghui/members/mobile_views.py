@@ -134,7 +134,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _over_join_limit(request: HttpRequest) -> bool:
-    """Count every submission from one address for an hour (cache; per process without Redis)."""
+    """Count every submission from one address for an hour, in the cache every process shares
+    (Redis, or the database's cache table without it; there two racing submissions may count as
+    one, which a limit on spam can afford)."""
     key = f"gonghui:join-submit:{client_ip(request) or 'unknown'}"
     cache.add(key, 0, timeout=3600)
     try:
