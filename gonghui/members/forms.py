@@ -169,6 +169,17 @@ class LeaveForm(forms.Form):
         self.fields["on"].initial = timezone.localdate
 
 
+class RejoinForm(forms.Form):
+    org = OrgChoiceField(label=_("Into base union"), queryset=Org.objects.none())
+    on = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=TEXT_MAX)
+
+    def __init__(self, *args: Any, orgs: QuerySet[Org], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["org"].queryset = orgs  # type: ignore[attr-defined]
+        self.fields["on"].initial = timezone.localdate
+
+
 class CardForm(forms.Form):
     card_number = forms.CharField(label=_("Member card number"), required=False, max_length=40)
 

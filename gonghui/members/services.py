@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -152,7 +153,22 @@ def member_register(
         raise ApplicationError(
             _("The joining date cannot be in the future."), code="joined_future", field="joined_on"
         )
-    if Member.objects.filter(id_number_hash=sealed.hash).exists():
+    known = Member.objects.select_for_update().filter(id_number_hash=sealed.hash).first()
+    if known is not None and known.status == MemberStatus.LEFT:
+        # Someone who left (this union or another) is registered again: the same person, back.
+        _check_rejoin_date(known, joined_on, field="joined_on")
+        member = member_rejoin(
+            actor=actor,
+            member=known,
+            org=org,
+            on=joined_on,
+            reason=reason or _("Registered again after leaving"),
+        )
+        member = member_update(actor=actor, member=member, **fields)
+        if card_number not in (None, ""):
+            member_card_set(actor=actor, member=member, card_number=card_number)
+        return member
+    if known is not None:
         raise ApplicationError(
             _("A member with this identity number already exists."),
             code="id_taken",
@@ -324,13 +340,31 @@ def member_leave(*, actor: Any, member: Member, on: dt.date, reason: str) -> Mem
     return member
 
 
+def _check_rejoin_date(member: Member, on: dt.date, *, field: str) -> None:
+    """A new membership begins no later than today and not before the last one ended."""
+    if on > timezone.localdate():
+        raise ApplicationError(
+            _("The date cannot be in the future."), code="date_future", field=field
+        )
+    left_on = member.memberships.aggregate(last=Max("ended_on"))["last"]
+    if left_on is not None and on < left_on:
+        raise ApplicationError(
+            _("This person left on %(date)s; the new membership cannot begin before that.")
+            % {"date": left_on.isoformat()},
+            code="date_before_leaving",
+            field=field,
+        )
+
+
 @transaction.atomic
 def member_rejoin(*, actor: Any, member: Member, org: Org, on: dt.date, reason: str = "") -> Member:
+    """A person who left becomes a member again, of ``org`` (any union the actor may edit)."""
     member = Member.objects.select_for_update().select_related("org").get(pk=member.pk)
     require_capability(actor, Capability.EDIT_MEMBERS, org)
     _check_union(org)
     if member.status == MemberStatus.ACTIVE:
         raise ApplicationError(_("This person is already an active member."), code="already_active")
+    _check_rejoin_date(member, on, field="on")
     Membership.objects.create(
         member=member,
         org=org,

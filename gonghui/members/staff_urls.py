@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.member_edit, name="edit"),
     path("<int:pk>/transfer/", views.member_transfer, name="transfer"),
     path("<int:pk>/leave/", views.member_leave, name="leave"),
+    path("<int:pk>/rejoin/", views.member_rejoin, name="rejoin"),
     path("<int:pk>/card/", views.member_card, name="card"),
     path("<int:pk>/reveal/", views.member_reveal, name="reveal"),
     path("join-applications/", views.join_applications, name="join_applications"),

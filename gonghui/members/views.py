@@ -27,6 +27,7 @@ from gonghui.members.forms import (
     MemberCreateForm,
     MemberFilterForm,
     ProfileForm,
+    RejoinForm,
     RevealForm,
     TransferForm,
 )
@@ -128,7 +129,11 @@ def member_create(request: HttpRequest) -> HttpResponse:
             _reraise_access(error)
             apply_error(form, error)
         else:
-            messages.success(request, _("Member %(name)s registered.") % {"name": member.name})
+            if member.memberships.filter(ended_on__isnull=False).exists():
+                note = _("%(name)s had left before and is a member again.")
+            else:
+                note = _("Member %(name)s registered.")
+            messages.success(request, note % {"name": member.name})
             return redirect("members:detail", pk=member.pk)
     status = 400 if request.method == "POST" else 200
     return render(
@@ -181,6 +186,8 @@ def _detail(
         "member": member,
         "transfer_form": forms.get("transfer_form") or TransferForm(orgs=transfer_orgs),
         "leave_form": forms.get("leave_form") or LeaveForm(),
+        "rejoin_form": forms.get("rejoin_form")
+        or RejoinForm(orgs=org_member_holding(actor=actor), initial={"org": member.org_id}),
         "card_form": forms.get("card_form") or CardForm(),
         "reveal_form": forms.get("reveal_form") or RevealForm(),
         "revealed": revealed,
@@ -249,6 +256,29 @@ def member_leave(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The member has left the union."))
             return redirect("members:detail", pk=member.pk)
     return _detail(request, member.pk, status=400, leave_form=form, open="leave")
+
+
+@staff_required(Capability.EDIT_MEMBERS)
+@require_POST
+def member_rejoin(request: HttpRequest, pk: int) -> HttpResponse:
+    member = _member_for_write(request, pk)
+    form = RejoinForm(request.POST, orgs=org_member_holding(actor=request.user))
+    if form.is_valid():
+        try:
+            services.member_rejoin(
+                actor=request.user,
+                member=member,
+                org=form.cleaned_data["org"],
+                on=form.cleaned_data["on"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ApplicationError as error:
+            _reraise_access(error)
+            apply_error(form, error)
+        else:
+            messages.success(request, _("%(name)s is a member again.") % {"name": member.name})
+            return redirect("members:detail", pk=member.pk)
+    return _detail(request, member.pk, status=400, rejoin_form=form, open="rejoin")
 
 
 @staff_required(Capability.EDIT_MEMBERS)

@@ -457,14 +457,17 @@ class BatchWriter:
     def _rejoin_members(
         self, cur: Any, back: list[StagedRow], returning: dict[str, tuple[int, int]]
     ) -> int:
-        """People who had left (this union or another): active again, in this union, from the
-        file's join date (or today), with a new membership, as ``member_rejoin`` does one by one.
-        Returns how many came back."""
+        """People who had left (this union or another): active again, in this union, with a new
+        membership, as ``member_rejoin`` does one by one. The membership begins on the file's join
+        date when that is after they left; a roster usually still carries the first join date,
+        which is history, so then (or with no date) it begins today. Returns how many came back."""
         t = self.table
         self._stage_rows(cur, back, {d: pair[0] for d, pair in returning.items()})
         cur.execute(
             f"UPDATE members_member SET {self._PROFILE_SET}"
-            f"status = 'active', org_id = %s, joined_on = COALESCE(s.joined_on, %s), "
+            f"status = 'active', org_id = %s, "
+            f"joined_on = CASE WHEN s.joined_on > (SELECT MAX(m.ended_on) FROM members_membership m "
+            f"WHERE m.member_id = s.member_id) THEN s.joined_on ELSE %s END, "
             f"updated_at = %s "
             f"FROM {t} s WHERE s.member_id = members_member.id AND members_member.status = 'left'",
             [self.org_id, self.today, self.now],
@@ -472,10 +475,11 @@ class BatchWriter:
         rejoined = max(cur.rowcount, 0)
         cur.execute(
             f"INSERT INTO members_membership ({', '.join(MEMBERSHIP_COLUMNS)}) "
-            f"SELECT s.member_id, %s, COALESCE(s.joined_on, %s), 'join', %s, '', '', %s "
-            f"FROM {t} s WHERE NOT EXISTS (SELECT 1 FROM members_membership m "
+            f"SELECT s.member_id, %s, mm.joined_on, 'join', %s, '', '', %s "
+            f"FROM {t} s JOIN members_member mm ON mm.id = s.member_id "
+            f"WHERE NOT EXISTS (SELECT 1 FROM members_membership m "
             f"WHERE m.member_id = s.member_id AND m.ended_on IS NULL)",
-            [self.org_id, self.today, self.start_reason, self.actor_id],
+            [self.org_id, self.start_reason, self.actor_id],
         )
         if any(r[CARD_HASH] is not None for r in back):
             self._cards(cur)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -243,7 +244,8 @@ class TestReimport:
         run(world, tmp_path, "a.xlsx", xlsx_bytes([GOOD[0]]))
         zhang = Member.objects.get(name="张伟")
         member_leave(actor=world.jiefang_officer, member=zhang, on=TODAY(), reason="调离")
-        back = ["张伟", ID1, "13800000077", "", "", "", "", "", "", ""]
+        # The roster still carries the first join date (2023-05-01), from before they left.
+        back = ["张伟", ID1, "13800000077", "", "", "", "", "", "2023-05-01", ""]
         result = run(world, tmp_path, "b.xlsx", xlsx_bytes([back, GOOD[1]]))
         assert (result.rows_created, result.rows_updated, result.rows_rejoined) == (1, 0, 1)
         zhang.refresh_from_db()
@@ -252,7 +254,7 @@ class TestReimport:
             world.jiefang_base,
             "13800000077",
         )
-        # An empty join date in the file: the member joins again today.
+        # A join date from before they left is history: the member joins again today.
         assert zhang.joined_on == TODAY()
         stretches = list(Membership.objects.filter(member=zhang).order_by("id"))
         assert [(m.ended_on is None, m.start_kind) for m in stretches] == [
@@ -271,7 +273,9 @@ class TestReimport:
         from gonghui.core import crypto
 
         other = world.zhongzhan_member
-        member_leave(actor=world.zhongzhan_officer, member=other, on=TODAY(), reason="离职")
+        Membership.objects.filter(member=other).update(started_on=dt.date(2020, 3, 1))
+        left_on = dt.date(2025, 12, 31)
+        member_leave(actor=world.zhongzhan_officer, member=other, on=left_on, reason="离职")
         number = crypto.decrypt(other.id_number_enc)
         card = "6222020200112345678"
         row = ["李秀英", number, "", "新单位", "", "", "", "", "2026-01-05", card]

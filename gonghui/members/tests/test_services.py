@@ -296,6 +296,78 @@ def test_leave_other_district_refused(world):
     assert Member.objects.get(pk=world.jiefang_member.pk).status == MemberStatus.ACTIVE
 
 
+@pytest.mark.parametrize(
+    "on, code",
+    [(dt.date(2999, 1, 1), "date_future"), ("before_leaving", "date_before_leaving")],
+)
+def test_rejoin_date_must_fall_between_leaving_and_today(world, on, code):
+    left_on = TODAY()
+    m = member_leave(
+        actor=world.jiefang_officer, member=world.jiefang_member, on=left_on, reason="离职"
+    )
+    if on == "before_leaving":
+        on = left_on - dt.timedelta(days=1)
+    before = (Membership.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(ApplicationError) as exc:
+        member_rejoin(actor=world.jiefang_officer, member=m, org=world.jiefang_base, on=on)
+    assert (exc.value.code, exc.value.field) == (code, "on")
+    if code == "date_before_leaving":
+        assert left_on.isoformat() in str(exc.value.message)
+    assert (Membership.objects.count(), AuditEvent.objects.count()) == before
+    assert Member.objects.get(pk=m.pk).status == MemberStatus.LEFT
+    # The day they left is a valid day to come back.
+    m = member_rejoin(actor=world.jiefang_officer, member=m, org=world.jiefang_base, on=left_on)
+    assert m.status == MemberStatus.ACTIVE
+
+
+def test_registering_someone_who_left_brings_them_back(world):
+    left = member_leave(
+        actor=world.zhongzhan_officer, member=world.zhongzhan_member, on=TODAY(), reason="离职"
+    )
+    number = crypto.decrypt(left.id_number_enc)
+    card = luhn_complete("623595")
+    m = _register(
+        world,
+        id_number=number,
+        name="李秀英",
+        phone="13700000999",
+        joined_on=TODAY(),
+        card_number=card,
+    )
+    assert (
+        m.pk == left.pk and Member.objects.filter(id_number_hash=left.id_number_hash).count() == 1
+    )
+    m.refresh_from_db()
+    assert (m.status, m.org, m.phone, m.joined_on) == (
+        MemberStatus.ACTIVE,
+        world.jiefang_base,
+        "13700000999",
+        TODAY(),
+    )
+    assert [(x.org, x.ended_on is None) for x in m.memberships.order_by("id")] == [
+        (world.zhongzhan_base, False),
+        (world.jiefang_base, True),
+    ]
+    assert m.cards.get(is_current=True).bank_name == "中原银行"
+    moves = AuditEvent.objects.filter(object_id=str(m.pk), action=AuditAction.TRANSITION)
+    assert moves.filter(changes__status=["left", "active"]).exists()
+
+
+def test_registering_someone_who_left_with_a_date_before_they_left_changes_nothing(world):
+    left = member_leave(
+        actor=world.zhongzhan_officer, member=world.zhongzhan_member, on=TODAY(), reason="离职"
+    )
+    before = (Membership.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(ApplicationError) as exc:
+        _register(
+            world, id_number=crypto.decrypt(left.id_number_enc), joined_on=dt.date(2020, 1, 1)
+        )
+    assert (exc.value.code, exc.value.field) == ("date_before_leaving", "joined_on")
+    assert (Membership.objects.count(), AuditEvent.objects.count()) == before
+    left.refresh_from_db()
+    assert (left.status, left.org) == (MemberStatus.LEFT, world.zhongzhan_base)
+
+
 def test_rejoin_into_other_district_refused(world):
     m = member_leave(actor=None, member=world.jiefang_member, on=TODAY(), reason="离职")
     with pytest.raises(PermissionDenied):

@@ -469,6 +469,88 @@ def test_leave_bad_input(world, login, data, message):
     assert m.status == MemberStatus.ACTIVE
 
 
+def test_rejoin(world, login, second_base):
+    m = world.jiefang_member
+    client = login(world.jiefang_officer)
+    page = client.get(detail(m))
+    assert action(m, "rejoin") not in page.content.decode()  # active: nothing to rejoin
+    client.post(action(m, "leave"), {"on": timezone.localdate().isoformat(), "reason": "退休"})
+    page = client.get(detail(m)).content.decode()
+    assert action(m, "rejoin") in page and "重新入会" in page
+    response = client.post(
+        action(m, "rejoin"),
+        {"org": second_base.pk, "on": timezone.localdate().isoformat(), "reason": "返聘"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == detail(m)
+    assert f"{m.name}已重新入会。" in response.content.decode()
+    m.refresh_from_db()
+    assert (m.status, m.org) == (MemberStatus.ACTIVE, second_base)
+    assert m.memberships.get(ended_on__isnull=True).start_reason == "返聘"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"on": "2999-01-01"}, "The date cannot be in the future."),
+        ({"on": "2001-01-01"}, None),  # before the member left: names the leaving date
+        ({"on": ""}, None),
+        ({"org": ""}, None),
+        ({"org": "９９９９"}, None),
+        ({"org": "<script>"}, None),
+        ({"reason": "长" * 1000}, None),
+    ],
+)
+def test_rejoin_bad_input_changes_nothing(world, login, data, message):
+    m = world.jiefang_member
+    client = login(world.jiefang_officer)
+    today = timezone.localdate().isoformat()
+    client.post(action(m, "leave"), {"on": today, "reason": "退休"})
+    post = {"org": world.jiefang_base.pk, "on": today, "reason": ""}
+    post.update(data)
+    before = m.memberships.count()
+    response = client.post(action(m, "rejoin"), post)
+    assert response.status_code == 400
+    assert 'class="error' in response.content.decode() or "errorlist" in response.content.decode()
+    if message:
+        assert shows(response, message)
+    if data.get("on") == "2001-01-01":
+        assert f"此人已于{today}离会，重新入会日期不能早于该日期。" in response.content.decode()
+    m.refresh_from_db()
+    assert m.status == MemberStatus.LEFT and m.memberships.count() == before
+
+
+def test_rejoin_into_other_district_is_refused(world, login):
+    m = world.jiefang_member
+    client = login(world.jiefang_officer)
+    client.post(action(m, "leave"), {"on": timezone.localdate().isoformat(), "reason": "退休"})
+    response = client.post(
+        action(m, "rejoin"),
+        {"org": world.zhongzhan_base.pk, "on": timezone.localdate().isoformat()},
+    )
+    assert response.status_code == 400
+    m.refresh_from_db()
+    assert m.status == MemberStatus.LEFT
+
+
+def test_create_brings_back_someone_who_left(world, login):
+    from gonghui.core.crypto import decrypt
+
+    m = world.zhongzhan_member
+    login(world.zhongzhan_officer).post(
+        action(m, "leave"), {"on": timezone.localdate().isoformat(), "reason": "离职"}
+    )
+    data = _create_data(
+        world, id_number=decrypt(m.id_number_enc), joined_on=timezone.localdate().isoformat()
+    )
+    response = login(world.jiefang_officer).post(NEW, data, follow=True)
+    assert response.redirect_chain[-1][0] == detail(m)
+    assert "张新会此前已离会，现已重新入会。" in response.content.decode()
+    m.refresh_from_db()
+    assert (m.status, m.org, m.name) == (MemberStatus.ACTIVE, world.jiefang_base, "张新会")
+    assert Member.objects.count() == 2
+
+
 def test_set_member_card(world, login):
     m = world.jiefang_member
     number = luhn_complete("623595")
