@@ -138,7 +138,10 @@ def new_members_in_year(*, actor: Any, year: int) -> int:
     """People who joined a union in the subtree during ``year`` (first joins and re-joins)."""
     return (
         scoped(
-            Membership.objects.filter(start_kind=MembershipEvent.JOIN, started_on__year=year),
+            Membership.objects.filter(
+                start_kind__in=[MembershipEvent.JOIN, MembershipEvent.REJOIN],
+                started_on__year=year,
+            ),
             actor=actor,
         )
         .values("member_id")

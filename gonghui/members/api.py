@@ -27,6 +27,7 @@ from gonghui.members.services import (
     join_application_transition,
     member_leave,
     member_register,
+    member_rejoin,
     member_reveal,
     member_transfer,
     member_update,
@@ -148,6 +149,12 @@ class LeaveIn(Schema):
     reason: str = Field(..., max_length=200)
 
 
+class RejoinIn(Schema):
+    org_id: int = Field(..., ge=1, le=MAX_ID)
+    on: dt.date
+    reason: str = Field("", max_length=200)
+
+
 class RevealIn(Schema):
     field: Literal["id_number", "card_number"]
     reason: str = Field(..., max_length=300)
@@ -259,6 +266,16 @@ def members_leave(request: HttpRequest, payload: LeaveIn, member_id: int = ID) -
     actor = api_actor(request)
     member = member_get(actor=actor, pk=member_id)
     return member_leave(actor=actor, member=member, on=payload.on, reason=payload.reason)
+
+
+@members_router.post("/{member_id}/rejoin", response=MemberDetailOut)
+def members_rejoin(request: HttpRequest, payload: RejoinIn, member_id: int = ID) -> Member:
+    """A member who left joins again, in ``org_id`` (a base union the caller may edit), from
+    ``on`` (not before the day they left, not in the future)."""
+    actor = api_actor(request)
+    member = member_get(actor=actor, pk=member_id)
+    org = org_get(actor=actor, pk=payload.org_id)
+    return member_rejoin(actor=actor, member=member, org=org, on=payload.on, reason=payload.reason)
 
 
 @members_router.post("/{member_id}/reveal", response=RevealOut)

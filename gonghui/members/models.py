@@ -124,6 +124,7 @@ class Member(models.Model):
 
 class MembershipEvent(models.TextChoices):
     JOIN = "join", _("Join")
+    REJOIN = "rejoin", _("Rejoin")  # back after leaving (this union or another)
     TRANSFER = "transfer", _("Transfer")
 
 

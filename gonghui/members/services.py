@@ -369,7 +369,7 @@ def member_rejoin(*, actor: Any, member: Member, org: Org, on: dt.date, reason: 
         member=member,
         org=org,
         started_on=on,
-        start_kind=MembershipEvent.JOIN,
+        start_kind=MembershipEvent.REJOIN,
         start_reason=reason[:200],
         started_by=actor if getattr(actor, "username", None) else None,
     )

@@ -59,6 +59,25 @@ def test_city_figures_for_an_earlier_year(figures: Figures) -> None:
     assert board.total_members == 9  # a stock, not a flow: the same for every year
 
 
+def test_a_rejoin_counts_as_joining_in_its_year(figures: Figures) -> None:
+    """The 2023 migrant worker leaves and comes back this year: a new member of this year."""
+    from gonghui.members.services import member_leave, member_rejoin
+
+    w = figures.world
+    veteran = Member.objects.get(joined_on__year=OLD_YEAR)
+    today = timezone.localdate()
+    member_leave(actor=None, member=veteran, on=today, reason="调离")
+    member_rejoin(actor=None, member=veteran, org=w.jiefang_base, on=today, reason="返岗")
+    assert veteran.memberships.filter(start_kind="rejoin").count() == 1
+    board = selectors.dashboard(actor=w.city_admin, year=THIS_YEAR)
+    assert board.new_members_in_year == 10
+    assert board.total_members == 9
+    # Counted once a year however often they come and go.
+    left = Member.objects.get(name="离会者")
+    member_rejoin(actor=None, member=left, org=w.jiefang_base, on=today)
+    assert selectors.dashboard(actor=w.city_admin, year=THIS_YEAR).new_members_in_year == 10
+
+
 def test_district_figures_exclude_the_sibling_district(figures: Figures) -> None:
     w = figures.world
     board = selectors.dashboard(actor=w.jiefang_officer, year=THIS_YEAR)

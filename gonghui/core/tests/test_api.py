@@ -15,7 +15,7 @@ from gonghui.accounts.services import api_token_create, api_token_revoke
 from gonghui.audit.models import AuditAction, AuditEvent
 from gonghui.core import crypto
 from gonghui.members.models import JoinApplication, JoinStatus, Member, Membership, MemberStatus
-from gonghui.members.services import join_application_submit, member_card_set
+from gonghui.members.services import join_application_submit, member_card_set, member_leave
 from gonghui.members.tests.factories import make_id_number
 from gonghui.orgs.models import Org, OrgKind
 from gonghui.orgs.tests.factories import OrgFactory
@@ -438,6 +438,57 @@ def test_member_leave_matrix(world, callers, actor):
     world.zhongzhan_member.refresh_from_db()
     left = world.zhongzhan_member.status == MemberStatus.LEFT
     assert left == (WRITE_STATUS[actor] == 200)
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_member_rejoin_matrix(world, callers, actor):
+    member = world.zhongzhan_member
+    member_leave(actor=None, member=member, on=timezone.localdate(), reason="离职")
+    before = _snapshot()
+    resp = callers[actor].post(
+        f"/members/{member.pk}/rejoin",
+        {"org_id": world.zhongzhan_base.pk, "on": str(timezone.localdate()), "reason": "返岗"},
+    )
+    body = _check_write(resp, actor, WRITE_STATUS[actor], before)
+    member.refresh_from_db()
+    back = member.status == MemberStatus.ACTIVE
+    assert back == (WRITE_STATUS[actor] == 200)
+    if back:
+        assert body["status"] == "active" and body["org_id"] == world.zhongzhan_base.pk
+        assert member.memberships.get(ended_on__isnull=True).start_kind == "rejoin"
+
+
+def test_member_rejoin_bad_input(world, callers, extra):
+    c = callers["zhongzhan_staff"]
+    member = world.zhongzhan_member
+    url = f"/members/{member.pk}/rejoin"
+    today = timezone.localdate()
+    org = world.zhongzhan_base.pk
+    # Still active: nothing to rejoin.
+    body = assert_status(c.post(url, {"org_id": org, "on": str(today)}), 400)
+    assert body["code"] == "already_active"
+    member_leave(actor=None, member=member, on=today, reason="离职")
+    before = _snapshot()
+    cases = [
+        ({"org_id": org, "on": str(today + dt.timedelta(days=1))}, 400, "date_future"),
+        ({"org_id": org, "on": str(today - dt.timedelta(days=1))}, 400, "date_before_leaving"),
+        ({"org_id": world.zhongzhan.pk, "on": str(today)}, 400, "org_not_base"),
+        ({"org_id": world.jiefang_base.pk, "on": str(today)}, 404, None),
+        ({"org_id": org, "on": "2026-02-30"}, 422, None),
+        ({"org_id": 0, "on": str(today)}, 422, None),
+        ({"org_id": "１", "on": str(today)}, 422, None),
+        ({"org_id": org, "on": str(today), "reason": "r" * 201}, 422, None),
+        ({"org_id": org, "on": str(today), "reason": "<script>alert(1)</script>" * 10}, 422, None),
+        ({}, 422, None),
+    ]
+    for payload, status, code in cases:
+        body = assert_status(c.post(url, payload), status)
+        assert body["message"] and body["code"], payload
+        if code:
+            assert body["code"] == code, payload
+    assert _snapshot() == before
+    member.refresh_from_db()
+    assert member.status == MemberStatus.LEFT
 
 
 @pytest.mark.parametrize("actor", ACTORS)

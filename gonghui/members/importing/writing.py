@@ -475,7 +475,7 @@ class BatchWriter:
         rejoined = max(cur.rowcount, 0)
         cur.execute(
             f"INSERT INTO members_membership ({', '.join(MEMBERSHIP_COLUMNS)}) "
-            f"SELECT s.member_id, %s, mm.joined_on, 'join', %s, '', '', %s "
+            f"SELECT s.member_id, %s, mm.joined_on, 'rejoin', %s, '', '', %s "
             f"FROM {t} s JOIN members_member mm ON mm.id = s.member_id "
             f"WHERE NOT EXISTS (SELECT 1 FROM members_membership m "
             f"WHERE m.member_id = s.member_id AND m.ended_on IS NULL)",

@@ -259,7 +259,7 @@ class TestReimport:
         stretches = list(Membership.objects.filter(member=zhang).order_by("id"))
         assert [(m.ended_on is None, m.start_kind) for m in stretches] == [
             (False, "join"),
-            (True, "join"),
+            (True, "rejoin"),
         ]
         assert stretches[1].org == world.jiefang_base and stretches[1].started_on == TODAY()
         line = AuditEvent.objects.get(
