@@ -156,14 +156,18 @@ def member_register(
     known = Member.objects.select_for_update().filter(id_number_hash=sealed.hash).first()
     if known is not None and known.status == MemberStatus.LEFT:
         # Someone who left (this union or another) is registered again: the same person, back.
-        _check_rejoin_date(known, joined_on, field="joined_on")
-        member = member_rejoin(
-            actor=actor,
-            member=known,
-            org=org,
-            on=joined_on,
-            reason=reason or _("Registered again after leaving"),
-        )
+        try:
+            member = member_rejoin(
+                actor=actor,
+                member=known,
+                org=org,
+                on=joined_on,
+                reason=reason or _("Registered again after leaving"),
+            )
+        except ApplicationError as error:
+            if error.field == "on":  # the rejoin's date is this form's joining date
+                error.field = "joined_on"
+            raise
         member = member_update(actor=actor, member=member, **fields)
         if card_number not in (None, ""):
             member_card_set(actor=actor, member=member, card_number=card_number)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -211,6 +212,32 @@ def _member_for_write(request: HttpRequest, pk: int) -> Member:
     return selectors.member_get(actor=request.user, pk=pk)
 
 
+def _membership_action(
+    request: HttpRequest,
+    member: Member,
+    form: forms.Form,
+    *,
+    name: str,
+    service: Callable[..., Any],
+    done: str,
+    fields: dict[str, str] | None = None,
+) -> HttpResponse:
+    """A move of the member's membership from the detail page: the form's fields are the
+    service's arguments. Done: back to the page with ``done``. Refused: the page again (400),
+    open at the ``name`` form with the reason on it."""
+    if form.is_valid():
+        try:
+            service(actor=request.user, member=member, **form.cleaned_data)
+        except ApplicationError as error:
+            _reraise_access(error)
+            apply_error(form, error, fields=fields)
+        else:
+            messages.success(request, done)
+            return redirect("members:detail", pk=member.pk)
+    shown: dict[str, Any] = {f"{name}_form": form}
+    return _detail(request, member.pk, status=400, open=name, **shown)
+
+
 @staff_required(Capability.EDIT_MEMBERS)
 @require_POST
 def member_transfer(request: HttpRequest, pk: int) -> HttpResponse:
@@ -218,67 +245,43 @@ def member_transfer(request: HttpRequest, pk: int) -> HttpResponse:
     form = TransferForm(
         request.POST, orgs=org_member_holding(actor=request.user).exclude(pk=member.org_id)
     )
-    if form.is_valid():
-        try:
-            services.member_transfer(
-                actor=request.user,
-                member=member,
-                to_org=form.cleaned_data["to_org"],
-                on=form.cleaned_data["on"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ApplicationError as error:
-            _reraise_access(error)
-            apply_error(form, error, fields={"org": "to_org"})
-        else:
-            messages.success(request, _("Member transferred."))
-            return redirect("members:detail", pk=member.pk)
-    return _detail(request, member.pk, status=400, transfer_form=form, open="transfer")
+    return _membership_action(
+        request,
+        member,
+        form,
+        name="transfer",
+        service=services.member_transfer,
+        done=_("Member transferred."),
+        fields={"org": "to_org"},
+    )
 
 
 @staff_required(Capability.EDIT_MEMBERS)
 @require_POST
 def member_leave(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member_for_write(request, pk)
-    form = LeaveForm(request.POST)
-    if form.is_valid():
-        try:
-            services.member_leave(
-                actor=request.user,
-                member=member,
-                on=form.cleaned_data["on"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ApplicationError as error:
-            _reraise_access(error)
-            apply_error(form, error)
-        else:
-            messages.success(request, _("The member has left the union."))
-            return redirect("members:detail", pk=member.pk)
-    return _detail(request, member.pk, status=400, leave_form=form, open="leave")
+    return _membership_action(
+        request,
+        member,
+        LeaveForm(request.POST),
+        name="leave",
+        service=services.member_leave,
+        done=_("The member has left the union."),
+    )
 
 
 @staff_required(Capability.EDIT_MEMBERS)
 @require_POST
 def member_rejoin(request: HttpRequest, pk: int) -> HttpResponse:
     member = _member_for_write(request, pk)
-    form = RejoinForm(request.POST, orgs=org_member_holding(actor=request.user))
-    if form.is_valid():
-        try:
-            services.member_rejoin(
-                actor=request.user,
-                member=member,
-                org=form.cleaned_data["org"],
-                on=form.cleaned_data["on"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ApplicationError as error:
-            _reraise_access(error)
-            apply_error(form, error)
-        else:
-            messages.success(request, _("%(name)s is a member again.") % {"name": member.name})
-            return redirect("members:detail", pk=member.pk)
-    return _detail(request, member.pk, status=400, rejoin_form=form, open="rejoin")
+    return _membership_action(
+        request,
+        member,
+        RejoinForm(request.POST, orgs=org_member_holding(actor=request.user)),
+        name="rejoin",
+        service=services.member_rejoin,
+        done=_("%(name)s is a member again.") % {"name": member.name},
+    )
 
 
 @staff_required(Capability.EDIT_MEMBERS)

@@ -53,6 +53,13 @@ def run(world, tmp_path: Path, name: str, data: bytes, **kwargs):
     return import_file(path=path, file_name=name, language="en", parallel=False, **kwargs)
 
 
+def import_transition(member: Member) -> AuditEvent:
+    """The audit line of an import that brought ``member`` back (a status change)."""
+    return AuditEvent.objects.get(
+        object_id=str(member.pk), action=AuditAction.TRANSITION, reason__startswith="Imported"
+    )
+
+
 def report_rows(result) -> list[tuple]:
     assert result.error_file is not None
     sheet = load_workbook(result.error_file).worksheets[0]
@@ -262,9 +269,7 @@ class TestReimport:
             (True, "rejoin"),
         ]
         assert stretches[1].org == world.jiefang_base and stretches[1].started_on == TODAY()
-        line = AuditEvent.objects.get(
-            object_id=str(zhang.pk), action=AuditAction.TRANSITION, reason__startswith="Imported"
-        )
+        line = import_transition(zhang)
         assert line.changes["status"] == ["left", "active"]
         assert line.changes["org_id"] == [world.jiefang_base.pk, world.jiefang_base.pk]
         assert line.changes["row"] == 2
@@ -292,9 +297,7 @@ class TestReimport:
         current = Membership.objects.get(member=other, ended_on__isnull=True)
         assert (current.org, current.started_on.isoformat()) == (world.jiefang_base, "2026-01-05")
         assert MemberCard.objects.get(member=other, is_current=True).number_masked.endswith("5678")
-        line = AuditEvent.objects.get(
-            object_id=str(other.pk), action=AuditAction.TRANSITION, reason__startswith="Imported"
-        )
+        line = import_transition(other)
         assert line.changes["org_id"] == [world.zhongzhan_base.pk, world.jiefang_base.pk]
         # Imported again: now simply this union's member, updated.
         result = run(world, tmp_path, "r2.xlsx", xlsx_bytes([row]))
