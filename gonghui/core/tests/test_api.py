@@ -486,6 +486,8 @@ def test_member_rejoin_bad_input(world, callers, extra):
         assert body["message"] and body["code"], payload
         if code:
             assert body["code"] == code, payload
+        if code == "date_before_leaving":
+            assert body["message"] == f"此人已于{today}离会，重新入会日期不能早于该日期。"
     assert _snapshot() == before
     member.refresh_from_db()
     assert member.status == MemberStatus.LEFT

@@ -902,6 +902,21 @@ def test_zhongzhan_leave_on_jiefang_member(world, login):
     assert Member.objects.get(pk=world.jiefang_member.pk).status == MemberStatus.ACTIVE
 
 
+def test_zhongzhan_rejoin_on_a_jiefang_member_who_left(world, login):
+    m = world.jiefang_member
+    member_leave(actor=None, member=m, on=timezone.localdate(), reason="退休")
+    client = login(world.zhongzhan_officer)
+    assert client.get(detail(m)).status_code == 404
+    response = client.post(
+        action(m, "rejoin"),
+        {"org": world.zhongzhan_base.pk, "on": timezone.localdate().isoformat(), "reason": "恶意"},
+    )
+    assert response.status_code == 404
+    m.refresh_from_db()
+    assert (m.status, m.org) == (MemberStatus.LEFT, world.jiefang_base)
+    assert m.memberships.count() == 1
+
+
 def test_get_on_post_only_actions(world, login):
     client = login(world.jiefang_officer)
     for name in ("leave", "transfer", "card"):
