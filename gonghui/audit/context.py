@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,13 +33,17 @@ def set_origin(origin: Origin) -> contextvars.Token[Origin]:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: a forwarded header is trusted solely behind a configured proxy.
+    """The address of the client: REMOTE_ADDR, or behind the configured proxy (BEHIND_PROXY) the
+    last X-Forwarded-For entry, the one that proxy appended. Entries before it come from the
+    client and could be anything it liked (a rate limit keyed on them could be dodged)."""
     from django.conf import settings
 
     if settings.SECURE_PROXY_SSL_HEADER:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
+        last = request.META.get("HTTP_X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip()
+        try:
+            return str(ipaddress.ip_address(last))
+        except ValueError:
+            pass  # no header, or not an address (a proxy not set up to append one)
     return request.META.get("REMOTE_ADDR") or None
 
 

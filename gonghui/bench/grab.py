@@ -22,9 +22,11 @@ import multiprocessing
 import os
 import random
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -68,6 +70,7 @@ def _free_port() -> int:
 class Server:
     process: subprocess.Popen[bytes]
     port: int
+    static_root: str | None = None
 
     def stop(self) -> None:
         self.process.terminate()
@@ -76,6 +79,8 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.static_root:
+            shutil.rmtree(self.static_root, ignore_errors=True)
 
 
 def _database_url(db: Any) -> str:
@@ -93,8 +98,12 @@ def _database_url(db: Any) -> str:
     return f"postgres://{auth}{host}{port}/{quote(str(db['NAME']), safe='')}"
 
 
-def server_start(*, workers: int, threads: int, extra_env: dict[str, str] | None = None) -> Server:
-    """gunicorn with this process's settings (same database, same keys), signed-cookie sessions."""
+def server_start(
+    *, workers: int, threads: int, extra_env: dict[str, str] | None = None, pages: bool = False
+) -> Server:
+    """gunicorn with the production configuration and this process's settings (same database, same
+    keys), signed-cookie sessions. With ``pages``, ``collectstatic`` runs first into a temporary
+    directory, as in production, so the server can render pages (the JSON views need no files)."""
     from django.conf import settings
 
     port = _free_port()
@@ -115,28 +124,34 @@ def server_start(*, workers: int, threads: int, extra_env: dict[str, str] | None
     env["DATABASE_URL"] = _database_url(settings.DATABASES["default"])
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         env["GONGHUI_VAR_DIR"] = str(settings.VAR_DIR)
+    static_root = None
+    if pages:
+        static_root = tempfile.mkdtemp(prefix="gonghui-bench-static-")
+        env["GONGHUI_STATIC_ROOT"] = static_root
+        subprocess.run(
+            [sys.executable, "-m", "gonghui", "collectstatic", "--noinput", "-v0"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     cmd = [
         sys.executable,
         "-m",
         "gunicorn",
+        "--config",
+        "python:gonghui.gunicorn_conf",  # the production settings (gthread, backlog, keep-alive)
         "gonghui.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
-        "--worker-class",
-        "gthread",
         "--threads",
         str(threads),
-        "--backlog",
-        "2048",
-        "--keep-alive",
-        "30",
         "--log-level",
         "warning",
     ]
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server = Server(process, port)
+    server = Server(process, port, static_root)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

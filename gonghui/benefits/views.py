@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from gonghui.audit.context import client_ip
 from gonghui.benefits.models import Campaign, MerchantClerk
 from gonghui.benefits.selectors import clerk_for_user
 from gonghui.benefits.services import (
@@ -79,7 +80,7 @@ def grab(request: HttpRequest, pk: int) -> JsonResponse:
             status=401,
         )
     member_id = member if isinstance(member, int) else member.pk
-    grab_rate_check(member_id=member_id, address=request.META.get("REMOTE_ADDR", ""))
+    grab_rate_check(member_id=member_id, address=client_ip(request) or "")
     campaign = _campaign(pk)
     if campaign is None:
         return JsonResponse({"outcome": "not_found", "code": "not_found"}, status=404)

@@ -48,3 +48,29 @@ def test_database_refuses_delete_of_audit_rows_on_postgresql(world):
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).delete()
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("behind_proxy", "forwarded", "expected"),
+    [
+        # without a proxy the header is the client's own words: ignored
+        (False, "1.2.3.4", "10.0.0.9"),
+        # behind the proxy: the entry the proxy appended, not what the client sent before it
+        (True, "1.2.3.4", "1.2.3.4"),
+        (True, "6.6.6.6, 1.2.3.4", "1.2.3.4"),
+        (True, "6.6.6.6,2001:db8::1", "2001:db8::1"),
+        # garbage where the address should be, or no header: the connection's address
+        (True, "1.2.3.4, unknown", "10.0.0.9"),
+        (True, "<script>", "10.0.0.9"),
+        (True, "", "10.0.0.9"),
+        (True, "１.２.３.４", "10.0.0.9"),
+    ],
+)
+def test_client_ip_trusts_only_what_the_proxy_appended(settings, behind_proxy, forwarded, expected):
+    from django.test import RequestFactory
+
+    from gonghui.audit.context import client_ip
+
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if behind_proxy else None
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected

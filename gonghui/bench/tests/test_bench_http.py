@@ -1,10 +1,11 @@
-"""``gonghui bench grab`` and ``bench redeem`` at small numbers: a real gunicorn on the test
+"""``gonghui bench grab``, ``bench spike`` and ``bench redeem`` at small numbers: a real gunicorn on the test
 database, a load client in another process, and the JSON the README promises."""
 
 from __future__ import annotations
 
 import io
 import json
+import resource
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -12,6 +13,7 @@ from django.db import connection
 
 from gonghui.benefits import hot
 from gonghui.benefits.models import Campaign
+from gonghui.core.limits import raise_open_file_limit
 
 SERVER = ["--workers", "1", "--threads", "2"]
 
@@ -55,6 +57,35 @@ def test_bench_redeem_small():
     assert isinstance(cpu, dict) and set(cpu) == {"server", "database", "client"}
     assert cpu["server"] > 0 and cpu["client"] > 0
     assert report["cleaned_up"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_spike_small():
+    report = run_bench("spike", "--members", "80", "--quota", "20")
+    # every member's own connection got an answer: 20 winners, the rest sold out
+    assert report["connections"] == 80 and report["answered"] == 80 and report["failed"] == 0
+    assert report["statuses"] == {"200": 60, "201": 20}
+    assert report["vouchers_issued"] == 20 and report["distinct_winners"] == 20
+    assert report["oversold"] == 0 and report["remaining"] == 0
+    # the campaign page, rendered by the production server with collected static files
+    probe = report["page_probe"]
+    assert isinstance(probe, dict) and probe["ok"] >= 1 and probe["failures"] == {}
+    baseline = report["baseline"]
+    assert isinstance(baseline, dict) and baseline["answered"] == 80
+    assert baseline["statuses"] == {"200": 80}
+    assert float(report["p99_ms"]) >= float(report["p50_ms"]) > 0  # type: ignore[arg-type]
+    assert report["cleaned_up"] is True
+
+
+def test_spike_raises_the_open_file_limit_it_needs():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft - 100, hard))
+        assert raise_open_file_limit(soft) == soft
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (soft, hard)
+        assert raise_open_file_limit(soft - 50) == soft  # never lowered
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @pytest.mark.parametrize("bad", ["0", "-3", "x", "１e3", ""])
