@@ -14,6 +14,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def home(request: HttpRequest) -> HttpResponse:
     if getattr(request, "member", None) is not None:
         return redirect("mobile:home")
+    if request.user.is_authenticated:
+        from gonghui.accounts.views import landing_url
+
+        return redirect(landing_url(request.user))
     return redirect("console:home")
 
 

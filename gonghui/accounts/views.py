@@ -18,9 +18,28 @@ from gonghui.accounts.services import totp_confirm, totp_disable, totp_start
 from gonghui.core.errors import PermissionDenied
 
 
+def landing_url(user: object) -> str:
+    """Where a signed-in user lands when no page was asked for: a merchant clerk, who has no
+    organisation and no console, on the redeem page; staff on the console."""
+    if getattr(user, "org_id", None) is None:
+        from gonghui.benefits.selectors import clerk_for_user
+        from gonghui.core.errors import NotFound
+
+        try:
+            clerk_for_user(user)
+        except NotFound:
+            pass
+        else:
+            return reverse("merchant:redeem")
+    return reverse("console:home")
+
+
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return landing_url(self.request.user)
 
 
 class LogoutView(auth_views.LogoutView):

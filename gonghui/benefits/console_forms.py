@@ -1,19 +1,30 @@
 """Forms of the benefits console and the public notice: they parse input (yuan → fen, dates,
-choices); the services decide what is allowed and say so in their own words."""
+choices); the services decide what is allowed and say so in their own words.
+
+A service stops at the first thing wrong. So that a form names every wrong field at once (not
+one per submit), the forms also run the services' own field checks (``clean_text``,
+``clean_name``, ``clean_phone``, the campaign's ranges and orders) before the service runs them
+again; the messages are the services' messages.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from gonghui.benefits.models import Campaign, CampaignStatus, Distribution, Merchant, Store
-from gonghui.benefits.services import yuan_to_fen
+from gonghui.benefits.services import MAX_PER_MEMBER, MAX_QUOTA, clean_text, yuan_to_fen
 from gonghui.core.errors import ApplicationError
 from gonghui.core.forms import apply_error
 from gonghui.members.models import WorkerCategory
+from gonghui.members.sensitive import clean_name, clean_phone
 from gonghui.orgs.models import Org
 
 MONEY_FIELDS = {
@@ -29,6 +40,39 @@ def _nfkc(value: str | None) -> str:
     return unicodedata.normalize("NFKC", value or "").strip()
 
 
+AMOUNT_MESSAGE = _("Enter an amount in yuan, e.g. 68 or 68.50.")
+
+
+class TextField(forms.CharField):
+    """A CharField that refuses a NUL character in the services' words (Django's own zh-hans
+    message for it says "empty string", which sends the user looking for the wrong thing)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+        self.validators.append(
+            ProhibitNullCharactersValidator(
+                message=_("The text contains characters that are not allowed.")
+            )
+        )
+
+
+def _service_check(check: Callable[[], Any]) -> Any:
+    """Run one of the services' field checks; its refusal becomes the field's error."""
+    try:
+        return check()
+    except ApplicationError as exc:
+        raise forms.ValidationError(str(exc.message), code=exc.code) from None
+
+
+def _between(value: int | None, low: int, high: int, message: str) -> int | None:
+    if value is not None and not low <= value <= high:
+        raise forms.ValidationError(message)
+    return value
+
+
 class ApplicationErrorForm(forms.Form):
     """A form that shows a service's ApplicationError next to the field it names."""
 
@@ -39,7 +83,7 @@ class ApplicationErrorForm(forms.Form):
 
 
 class CampaignFilterForm(forms.Form):
-    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    q = TextField(label=_("Search"), required=False, max_length=100)
     status = forms.ChoiceField(
         label=_("Status"), required=False, choices=[("", _("All")), *CampaignStatus.choices]
     )
@@ -59,8 +103,8 @@ class CampaignForm(ApplicationErrorForm):
         "distribution": "distribution",
     }
 
-    # No max_length on texts: the service says what is wrong, in its own words.
-    name = forms.CharField(label=_("Name"), required=False)
+    # No max_length on texts: the service's check says what is wrong, in its own words.
+    name = TextField(label=_("Name"), required=False)
     distribution = forms.ChoiceField(label=_("Hand-out"), choices=Distribution.choices)
     org = forms.ModelChoiceField(label=_("Organising union"), queryset=Org.objects.none())
     merchant = forms.ModelChoiceField(label=_("Merchant"), queryset=Merchant.objects.none())
@@ -70,11 +114,29 @@ class CampaignForm(ApplicationErrorForm):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
-    face_value = forms.CharField(label=_("Face value (yuan)"), required=False, max_length=20)
-    subsidy = forms.CharField(label=_("Union subsidy (yuan)"), required=False, max_length=20)
-    member_share = forms.CharField(label=_("Member pays (yuan)"), required=False, max_length=20)
-    concession = forms.CharField(
-        label=_("Merchant concession (yuan)"), required=False, max_length=20
+    face_value = TextField(
+        label=_("Face value (yuan)"),
+        required=False,
+        max_length=20,
+        error_messages={"max_length": AMOUNT_MESSAGE},
+    )
+    subsidy = TextField(
+        label=_("Union subsidy (yuan)"),
+        required=False,
+        max_length=20,
+        error_messages={"max_length": AMOUNT_MESSAGE},
+    )
+    member_share = TextField(
+        label=_("Member pays (yuan)"),
+        required=False,
+        max_length=20,
+        error_messages={"max_length": AMOUNT_MESSAGE},
+    )
+    concession = TextField(
+        label=_("Merchant concession (yuan)"),
+        required=False,
+        max_length=20,
+        error_messages={"max_length": AMOUNT_MESSAGE},
     )
     quota = forms.IntegerField(label=_("Vouchers"))
     per_member_limit = forms.IntegerField(label=_("Vouchers per member"), initial=1)
@@ -109,10 +171,10 @@ class CampaignForm(ApplicationErrorForm):
     )
     redeem_from = forms.DateTimeField(label=_("Redeemable from"), widget=DATETIME_WIDGET)
     redeem_until = forms.DateTimeField(label=_("Redeemable until"), widget=DATETIME_WIDGET)
-    excluded_goods = forms.CharField(
+    excluded_goods = TextField(
         label=_("Excluded goods"), required=False, widget=forms.Textarea({"rows": 3})
     )
-    terms = forms.CharField(label=_("Terms"), required=False, widget=forms.Textarea({"rows": 4}))
+    terms = TextField(label=_("Terms"), required=False, widget=forms.Textarea({"rows": 4}))
     notice_days = forms.IntegerField(label=_("Public notice days"), initial=5)
 
     def __init__(
@@ -126,6 +188,7 @@ class CampaignForm(ApplicationErrorForm):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.campaign = campaign
         self._set_queryset("org", orgs)
         self._set_queryset("eligible_org", orgs)
         self._set_queryset("merchant", merchants)
@@ -200,6 +263,118 @@ class CampaignForm(ApplicationErrorForm):
     def clean_concession(self) -> int:
         return self._clean_money("concession")
 
+    # The service's checks, repeated here so that every wrong field is named at once.
+
+    def clean_name(self) -> str:
+        value = self.cleaned_data.get("name")
+        return str(_service_check(lambda: clean_text(value, field="name", max_length=100)))
+
+    def clean_excluded_goods(self) -> str:
+        value = self.cleaned_data.get("excluded_goods")
+        return str(
+            _service_check(
+                lambda: clean_text(
+                    value, field="excluded_goods", max_length=2000, required=False, multiline=True
+                )
+            )
+        )
+
+    def clean_terms(self) -> str:
+        value = self.cleaned_data.get("terms")
+        return str(
+            _service_check(
+                lambda: clean_text(
+                    value, field="terms", max_length=5000, required=False, multiline=True
+                )
+            )
+        )
+
+    def clean_quota(self) -> int | None:
+        return _between(
+            self.cleaned_data.get("quota"),
+            1,
+            MAX_QUOTA,
+            gettext("The number of vouchers must be between 1 and %(n)d.") % {"n": MAX_QUOTA},
+        )
+
+    def clean_per_member_limit(self) -> int | None:
+        return _between(
+            self.cleaned_data.get("per_member_limit"),
+            1,
+            MAX_PER_MEMBER,
+            gettext("Vouchers per member must be between 1 and %(n)d.") % {"n": MAX_PER_MEMBER},
+        )
+
+    def clean_notice_days(self) -> int | None:
+        return _between(
+            self.cleaned_data.get("notice_days"),
+            1,
+            60,
+            gettext("The public notice runs 1 to 60 days."),
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        self._check_split(data)
+        self._check_times(data)
+        if self.campaign is None and "stores" in data and "merchant" in data:
+            stores = list(data["stores"] or [])
+            if not stores:
+                self.add_error("stores", gettext("Choose at least one store."))
+            elif data["merchant"] and any(s.merchant_id != data["merchant"].pk for s in stores):
+                self.add_error(
+                    "stores", gettext("Every store must belong to the campaign's merchant.")
+                )
+        return data
+
+    def _check_split(self, data: dict[str, Any]) -> None:
+        if any(name not in data for name in MONEY_FIELDS):
+            return  # an amount is already refused; its own message says why
+        face, subsidy = data["face_value"], data["subsidy"]
+        share, concession = data["member_share"], data["concession"]
+        if face <= 0:
+            self.add_error("face_value", gettext("The face value must be more than zero."))
+        elif subsidy + share + concession != face:
+            self.add_error(
+                "subsidy",
+                gettext(
+                    "Subsidy, member share and concession must add up to the face value "
+                    "(%(a)d + %(b)d + %(c)d ≠ %(f)d fen)."
+                )
+                % {"a": subsidy, "b": share, "c": concession, "f": face},
+            )
+
+    def _check_times(self, data: dict[str, Any]) -> None:
+        release: dt.datetime | None = data.get("release_at")
+        start: dt.datetime | None = data.get("redeem_from")
+        end: dt.datetime | None = data.get("redeem_until")
+        if data.get("distribution") == Distribution.LOTTERY and "registration_closes_at" in data:
+            closes: dt.datetime | None = data.get("registration_closes_at")
+            if closes is None:
+                self.add_error(
+                    "registration_closes_at",
+                    gettext("A lottery needs the time registration closes."),
+                )
+            elif release is not None and closes <= release:
+                self.add_error(
+                    "registration_closes_at", gettext("Registration must close after it opens.")
+                )
+            elif end is not None and closes > end:
+                self.add_error(
+                    "registration_closes_at",
+                    gettext("Registration must close before the redemption window ends."),
+                )
+        if end is None:
+            return
+        if start is not None and end <= start:
+            self.add_error(
+                "redeem_until", gettext("The redemption window must end after it starts.")
+            )
+        elif release is not None and end <= release:
+            self.add_error(
+                "redeem_until", gettext("The redemption window must end after the release time.")
+            )
+
     def service_fields(self) -> dict[str, Any]:
         """The keyword arguments of ``campaign_create`` / ``campaign_update`` (fen, not yuan)."""
         data = self.cleaned_data
@@ -229,7 +404,7 @@ class CampaignForm(ApplicationErrorForm):
 
 
 class CancelForm(ApplicationErrorForm):
-    reason = forms.CharField(
+    reason = TextField(
         label=_("Reason"), required=False, widget=forms.Textarea({"rows": 2, "maxlength": 300})
     )
 
@@ -252,16 +427,44 @@ class NoticePublishForm(ApplicationErrorForm):
     days = forms.IntegerField(label=_("Days on public notice"))
 
 
-class ResolveForm(ApplicationErrorForm):
-    resolution = forms.CharField(
-        label=_("Answer"), required=False, widget=forms.Textarea({"rows": 2})
+class ApproveForm(ApplicationErrorForm):
+    """Approving a settlement. Where the store's register and our records differ, the approver
+    says why (the reason goes to the audit line); a clean match needs no words."""
+
+    reason = TextField(
+        label=_("Why approve despite the differences"),
+        required=False,
+        widget=forms.Textarea({"rows": 2, "maxlength": 300}),
     )
+
+    def __init__(self, *args: Any, differences: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.differences = differences
+
+    def clean_reason(self) -> str:
+        value = self.cleaned_data.get("reason")
+        if self.differences and not (value or "").strip():
+            raise forms.ValidationError(
+                _("The register and our records differ; say why you approve anyway."),
+                code="reason_empty",
+            )
+        return str(
+            _service_check(
+                lambda: clean_text(
+                    value, field="reason", max_length=300, required=False, multiline=True
+                )
+            )
+        )
+
+
+class ResolveForm(ApplicationErrorForm):
+    resolution = TextField(label=_("Answer"), required=False, widget=forms.Textarea({"rows": 2}))
 
 
 class PublicSearchForm(forms.Form):
     """The public index's search: a name (campaign, merchant or union) and what to show."""
 
-    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    q = TextField(label=_("Search"), required=False, max_length=100)
     kind = forms.ChoiceField(
         label=_("Show"),
         required=False,
@@ -277,10 +480,27 @@ class PublicSearchForm(forms.Form):
 
 
 class ObjectionForm(ApplicationErrorForm):
-    """The public objection form. Lengths are the service's business (it says what is wrong)."""
+    """The public objection form. Each field is checked by the service's own check (so every
+    wrong field is named at once, in the service's words); ``objection_submit`` checks again."""
 
-    name = forms.CharField(label=_("Your name"), required=False, max_length=200)
-    phone = forms.CharField(label=_("Mobile phone"), required=False, max_length=200)
-    text = forms.CharField(
-        label=_("Your objection"), required=False, widget=forms.Textarea({"rows": 4})
+    name = TextField(
+        label=_("Your name"), required=False, widget=forms.TextInput({"maxlength": 50})
     )
+    phone = TextField(
+        label=_("Mobile phone"), required=False, widget=forms.TextInput({"maxlength": 20})
+    )
+    text = TextField(label=_("Your objection"), required=False, widget=forms.Textarea({"rows": 4}))
+
+    def clean_name(self) -> str:
+        value = self.cleaned_data.get("name")
+        return str(_service_check(lambda: clean_name(value)))
+
+    def clean_phone(self) -> str:
+        value = self.cleaned_data.get("phone")
+        return str(_service_check(lambda: clean_phone(value)))
+
+    def clean_text(self) -> str:
+        value = self.cleaned_data.get("text")
+        return str(
+            _service_check(lambda: clean_text(value, field="text", max_length=2000, multiline=True))
+        )

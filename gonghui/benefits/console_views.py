@@ -13,8 +13,10 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.forms import ModelChoiceField
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -24,6 +26,7 @@ from gonghui.accounts.roles import Capability
 from gonghui.benefits import page_selectors_console as pages
 from gonghui.benefits import selectors
 from gonghui.benefits.console_forms import (
+    ApproveForm,
     CampaignFilterForm,
     CampaignForm,
     CancelForm,
@@ -36,6 +39,7 @@ from gonghui.benefits.models import (
     Campaign,
     CampaignStatus,
     Distribution,
+    Settlement,
     SettlementStatus,
 )
 from gonghui.benefits.services import (
@@ -122,10 +126,18 @@ def _render_form(
     request: HttpRequest, form: CampaignForm, campaign: Campaign | None
 ) -> HttpResponse:
     status = 400 if form.is_bound and form.errors else 200
+    merchant_field = form.fields["merchant"]
+    assert isinstance(merchant_field, ModelChoiceField)
     return render(
         request,
         "benefits/console/campaign_form.html",
-        {"form": form, "campaign": campaign},
+        {
+            "form": form,
+            "campaign": campaign,
+            "no_merchants": campaign is None
+            and merchant_field.queryset is not None
+            and not merchant_field.queryset.exists(),
+        },
         status=status,
     )
 
@@ -156,6 +168,10 @@ def campaign_new(request: HttpRequest, user: User) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def campaign_edit(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     campaign = selectors.campaign_get(actor=user, pk=pk)
+    if request.method == "GET" and campaign.status != CampaignStatus.DRAFT:
+        # A form that can never be saved is worse than none: say why on the campaign's page.
+        messages.error(request, _("Only a draft campaign can be changed."))
+        return redirect("benefits_console:detail", pk=campaign.pk)
     form = _campaign_form(request, user, campaign)
     if request.method == "POST" and form.is_valid():
         try:
@@ -185,6 +201,7 @@ def _render_detail(
         {
             "campaign": campaign,
             "history": pages.campaign_history(actor=user, campaign=campaign),
+            "categories": pages.campaign_category_labels(campaign=campaign),
             "figures": pages.campaign_figures(actor=user, campaign=campaign),
             "stores": campaign.stores.order_by("name"),
             "can_manage": can_manage,
@@ -244,6 +261,12 @@ def _action(
 @manager()
 @require_POST
 def campaign_schedule_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    if campaign.status == CampaignStatus.SCHEDULED:
+        # A double click sends the form twice: the second finds the work done, not an error.
+        messages.info(request, _("The campaign is scheduled; it opens at its release time."))
+        return redirect("benefits_console:detail", pk=campaign.pk)
+
     def run(campaign: Campaign) -> str:
         campaign_schedule(campaign=campaign, actor=user)
         return _("The campaign is scheduled; it opens at its release time.")
@@ -373,10 +396,21 @@ def settlement_upload_view(request: HttpRequest, user: User, pk: int, store: int
     )
 
 
-@manager()
-def settlement_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
-    settlement = pages.settlement_get(actor=user, pk=pk)
+def _campaign_settles(settlement: Settlement) -> bool:
+    """Approval waits for the redemption window to close (the service says so too)."""
+    return settlement.campaign.status in {CampaignStatus.CLOSED, CampaignStatus.SETTLING}
+
+
+def _render_settlement_detail(
+    request: HttpRequest,
+    user: User,
+    settlement: Settlement,
+    *,
+    approve_form: ApproveForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     result = settlement_compare(settlement=settlement)
+    reconciled = settlement.status == SettlementStatus.RECONCILED
     return render(
         request,
         "benefits/console/settlement_detail.html",
@@ -385,10 +419,19 @@ def settlement_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse
             "campaign": settlement.campaign,
             "result": result,
             "labels": RECONCILE_LABELS,
-            "can_approve": settlement.status == SettlementStatus.RECONCILED
-            and settlement.campaign.status in {CampaignStatus.CLOSED, CampaignStatus.SETTLING},
+            "uploader": pages.uploader_label(settlement),
+            "can_approve": reconciled and _campaign_settles(settlement),
+            "approve_later": reconciled and not _campaign_settles(settlement),
+            "approve_form": approve_form or ApproveForm(differences=result.differences),
         },
+        status=status,
     )
+
+
+@manager()
+def settlement_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    settlement = pages.settlement_get(actor=user, pk=pk)
+    return _render_settlement_detail(request, user, settlement)
 
 
 @manager()
@@ -418,8 +461,16 @@ def settlement_file(request: HttpRequest, user: User, pk: int, kind: str) -> Fil
 @require_POST
 def settlement_approve_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     settlement = pages.settlement_get(actor=user, pk=pk)
+    # Differences between the register and our records are approved knowingly, with a reason
+    # the audit line keeps. Only asked where approval can happen at all: elsewhere the service
+    # says why it cannot.
+    approvable = settlement.status == SettlementStatus.RECONCILED and _campaign_settles(settlement)
+    differences = settlement_compare(settlement=settlement).differences if approvable else 0
+    form = ApproveForm(request.POST, differences=differences)
+    if not form.is_valid():
+        return _render_settlement_detail(request, user, settlement, approve_form=form, status=400)
     try:
-        settlement_approve(settlement=settlement, actor=user)
+        settlement_approve(settlement=settlement, actor=user, reason=form.cleaned_data["reason"])
     except ApplicationError as exc:
         _user_error(exc)
         return _render_settlement(
@@ -470,6 +521,7 @@ def _render_objections(
             "failed_form": failed_form,
             "form": ResolveForm(),
             "error": error,
+            "notice_running": notice is not None and timezone.now() < notice.ends_at,
         },
         status=status,
     )

@@ -16,36 +16,64 @@ _FIELD = {"amount_fen": "amount", "amount": "amount", "code": "code", "receipt_n
 
 
 class RedeemForm(forms.Form):
-    store = forms.ChoiceField(label=_("Store"), required=False)
+    # A plain text field shown as a choice: the store is checked against the clerk's own stores
+    # by the view, with one Chinese message instead of Django's "not a valid choice" on top.
+    store = forms.CharField(label=_("Store"), required=False, widget=forms.Select)
     code = forms.CharField(
         label=_("Voucher code"),
         required=False,
         widget=forms.TextInput(
-            attrs={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"}
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "off",
+                "autocorrect": "off",
+                "spellcheck": "false",
+                "enterkeyhint": "next",
+            }
         ),
     )
     receipt_no = forms.CharField(
         label=_("Receipt number"),
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocorrect": "off", "enterkeyhint": "next"}
+        ),
     )
     amount = forms.CharField(
         label=_("Purchase amount (yuan)"),
         required=False,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "autocomplete": "off", "enterkeyhint": "done"}
+        ),
     )
 
-    def __init__(self, *args: Any, stores: list[Store], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, stores: list[Store], last_store_id: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         store_field = self.fields["store"]
-        assert isinstance(store_field, forms.ChoiceField)
-        store_field.choices = [(str(s.pk), s.name) for s in stores]
         if len(stores) == 1:
-            self.fields["store"].widget = forms.HiddenInput()
-            self.fields["store"].initial = str(stores[0].pk)
+            store_field.widget = forms.HiddenInput()
+            store_field.initial = str(stores[0].pk)
+        else:
+            # No silent default among several stores: the clerk's last store, else a choice.
+            assert isinstance(store_field.widget, forms.Select)
+            store_field.widget.choices = [
+                ("", _("Choose a store")),
+                *((str(s.pk), s.name) for s in stores),
+            ]
+            if any(s.pk == last_store_id for s in stores):
+                store_field.initial = str(last_store_id)
 
     def apply_error(self, error: ApplicationError) -> None:
         self.add_error(_FIELD.get(error.field or "", None), str(error.message))
+
+    def focus_first_error(self) -> None:
+        """Without JavaScript the re-shown page puts the cursor where the first fix is needed."""
+        for name, field in self.fields.items():
+            if name in self.errors and not field.widget.is_hidden:
+                field.widget.attrs["autofocus"] = True
+                return
 
 
 class ReverseForm(forms.Form):

@@ -20,27 +20,32 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from gonghui.audit.context import client_ip
 from gonghui.benefits import page_selectors_member as pages
+from gonghui.benefits.models import Distribution
 from gonghui.benefits.selectors import member_voucher_get
 from gonghui.benefits.services import (
     GrabOutcome,
     RateLimited,
     grab_rate_check,
+    grab_ticket_issue,
     lottery_register,
     voucher_grab,
     voucher_qr_svg,
 )
-from gonghui.core.errors import ApplicationError
+from gonghui.core.errors import ApplicationError, NotFound
 from gonghui.members.models import Member
 
 View = Callable[..., HttpResponse]
 
 
 def member_required(view: View) -> View:
-    """Members signed in at /m/login/ only; anyone else goes there, with the page to return to."""
+    """Members signed in at /m/login/ only; anyone else goes there, with the page to return to.
+
+    A campaign or voucher the member may not see is the member pages' own "not found" page (the
+    site-wide one is the staff console's, with its header and language switch)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -48,7 +53,10 @@ def member_required(view: View) -> View:
         if member is None:
             query = urlencode({"next": request.get_full_path()})
             return redirect(f"{reverse('mobile:login')}?{query}")
-        response = view(request, member, *args, **kwargs)
+        try:
+            response = view(request, member, *args, **kwargs)
+        except NotFound:
+            response = render(request, "benefits/mobile/not_found.html", {"nav": ""}, status=404)
         response["Cache-Control"] = "private, no-store"
         return response
 
@@ -60,26 +68,45 @@ def member_required(view: View) -> View:
 def campaign_list(request: HttpRequest, member: Member) -> HttpResponse:
     campaigns = pages.member_campaigns(member=member)
     return render(
-        request,
-        "benefits/mobile/campaign_list.html",
-        {**campaigns, "now": timezone.now(), "nav": "campaigns"},
+        request, "benefits/mobile/campaign_list.html", {**campaigns, **_clock(), "nav": "campaigns"}
     )
+
+
+def _clock() -> dict[str, Any]:
+    """The server's time for the page, and in milliseconds for the countdown's script."""
+    now = timezone.now()
+    return {"now": now, "now_ms": int(now.timestamp() * 1000)}
 
 
 def _campaign_page(
     request: HttpRequest, member: Member, pk: int, *, error: str = "", status: int = 200
 ) -> HttpResponse:
     view = pages.member_campaign_get(member=member, pk=pk)
+    can_grab = (
+        view.campaign.distribution == Distribution.GRAB
+        and view.phase in {"upcoming", "open"}
+        and not view.sold_out
+        and view.eligibility.ok
+        and not view.has_all
+    )
     return render(
         request,
         "benefits/mobile/campaign_detail.html",
         {
             "view": view,
             "campaign": view.campaign,
+            # The page's button sends its grab with this ticket to the hot endpoint, without
+            # cookies: no session or member row to load per tap, and the ticket outlives a
+            # session that ends while the member waits for the release.
+            "grab_ticket": grab_ticket_issue(member=member, campaign=view.campaign)
+            if can_grab
+            else "",
             # One key per rendering of the page: every tap of this page's button is one request.
             "request_key": secrets.token_urlsafe(16),
-            "now": timezone.now(),
+            **_clock(),
             "error": error,
+            # An ineligible member is told where to turn: the union, and the card on file.
+            "card_problem": view.eligibility.code in {"card_missing", "card_bank"},
             "proof_url": _proof_url(view.campaign.pk),
             "nav": "campaigns",
         },
@@ -105,9 +132,13 @@ def campaign_detail(request: HttpRequest, member: Member, pk: int) -> HttpRespon
 _RESULT_STATUS = {"rate_limited": 429, "error": 400}
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @member_required
 def campaign_grab(request: HttpRequest, member: Member, pk: int) -> HttpResponse:
+    if request.method != "POST":
+        # The result page's address opened again (history, a restored tab, sign-in's "next"
+        # after the session ran out mid-tap): the campaign page says where the member stands.
+        return redirect("benefits_m:campaign", pk=pk)
     view = pages.member_campaign_get(member=member, pk=pk)
     request_key = request.POST.get("request_key", "")
     outcome, message, voucher = "error", "", None
@@ -142,9 +173,11 @@ def campaign_grab(request: HttpRequest, member: Member, pk: int) -> HttpResponse
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @member_required
 def campaign_register(request: HttpRequest, member: Member, pk: int) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("benefits_m:campaign", pk=pk)
     view = pages.member_campaign_get(member=member, pk=pk)
     try:
         lottery_register(campaign=view.campaign, member=member)
@@ -157,10 +190,16 @@ def campaign_register(request: HttpRequest, member: Member, pk: int) -> HttpResp
 @require_GET
 @member_required
 def voucher_list(request: HttpRequest, member: Member) -> HttpResponse:
+    mine = pages.member_vouchers(member=member, state=request.GET.get("state", ""))
     return render(
         request,
         "benefits/mobile/voucher_list.html",
-        {"vouchers": pages.member_vouchers(member=member), "nav": "vouchers"},
+        {
+            "vouchers": mine.vouchers,
+            "state": mine.state,
+            "tabs": [(tab, mine.counts[tab]) for tab in pages.VOUCHER_TABS],
+            "nav": "vouchers",
+        },
     )
 
 
@@ -174,7 +213,8 @@ def _scalable(svg: str) -> str:
 @member_required
 def voucher_detail(request: HttpRequest, member: Member, pk: int) -> HttpResponse:
     voucher = member_voucher_get(actor=member, pk=pk)
-    state = pages.voucher_state(voucher)
+    now = timezone.now()
+    state = pages.voucher_state(voucher, now=now)
     return render(
         request,
         "benefits/mobile/voucher_detail.html",
@@ -183,6 +223,9 @@ def voucher_detail(request: HttpRequest, member: Member, pk: int) -> HttpRespons
             "campaign": voucher.campaign,
             "state": state,
             "stores": pages.voucher_stores(voucher),
+            "redemption": pages.voucher_redemption(voucher),
+            # Grabbed before the redemption window opens: the till would refuse it until then.
+            "not_yet": state == "open" and now < voucher.campaign.redeem_from,
             # Only a usable voucher shows a scannable code; a used one shows it struck through.
             "qr_svg": _scalable(voucher_qr_svg(voucher, scale=7)) if state == "open" else "",
             "nav": "vouchers",

@@ -25,23 +25,29 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from gonghui.benefits import page_selectors_member as pages
 from gonghui.benefits.member_forms import RedeemForm, ReverseForm
-from gonghui.benefits.models import MerchantClerk, Redemption
+from gonghui.benefits.models import CampaignStatus, MerchantClerk, Redemption, Store
 from gonghui.benefits.selectors import clerk_for_user, clerk_redemption_list
 from gonghui.benefits.services import (
+    clean_receipt_no,
+    clean_voucher_code,
     mask_name,
     redemption_reverse,
     scan_ticket_issue,
     voucher_redeem,
     yuan_to_fen,
 )
-from gonghui.core.errors import ApplicationError
+from gonghui.core.errors import ApplicationError, PermissionDenied
 
 View = Callable[..., HttpResponse]
 RECENT = 30
 
 
 def clerk_required(view: View) -> View:
-    """Signed-in merchant clerks only: anonymous → sign-in; any other user → not found."""
+    """Signed-in merchant clerks only: anonymous → sign-in; any other user → not found.
+
+    A refusal inside a clerk's page (a redemption not found, a reversal by a plain clerk) is
+    shown in the merchant's own frame, not in the staff console's, whose menu a clerk cannot
+    use."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -49,7 +55,15 @@ def clerk_required(view: View) -> View:
             query = urlencode({"next": request.get_full_path()})
             return redirect(f"{reverse('accounts:login')}?{query}")
         clerk = clerk_for_user(request.user)
-        response = view(request, clerk, *args, **kwargs)
+        try:
+            response = view(request, clerk, *args, **kwargs)
+        except ApplicationError as error:
+            response = render(
+                request,
+                "benefits/merchant/error.html",
+                {"clerk": clerk, "error": error},
+                status=error.status,
+            )
         response["Cache-Control"] = "private, no-store"
         return response
 
@@ -60,35 +74,16 @@ def clerk_required(view: View) -> View:
 @clerk_required
 def redeem(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
     stores = list(pages.clerk_stores(clerk=clerk))
-    form = RedeemForm(request.POST or None, stores=stores)
+    last_store_id = pages.clerk_last_store_id(clerk=clerk) if len(stores) > 1 else None
+    form = RedeemForm(request.POST or None, stores=stores, last_store_id=last_store_id)
     status = 200
     if request.method == "POST":
         status = 400
-        form.is_valid()  # only to fill cleaned_data; every check is the service's
-        data = form.cleaned_data
-        try:
-            raw_store = request.POST.get("store", "")
-            store = (
-                stores[0]
-                if len(stores) == 1 and not raw_store
-                else pages.clerk_store_get(clerk=clerk, pk=raw_store)
-            )
-            amount_fen = yuan_to_fen(data.get("amount", ""), field="amount")
-            redemption = voucher_redeem(
-                code=data.get("code", ""),
-                store=store,
-                clerk=clerk,
-                receipt_no=data.get("receipt_no", ""),
-                amount_fen=amount_fen,
-            )
-        except ApplicationError as error:
-            if error.code == "not_found":
-                form.add_error("store", _("Choose one of your stores."))
-            else:
-                form.apply_error(error)
-        else:
+        redemption = _redeem_posted(form, clerk=clerk, stores=stores)
+        if redemption is not None:
             messages.success(request, _("Voucher redeemed."))
             return redirect("merchant:redemption", pk=redemption.pk)
+        form.focus_first_error()
     return render(
         request,
         "benefits/merchant/redeem.html",
@@ -102,29 +97,81 @@ def redeem(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
     )
 
 
+def _redeem_posted(
+    form: RedeemForm, *, clerk: MerchantClerk, stores: list[Store]
+) -> Redemption | None:
+    """Every field's own check first, so one answer names everything to fix (the service stops
+    at the first), then the redemption itself."""
+    form.is_valid()  # only to fill cleaned_data; every check is the service's
+    data = form.cleaned_data
+    raw_store = data.get("store", "")
+    store: Store | None = None
+    try:
+        store = (
+            stores[0]
+            if len(stores) == 1 and not raw_store
+            else pages.clerk_store_get(clerk=clerk, pk=raw_store)
+        )
+    except ApplicationError:
+        form.add_error("store", _("Choose one of your stores."))
+    amount_fen = 0
+    try:
+        clean_voucher_code(data.get("code", ""))
+    except ApplicationError as error:
+        form.apply_error(error)
+    try:
+        clean_receipt_no(data.get("receipt_no", ""))
+    except ApplicationError as error:
+        form.apply_error(error)
+    try:
+        amount_fen = yuan_to_fen(data.get("amount", ""), field="amount")
+    except ApplicationError as error:
+        form.apply_error(error)
+    if form.errors or store is None:
+        return None
+    try:
+        return voucher_redeem(
+            code=data.get("code", ""),
+            store=store,
+            clerk=clerk,
+            receipt_no=data.get("receipt_no", ""),
+            amount_fen=amount_fen,
+        )
+    except ApplicationError as error:
+        form.apply_error(error)
+        return None
+
+
 def _redemption_page(
     request: HttpRequest,
     clerk: MerchantClerk,
     redemption: Redemption,
     *,
     form: ReverseForm | None = None,
+    error: str = "",
     status: int = 200,
 ) -> HttpResponse:
     window = settings.GONGHUI_REDEMPTION_REVERSAL_MINUTES
-    may_reverse = (
-        clerk.is_supervisor
-        and redemption.reversed_at is None
-        and (timezone.now() - redemption.at).total_seconds() <= window * 60
-    )
+    campaign = redemption.voucher.campaign
+    # Why a supervisor sees no reversal form (the service's own messages and rules).
+    blocked = ""
+    if clerk.is_supervisor and redemption.reversed_at is None:
+        if (timezone.now() - redemption.at).total_seconds() > window * 60:
+            blocked = _("A redemption can be reversed only within %(n)d minutes.") % {"n": window}
+        elif campaign.status != CampaignStatus.OPEN:
+            blocked = _("This campaign is closed.")
+    may_reverse = clerk.is_supervisor and redemption.reversed_at is None and not blocked
     return render(
         request,
         "benefits/merchant/redemption.html",
         {
             "clerk": clerk,
             "r": redemption,
-            "campaign": redemption.voucher.campaign,
+            "campaign": campaign,
             "member_name": mask_name(redemption.voucher.member.name),
             "may_reverse": may_reverse,
+            "reverse_blocked": "" if error else blocked,
+            "reverse_error": error,
             "window": window,
             "form": form or ReverseForm(),
         },
@@ -150,9 +197,14 @@ def redemption_reverse_view(request: HttpRequest, clerk: MerchantClerk, pk: int)
         )
     except ApplicationError as error:
         if error.status == 403:
-            raise
-        form.add_error("reason", str(error.message))
-        return _redemption_page(request, clerk, redemption, form=form, status=400)
+            raise PermissionDenied(_("Only a supervisor may reverse a redemption.")) from None
+        if error.field == "reason":
+            form.add_error("reason", str(error.message))
+            return _redemption_page(request, clerk, redemption, form=form, status=400)
+        # Too late, campaign closed, reversed meanwhile: said on the page even though the
+        # form is no longer offered, over the redemption as it now stands.
+        redemption = pages.clerk_redemption_get(clerk=clerk, pk=pk)
+        return _redemption_page(request, clerk, redemption, error=str(error.message), status=400)
     messages.success(request, _("The redemption was reversed; the voucher can be used again."))
     return redirect("merchant:redemption", pk=redemption.pk)
 
@@ -177,6 +229,7 @@ def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
             "rows": rows,
             "page": page,
             "stores": stores,
+            "several_stores": len(stores) > 1 or len({r.store_id for r, _n in rows}) > 1,
             "query": query,
             "store_id": store_id,
             "filtered": bool(query.strip() or store_id),

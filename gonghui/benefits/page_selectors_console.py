@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import CharField, Count, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Concat, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from gonghui.accounts.scoping import scoped
 from gonghui.benefits import selectors
@@ -34,7 +35,7 @@ from gonghui.benefits.models import (
 from gonghui.benefits.services import mask_name
 from gonghui.core.errors import NotFound
 from gonghui.ledger.models import Account, Entry
-from gonghui.members.models import CardBin
+from gonghui.members.models import CardBin, WorkerCategory
 from gonghui.orgs.models import Org
 
 # ---------------------------------------------------------------------------------------------
@@ -80,9 +81,67 @@ def card_bank_names() -> list[str]:
     )
 
 
-def campaign_history(*, actor: Any, campaign: Campaign) -> QuerySet[CampaignStatusChange]:
+def campaign_category_labels(*, campaign: Campaign) -> list[str]:
+    """The campaign's worker categories as the reader's language names them (stored as codes)."""
+    return [
+        str(WorkerCategory(c).label) if c in WorkerCategory.values else c
+        for c in campaign.categories
+    ]
+
+
+# The clock and the settlement services record their moves with fixed English reasons and the
+# actor "system" (stored data, the same in every language); the page says them in the reader's.
+SYSTEM_ACTOR = "system"
+SYSTEM_REASONS = {
+    "release time": gettext_lazy("The release time came."),
+    "window ended": gettext_lazy("The redemption window ended."),
+    "settlement approved": gettext_lazy("A store's settlement was approved."),
+}
+NOTICE_CLOSED_PREFIX = "notice closed by "
+
+
+@dataclass
+class HistoryRow:
+    at: dt.datetime
+    old: str
+    new: str
+    by: str
+    reason: str
+
+
+def _history_reason(reason: str) -> str:
+    if reason in SYSTEM_REASONS:
+        return str(SYSTEM_REASONS[reason])
+    if reason.startswith(NOTICE_CLOSED_PREFIX):
+        return gettext("The public notice was closed and the payments posted.")
+    return reason
+
+
+def campaign_history(*, actor: Any, campaign: Campaign) -> list[HistoryRow]:
     campaign = selectors.campaign_get(actor=actor, pk=campaign.pk)
-    return CampaignStatusChange.objects.filter(campaign=campaign).order_by("at", "id")
+    return [
+        HistoryRow(
+            at=h.at,
+            old=h.old,
+            new=h.new,
+            by=gettext("System")
+            if h.actor_id is None and h.actor_label == SYSTEM_ACTOR
+            else h.actor_label,
+            reason=_history_reason(h.reason),
+        )
+        for h in CampaignStatusChange.objects.filter(campaign=campaign).order_by("at", "id")
+    ]
+
+
+def uploader_label(settlement: Settlement) -> str:
+    """Who handed in a register: the stored audit label (``staff:<username>`` for union staff
+    on the store's behalf, ``clerk:<username>`` for the store's own clerk), in words."""
+    kind, _sep, username = settlement.uploaded_by_label.partition(":")
+    if kind == "staff" and username:
+        return gettext("%(user)s (union staff, on the store's behalf)") % {"user": username}
+    if kind == "clerk" and username:
+        return gettext("%(user)s (store clerk)") % {"user": username}
+    return settlement.uploaded_by_label
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,6 +162,7 @@ class CampaignFigures:
     by_store: list[tuple[str, int]] = field(default_factory=list)
     by_day: list[tuple[str, int]] = field(default_factory=list)
     by_org: list[tuple[str, int]] = field(default_factory=list)
+    by_org_more: bool = False  # more unions had redemptions than ``by_org`` lists
 
     @property
     def redemption_rate(self) -> float:
@@ -152,8 +212,10 @@ def campaign_figures(*, actor: Any, campaign: Campaign) -> CampaignFigures:
         .values_list("voucher__member__org__name")
         .annotate(n=Count("id"))
         .order_by("-n", "voucher__member__org__name")
-        .values_list("voucher__member__org__name", "n")[:BY_ORG_LIMIT]
+        .values_list("voucher__member__org__name", "n")[: BY_ORG_LIMIT + 1]
     ]
+    by_org_more = len(by_org) > BY_ORG_LIMIT
+    by_org = by_org[:BY_ORG_LIMIT]
     accrued, paid = _subsidy_from_ledger(campaign)
     return CampaignFigures(
         quota=campaign.quota,
@@ -168,6 +230,7 @@ def campaign_figures(*, actor: Any, campaign: Campaign) -> CampaignFigures:
         by_store=by_store,
         by_day=by_day,
         by_org=by_org,
+        by_org_more=by_org_more,
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from gonghui.benefits import hot
 from gonghui.benefits.models import (
     Campaign,
     CampaignStatus,
@@ -61,6 +62,9 @@ class CampaignForMember:
     vouchers: list[Voucher] = field(default_factory=list)
     registration: Registration | None = None
     phase: str = ""  # upcoming, open, ended; lottery: registering, awaiting_draw, drawn
+    # First come, first served while open: vouchers left (None: not counted) and sold out.
+    remaining: int | None = None
+    sold_out: bool = False
 
     @property
     def has_all(self) -> bool:
@@ -85,13 +89,25 @@ def member_campaign_get(*, member: Member, pk: int | str) -> CampaignForMember:
     registration = None
     if campaign.distribution == Distribution.LOTTERY:
         registration = Registration.objects.filter(campaign=campaign, member=member).first()
+    phase = campaign_phase(campaign, now=now)
+    remaining: int | None = None
+    sold_out = False
+    if phase == "open":
+        # Say "sold out" before the tap, not after it. Sold out is monotonic: once this process
+        # has seen it the answer comes from memory, as the grab's does.
+        sold_out = hot.sold_out(hot.campaign_key(campaign))
+        if not sold_out:
+            remaining = campaign.remaining
+            sold_out = remaining == 0
     return CampaignForMember(
         campaign=campaign,
         stores=stores,
         eligibility=member_eligibility(member=member, campaign=campaign),
         vouchers=vouchers,
         registration=registration,
-        phase=campaign_phase(campaign, now=now),
+        phase=phase,
+        remaining=remaining,
+        sold_out=sold_out,
     )
 
 
@@ -119,16 +135,47 @@ def voucher_state(voucher: Voucher, *, now: dt.datetime | None = None) -> str:
     return voucher.status
 
 
-def member_vouchers(*, member: Member) -> list[tuple[Voucher, str]]:
+# The tabs of "my vouchers": the states a member filters by (cancelled ones show under "all").
+VOUCHER_TABS = ("", VoucherStatus.OPEN, VoucherStatus.USED, VoucherStatus.EXPIRED)
+
+
+@dataclass
+class MemberVouchers:
+    vouchers: list[tuple[Voucher, str]]  # (voucher, the state the member sees)
+    state: str  # the tab shown: "" for all
+    counts: dict[str, int]  # per tab
+
+
+def member_vouchers(*, member: Member, state: object = "") -> MemberVouchers:
+    """The member's vouchers in one tab: usable ones first (the one wanted at the till), then
+    newest first. An unknown ``state`` (a hand-edited link) shows them all."""
     now = timezone.now()
-    return [
+    tab = str(state) if state in VOUCHER_TABS else ""
+    every = [
         (v, voucher_state(v, now=now))
         for v in member_voucher_list(actor=member).order_by("-created_at", "-pk")
     ]
+    every.sort(key=lambda pair: pair[1] != VoucherStatus.OPEN)  # stable: newest first within
+    counts = {t: sum(1 for _v, s in every if not t or s == t) for t in VOUCHER_TABS}
+    return MemberVouchers(
+        vouchers=[(v, s) for v, s in every if not tab or s == tab], state=tab, counts=counts
+    )
 
 
 def voucher_stores(voucher: Voucher) -> list[Store]:
     return list(voucher.campaign.stores.filter(is_active=True).order_by("name"))
+
+
+def voucher_redemption(voucher: Voucher) -> Redemption | None:
+    """Where and when a used voucher was used (the live redemption; a reversed one does not count)."""
+    if voucher.status != VoucherStatus.USED:
+        return None
+    return (
+        Redemption.objects.select_related("store")
+        .filter(voucher=voucher, reversed_at__isnull=True)
+        .order_by("-at", "-pk")
+        .first()
+    )
 
 
 # merchant clerks --------------------------------------------------------------------------------
@@ -136,6 +183,17 @@ def voucher_stores(voucher: Voucher) -> list[Store]:
 
 def clerk_stores(*, clerk: MerchantClerk) -> QuerySet[Store]:
     return Store.objects.filter(merchant_id=clerk.merchant_id, is_active=True).order_by("name")
+
+
+def clerk_last_store_id(*, clerk: MerchantClerk) -> int | None:
+    """The store of the clerk's latest redemption: the redeem page preselects it, so a clerk of
+    a merchant with several stores does not book a sale on the wrong one by default."""
+    return (
+        Redemption.objects.filter(clerk=clerk, store__in=clerk_stores(clerk=clerk))
+        .order_by("-at", "-id")
+        .values_list("store_id", flat=True)
+        .first()
+    )
 
 
 def clerk_store_get(*, clerk: MerchantClerk, pk: object) -> Store:

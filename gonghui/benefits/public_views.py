@@ -70,8 +70,10 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
     status = 200
     if request.method == "POST":
         try:
-            objection_rate_check(client_ip(request) or "")
             if form.is_valid():
+                # Only objections that would be stored count against the address: someone who
+                # mistypes a phone number five times is not shut out for an hour.
+                objection_rate_check(client_ip(request) or "")
                 objection_submit(
                     notice=notice,
                     name=form.cleaned_data["name"],

@@ -12,6 +12,7 @@ import unicodedata
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from gonghui.accounts.scoping import scoped
 from gonghui.benefits.models import (
@@ -252,7 +253,7 @@ def notice_public_get(*, pk: int | str) -> PublicNotice:
 def notice_public_rows(*, notice: PublicNotice) -> list[dict[str, Any]]:
     """The notice's list: masked names, store, date; nothing else personal."""
     return [
-        {"name": mask_name(name), "store": store, "date": at.date().isoformat()}
+        {"name": mask_name(name), "store": store, "date": timezone.localdate(at).isoformat()}
         for name, store, at in Redemption.objects.filter(
             voucher__campaign_id=notice.campaign_id, reversed_at__isnull=True
         )

@@ -81,6 +81,8 @@ def clean_text(
     raw: object, *, field: str, max_length: int, required: bool = True, multiline: bool = False
 ) -> str:
     text = str(raw if raw is not None else "").translate(_FULL_WIDTH_ALNUM).strip()
+    # A browser sends a textarea's line breaks as CR LF: a line break, not a control character.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not multiline:
         text = " ".join(text.split())
     if not text:
@@ -119,7 +121,11 @@ def clean_fen(raw: object, *, field: str, minimum: int = 0, maximum: int = 10**1
 def yuan_to_fen(raw: object, *, field: str = "amount") -> int:
     """ "68", "68.5", "６８.００" -> fen. No floats: the text is split at the point."""
     text = unicodedata.normalize("NFKC", str(raw if raw is not None else "")).strip()
-    text = text.replace(",", "").removeprefix("¥").removesuffix("元").strip()
+    # A Chinese keyboard types the point as "。"; a comma only groups thousands ("1,280"), so
+    # "12,50" is refused rather than read as 1250 yuan.
+    text = text.replace("。", ".").removeprefix("¥").removesuffix("元").strip()
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d*)?", text):
+        text = text.replace(",", "")
     m = re.fullmatch(r"(\d{1,9})(?:\.(\d{1,2}))?", text)
     if not m:
         raise ApplicationError(
@@ -603,6 +609,12 @@ def campaign_schedule(*, campaign: Campaign, actor: Any) -> Campaign:
             _("Commit the lottery seed before scheduling, so its hash can be published."),
             code="seed_missing",
         )
+    if campaign.redeem_until <= timezone.now():
+        # It would open and close at the clock's next tick, having handed nothing out.
+        raise ApplicationError(
+            _("The redemption window has already ended; change the dates first."),
+            code="window_over",
+        )
     return campaign_transition(campaign=campaign, new=CampaignStatus.SCHEDULED, actor=actor)
 
 
@@ -790,6 +802,7 @@ class GrabResult:
             "code": self.code or self.outcome,
             "message": self.message,
             "voucher": self.voucher.code if self.voucher else None,
+            "voucher_id": self.voucher.pk if self.voucher else None,
         }
 
 
@@ -1284,8 +1297,14 @@ _CODE = re.compile(r"[A-Za-z0-9_\-]{16,32}")
 _RECEIPT = re.compile(r"[A-Za-z0-9\-_/#.]{1,40}")
 
 
+# What a clerk's keyboard makes of a code's "-" and "_": dashes of every kind, and the "——" a
+# Chinese input method types for shift+minus. Codes hold no spaces, so any typed ones go.
+_CODE_TYPED = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2212"})
+
+
 def clean_voucher_code(raw: object) -> str:
-    code = unicodedata.normalize("NFKC", str(raw or "")).strip()
+    code = unicodedata.normalize("NFKC", str(raw or "")).replace("\u2014\u2014", "_")
+    code = "".join(code.translate(_CODE_TYPED).split())
     if not code:
         raise ApplicationError(
             _("Scan or enter the voucher code."), code="code_empty", field="code"
@@ -1293,6 +1312,21 @@ def clean_voucher_code(raw: object) -> str:
     if not _CODE.fullmatch(code):
         raise ApplicationError(_("This is not a voucher code."), code="code_invalid", field="code")
     return code
+
+
+def clean_receipt_no(raw: object) -> str:
+    receipt = unicodedata.normalize("NFKC", str(raw or "")).strip()
+    if not receipt:
+        raise ApplicationError(
+            _("Enter the receipt number."), code="receipt_empty", field="receipt_no"
+        )
+    if not _RECEIPT.fullmatch(receipt):
+        raise ApplicationError(
+            _("The receipt number may have up to 40 letters, digits and - _ / # ."),
+            code="receipt_invalid",
+            field="receipt_no",
+        )
+    return receipt
 
 
 def _vouchers_move(qs: Any, *, new: str, actor: Any, reason: str) -> int:
@@ -1450,17 +1484,7 @@ def voucher_redeem(
     """
     now = now or timezone.now()
     code = clean_voucher_code(code)
-    receipt = unicodedata.normalize("NFKC", str(receipt_no or "")).strip()
-    if not receipt:
-        raise ApplicationError(
-            _("Enter the receipt number."), code="receipt_empty", field="receipt_no"
-        )
-    if not _RECEIPT.fullmatch(receipt):
-        raise ApplicationError(
-            _("The receipt number may have up to 40 letters, digits and - _ / # ."),
-            code="receipt_invalid",
-            field="receipt_no",
-        )
+    receipt = clean_receipt_no(receipt_no)
     amount = clean_fen(amount_fen, field="amount_fen", minimum=1, maximum=10**9)
     if connection.vendor == "postgresql":
         store_id = store.pk if isinstance(store, Store) else store
@@ -1534,7 +1558,7 @@ def _voucher_redeem_orm(
             _("This voucher cannot be used at this store."), code="wrong_store", field="code"
         )
     if voucher.status == VoucherStatus.USED:
-        raise ApplicationError(_("This voucher has already been used."), code="already_used")
+        raise _already_used(voucher)
     if voucher.status == VoucherStatus.EXPIRED or now >= campaign.redeem_until:
         raise ApplicationError(_("This voucher has expired."), code="expired")
     if voucher.status == VoucherStatus.CANCELLED or campaign.status != CampaignStatus.OPEN:
@@ -1550,7 +1574,7 @@ def _voucher_redeem_orm(
             status=VoucherStatus.USED, used_at=now, status_changed_at=now
         )
         if not moved:
-            raise ApplicationError(_("This voucher has already been used."), code="already_used")
+            raise _already_used(voucher)
         redemption = Redemption.objects.create(
             voucher=voucher,
             store=store,
@@ -1588,6 +1612,29 @@ def _voucher_redeem_orm(
     voucher.status = VoucherStatus.USED
     voucher.used_at = now
     return redemption
+
+
+def _already_used(voucher: Voucher) -> ApplicationError:
+    """Says where and when, so a clerk whose first press did go through (a double tap, an answer
+    lost on the network) recognises its own receipt instead of suspecting the customer. The
+    voucher is the clerk's own merchant's: the redemption names one of its stores."""
+    used = (
+        Redemption.objects.select_related("store")
+        .filter(voucher_id=voucher.pk, reversed_at__isnull=True)
+        .order_by("-at")
+        .first()
+    )
+    if used is None:
+        return ApplicationError(_("This voucher has already been used."), code="already_used")
+    return ApplicationError(
+        _("This voucher was already used at %(store)s on %(t)s, receipt %(receipt)s.")
+        % {
+            "store": used.store.name,
+            "t": timezone.localtime(used.at).strftime("%Y-%m-%d %H:%M"),
+            "receipt": used.receipt_no,
+        },
+        code="already_used",
+    )
 
 
 def _may_reverse(supervisor: Any, redemption: Redemption) -> bool:

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -22,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 
 from gonghui.audit.models import AuditAction
 from gonghui.audit.services import actor_label_of, audit_record
@@ -121,10 +123,12 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
                     field="register",
                 )
             continue
+        # Every row counts, blank ones too: a sheet of millions of blank (or styled) rows would
+        # otherwise be read to its end, however long that takes.
+        if row_no > MAX_REGISTER_ROWS + 1:
+            raise ApplicationError(_("The register has too many rows."), code="register_rows")
         if not any(cells):
             continue
-        if len(rows) + len(errors) >= MAX_REGISTER_ROWS:
-            raise ApplicationError(_("The register has too many rows."), code="register_rows")
         code = cells[0] if cells else ""
         receipt = cells[1] if len(cells) > 1 else ""
         if code.startswith("（示例"):
@@ -297,6 +301,11 @@ class ReconcileResult:
     def count(self, status: str) -> int:
         return sum(1 for line in self.lines if line.status == status)
 
+    @property
+    def differences(self) -> int:
+        """Lines where the register and the platform disagree (anything but a match)."""
+        return sum(1 for line in self.lines if line.status != "matched")
+
 
 def settlement_compare(*, settlement: Settlement) -> ReconcileResult:
     """Compare the register with our redemptions of this store: matched, missing on either side,
@@ -384,23 +393,39 @@ RECONCILE_LABELS = {
 
 
 def settlement_report_xlsx(*, settlement: Settlement, result: ReconcileResult) -> bytes:
+    """The reconciliation as a workbook. Text is written as text: a receipt number the store
+    typed as ``=HYPERLINK(…)`` must not become a live formula in the union's spreadsheet. Amounts
+    are numbers (yuan, two decimals), so the sheet can be summed."""
     wb = Workbook(write_only=True)
     summary = wb.create_sheet("汇总")
-    summary.append(["活动", settlement.campaign.name])
-    summary.append(["门店", settlement.store.name])
-    for key, label in RECONCILE_LABELS.items():
-        summary.append([str(label), result.count(key)])
-    summary.append(["应付补贴(元)", f"{settlement.payable_fen / 100:.2f}"])
     detail = wb.create_sheet("明细")
-    detail.append(
-        ["券码", "结果", "登记表行号", "登记小票号", "登记金额(元)", "平台小票号", "平台金额(元)"]
+
+    def row(ws: Any, values: list[Any]) -> None:
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(ws, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"
+            elif isinstance(value, Decimal):
+                cell.number_format = "0.00"
+            cells.append(cell)
+        ws.append(cells)
+
+    def yuan(fen: int | None) -> Decimal | None:
+        return None if fen is None else Decimal(fen) / 100
+
+    row(summary, ["活动", settlement.campaign.name])
+    row(summary, ["门店", settlement.store.name])
+    for key, label in RECONCILE_LABELS.items():
+        row(summary, [str(label), result.count(key)])
+    row(summary, ["应付补贴(元)", yuan(settlement.payable_fen)])
+    row(
+        detail,
+        ["券码", "结果", "登记表行号", "登记小票号", "登记金额(元)", "平台小票号", "平台金额(元)"],
     )
-
-    def yuan(fen: int | None) -> str:
-        return "" if fen is None else f"{fen / 100:.2f}"
-
     for line in result.lines:
-        detail.append(
+        row(
+            detail,
             [
                 line.code,
                 str(RECONCILE_LABELS[line.status]),
@@ -409,7 +434,7 @@ def settlement_report_xlsx(*, settlement: Settlement, result: ReconcileResult) -
                 yuan(line.register_amount_fen),
                 line.platform_receipt_no,
                 yuan(line.platform_amount_fen),
-            ]
+            ],
         )
     buf = io.BytesIO()
     wb.save(buf)

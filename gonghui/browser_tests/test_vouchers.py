@@ -3,6 +3,7 @@ read back from the screenshot of that QR; the member then sees the voucher as us
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -56,13 +57,11 @@ def test_grab_show_qr_redeem_used(
     assert page.locator("[data-eligibility=ok]").count() == 1
     _narrow(page)
     screenshot(page, "voucher-campaign")
-    page.locator("form[data-once] button").tap()
-    page.wait_for_url(f"{base}/m/benefits/campaigns/{campaign.pk}/grab/")
-    assert page.locator("[data-outcome=won]").count() == 1
-    screenshot(page, "voucher-won")
-    page.locator("[data-outcome=won] a.button").tap()
+    # The tap goes to the hot endpoint with the page's grab ticket; the voucher's page follows.
+    page.locator("form[data-grab] button").tap()
+    page.wait_for_url(re.compile(r".*/m/benefits/vouchers/\d+/$"))
     voucher = Voucher.objects.get(campaign=campaign, member=member)
-    page.wait_for_url(f"{base}/m/benefits/vouchers/{voucher.pk}/")
+    assert page.url == f"{base}/m/benefits/vouchers/{voucher.pk}/"
     qr = page.locator("[data-qr] svg")
     assert qr.is_visible()
     box = qr.bounding_box()
@@ -88,9 +87,9 @@ def test_grab_show_qr_redeem_used(
         till.fill("input[name=password]", DEMO_PASSWORD)
         till.locator("form button[type=submit]").last.tap()
         till.wait_for_url(f"{base}/merchant/")
-        # The camera button shows wherever the page may ask for a camera (test_camera.py scans
-        # with it); typing the code works as well.
-        assert till.locator("#camera").is_visible()
+        # This phone has no camera, so no scan button (test_camera.py scans with one); the code
+        # is typed.
+        assert till.locator("#camera-start").is_hidden()
         _narrow(till)
         screenshot(till, "merchant-redeem")
         till.fill("input[name=code]", decoded[0])
@@ -113,7 +112,8 @@ def test_grab_show_qr_redeem_used(
         till.locator("#redeem-form button[type=submit]").tap()
         refusal = till.locator("#scan-result .mc-no")
         refusal.wait_for()
-        assert "该消费券已使用" in refusal.inner_text()
+        # It says where and on which receipt: the clerk's own first sale.
+        assert "XH-0424-001" in refusal.inner_text() and "塔南路图书大厦" in refusal.inner_text()
         assert till.input_value("input[name=receipt_no]") == "XH-0424-002"  # what was typed stays
         assert Redemption.objects.filter(voucher=voucher).count() == 1
         assert till.locator("#scan-result .mc-ok").count() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import re
 from typing import Any
@@ -131,7 +132,11 @@ def test_read_pages_permission_matrix(
     pages = {
         "detail": (reverse("benefits_console:detail", args=[campaign.pk]), READ_EXPECT),
         "dashboard": (reverse("benefits_console:dashboard", args=[campaign.pk]), READ_EXPECT),
-        "edit": (reverse("benefits_console:edit", args=[campaign.pk]), MANAGE_EXPECT),
+        # a closed campaign cannot be changed: its managers are sent to its page, told why
+        "edit": (
+            reverse("benefits_console:edit", args=[campaign.pk]),
+            {**MANAGE_EXPECT, "city_admin": 302, "jiefang_staff": 302},
+        ),
         "settlement": (reverse("benefits_console:settlement", args=[campaign.pk]), MANAGE_EXPECT),
         "template": (
             reverse("benefits_console:register_template", args=[campaign.pk]),
@@ -235,6 +240,11 @@ def test_create_campaign_yuan_to_fen(world: Any, shop: Any, login: Any) -> None:
         ({"distribution": "lottery"}, "A lottery needs the time registration closes.", ""),
         ({"categories": ["astronaut"]}, None, ""),
         ({"notice_days": "0"}, "The public notice runs 1 to 60 days.", ""),
+        # a NUL character: the services' words, not Django's (its zh-hans text says "empty")
+        ({"terms": "第一条\x00"}, "The text contains characters that are not allowed.", ""),
+        ({"name": "四月\x00芳菲"}, "The text contains characters that are not allowed.", ""),
+        # an amount too long for the field is still an amount typed wrong
+        ({"face_value": "9" * 30}, "Enter an amount in yuan, e.g. 68 or 68.50.", ""),
     ],
 )
 def test_create_campaign_bad_input(
@@ -251,6 +261,109 @@ def test_create_campaign_bad_input(
         assert kept in body
     assert "<script>alert" not in response.content.decode()
     assert Campaign.objects.count() == 0
+
+
+def _field_block(body: str, name: str) -> str:
+    return body.split(f'id="field-{name}"')[1].split('<div class="field"')[0]
+
+
+def test_create_campaign_names_every_wrong_field_at_once(world: Any, shop: Any, login: Any) -> None:
+    """Six fields wrong: six messages, each beside its field, on the first submit; and what was
+    typed is still there (the service alone stops at the first)."""
+    now = timezone.now()
+    data = campaign_post(
+        shop,
+        world,
+        name="<script>alert(1)</script>劳动节",
+        distribution="lottery",
+        concession="21",
+        quota="1000000000000",
+        per_member_limit="0",
+        categories=["migrant_worker"],
+        registration_closes_at=timezone.localtime(now - dt.timedelta(days=3)).strftime(
+            "%Y-%m-%dT%H:%M"
+        ),
+        notice_days="0",
+    )
+    response = login(world.jiefang_officer).post(reverse("benefits_console:new"), data)
+    assert response.status_code == 400
+    body = text(response)
+    expected = {
+        "name": zh("The text contains characters that are not allowed."),
+        "subsidy": zh(
+            "Subsidy, member share and concession must add up to the face value "
+            "(%(a)d + %(b)d + %(c)d ≠ %(f)d fen)."
+        )
+        % {"a": 6800, "b": 1000, "c": 2100, "f": 10000},
+        "quota": zh("The number of vouchers must be between 1 and %(n)d.") % {"n": 10_000_000},
+        "per_member_limit": zh("Vouchers per member must be between 1 and %(n)d.") % {"n": 20},
+        "registration_closes_at": zh("Registration must close after it opens."),
+        "notice_days": zh("The public notice runs 1 to 60 days."),
+    }
+    for field, message in expected.items():
+        assert message in _field_block(body, field), field
+    # what was typed stays: amounts, numbers, ticks
+    assert 'value="21"' in _field_block(body, "concession")
+    assert 'value="1000000000000"' in _field_block(body, "quota")
+    assert re.search(r'value="migrant_worker"[^>]*checked', response.content.decode())
+    assert "<script>alert" not in response.content.decode()
+    assert Campaign.objects.count() == 0
+
+
+def test_create_campaign_checks_windows_and_stores_together(
+    world: Any, shop: Any, login: Any
+) -> None:
+    now = timezone.now()
+    data = campaign_post(
+        shop,
+        world,
+        face_value="0",
+        subsidy="0",
+        member_share="0",
+        concession="0",
+        stores=[],
+        release_at=timezone.localtime(now + dt.timedelta(days=20)).strftime("%Y-%m-%dT%H:%M"),
+    )
+    response = login(world.jiefang_officer).post(reverse("benefits_console:new"), data)
+    assert response.status_code == 400
+    body = text(response)
+    assert zh("The face value must be more than zero.") in _field_block(body, "face_value")
+    assert zh("Choose at least one store.") in _field_block(body, "stores")
+    assert zh("The redemption window must end after the release time.") in _field_block(
+        body, "redeem_until"
+    )
+    assert Campaign.objects.count() == 0
+
+
+def test_textarea_line_breaks_as_a_browser_sends_them(world: Any, shop: Any, login: Any) -> None:
+    """Browsers send a textarea's line breaks as CR LF; those are line breaks, not control
+    characters, so multi-line terms are kept (as LF) and shown line by line."""
+    data = campaign_post(
+        shop, world, terms="每人限领一张。\r\n过期作废。", excluded_goods="特价书\r\n教材"
+    )
+    client = login(world.jiefang_officer)
+    response = client.post(reverse("benefits_console:new"), data)
+    assert response.status_code == 302, text(response)
+    campaign = Campaign.objects.get()
+    assert (campaign.terms, campaign.excluded_goods) == (
+        "每人限领一张。\n过期作废。",
+        "特价书\n教材",
+    )
+    detail = client.get(reverse("benefits_console:detail", args=[campaign.pk])).content.decode()
+    assert "每人限领一张。<br>过期作废。" in detail
+
+
+def test_new_campaign_without_a_merchant_says_what_to_do(world: Any, login: Any) -> None:
+    page = login(world.jiefang_officer).get(reverse("benefits_console:new"))
+    assert page.status_code == 200
+    body = text(page)
+    assert 'id="no-merchants"' in body
+    assert reverse("admin:benefits_merchant_add") in body
+
+
+def test_new_campaign_with_a_merchant_has_no_warning(world: Any, shop: Any, login: Any) -> None:
+    page = login(world.jiefang_officer).get(reverse("benefits_console:new"))
+    assert 'id="no-merchants"' not in page.content.decode()
 
 
 def test_window_order_error_next_to_field(world: Any, shop: Any, login: Any) -> None:
@@ -318,10 +431,12 @@ def test_schedule_and_cancel(world: Any, shop: Any, login: Any, make_campaign: A
     assert response.status_code == 302
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SCHEDULED
-    # scheduling twice: the service's refusal, shown on the page
-    again = client.post(reverse("benefits_console:schedule", args=[campaign.pk]))
-    assert again.status_code == 400
-    assert "action-error" in again.content.decode()
+    # scheduling twice (a double click): the work is done, no error and no second move
+    again = client.post(reverse("benefits_console:schedule", args=[campaign.pk]), follow=True)
+    assert again.status_code == 200
+    assert "action-error" not in again.content.decode()
+    assert zh("The campaign is scheduled; it opens at its release time.") in text(again)
+    assert CampaignStatusChange.objects.filter(campaign=campaign).count() == 1
     cancel = reverse("benefits_console:cancel", args=[campaign.pk])
     for bad, message in [
         ("", "This field is required."),
@@ -744,3 +859,312 @@ def test_lottery_seed_committed_by_service_shows_hash(
     )
     assert campaign.seed_hash in body
     assert 'id="seed"' not in body
+
+
+# ------------------------------------------------------------------ audit walk fixes
+
+
+def test_detail_says_categories_and_history_in_words(
+    world: Any, shop: Any, login: Any, make_campaign: Any
+) -> None:
+    """Worker categories and the clock's moves are stored as codes and fixed English reasons;
+    the Chinese page shows neither."""
+    campaign = make_campaign(status="draft", categories=["migrant_worker", "new_form_worker"])
+    campaign_transition(
+        campaign=campaign, new=CampaignStatus.SCHEDULED, actor=world.jiefang_officer
+    )
+    campaign_transition(
+        campaign=campaign, new=CampaignStatus.OPEN, actor=None, reason="release time"
+    )
+    campaign_transition(
+        campaign=campaign, new=CampaignStatus.CLOSED, actor=None, reason="window ended"
+    )
+    body = text(
+        login(world.jiefang_officer).get(reverse("benefits_console:detail", args=[campaign.pk]))
+    )
+    assert f"{zh('Migrant worker')}、{zh('New-form worker')}" in body
+    assert "migrant_worker" not in body and "new_form_worker" not in body
+    history = body.split('id="history"')[1]
+    assert zh("System") in history
+    assert zh("The release time came.") in history
+    assert zh("The redemption window ended.") in history
+    for english in ("system", "release time", "window ended"):
+        assert f"<td>{english}</td>" not in history
+    assert world.jiefang_officer.username in history  # a person stays named as they are
+
+
+def test_history_of_settlement_moves_in_words(
+    world: Any, shop: Any, login: Any, settled_world: dict[str, Any]
+) -> None:
+    campaign = settled_world["campaign"]
+    settlement_approve(settlement=settled_world["settlement"], actor=world.jiefang_officer)
+    notice = notice_publish(campaign=campaign, actor=world.jiefang_officer)
+    _close_notice_period(notice)
+    client = login(world.jiefang_officer)
+    assert (
+        client.post(reverse("benefits_console:notice_close", args=[campaign.pk])).status_code == 302
+    )
+    history = text(client.get(reverse("benefits_console:detail", args=[campaign.pk]))).split(
+        'id="history"'
+    )[1]
+    assert zh("A store's settlement was approved.") in history
+    assert zh("The public notice was closed and the payments posted.") in history
+    assert "<td>settlement approved</td>" not in history and "notice closed by" not in history
+
+
+def test_edit_of_a_scheduled_campaign_goes_back_with_the_reason(
+    world: Any, shop: Any, login: Any, make_campaign: Any
+) -> None:
+    campaign = make_campaign(status="scheduled")
+    client = login(world.jiefang_officer)
+    response = client.get(reverse("benefits_console:edit", args=[campaign.pk]), follow=True)
+    assert response.redirect_chain == [
+        (reverse("benefits_console:detail", args=[campaign.pk]), 302)
+    ]
+    assert zh("Only a draft campaign can be changed.") in text(response)
+    assert 'name="face_value"' not in response.content.decode()
+    # a draft still opens its form
+    draft = make_campaign(status="draft")
+    assert client.get(reverse("benefits_console:edit", args=[draft.pk])).status_code == 200
+
+
+def test_schedule_refused_when_the_window_is_over(
+    world: Any, shop: Any, login: Any, make_campaign: Any
+) -> None:
+    now = timezone.now()
+    campaign = make_campaign(
+        status="draft",
+        release_at=now - dt.timedelta(days=30),
+        redeem_from=now - dt.timedelta(days=29),
+        redeem_until=now - dt.timedelta(days=10),
+    )
+    response = login(world.jiefang_officer).post(
+        reverse("benefits_console:schedule", args=[campaign.pk])
+    )
+    assert response.status_code == 400
+    assert zh("The redemption window has already ended; change the dates first.") in text(response)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT
+    assert not CampaignStatusChange.objects.filter(campaign=campaign).exists()
+
+
+def test_report_writes_the_stores_text_as_text(
+    world: Any, shop: Any, login: Any, make_campaign: Any, carded: Any
+) -> None:
+    """A receipt number typed as a formula stays text in the union's workbook (no live
+    =HYPERLINK or =cmd); amounts are numbers."""
+    campaign = make_campaign(quota=5, name="=1+1购书券")
+    redemptions = redeem_some(campaign, [carded()], shop)
+    rows = rows_for(redemptions)
+    hostile = '=HYPERLINK("http://evil.example/","点我")'
+    # The store's sheet holds it as text (typed with a leading apostrophe, or pasted from a
+    # CSV export): a text cell, which openpyxl would otherwise write back as a formula.
+    register = load_workbook(io.BytesIO(register_xlsx(rows)))
+    cell = register.active["B2"]
+    cell.value = hostile
+    cell.data_type = "s"
+    buf = io.BytesIO()
+    register.save(buf)
+    client = login(world.jiefang_officer)
+    response = upload(
+        client,
+        campaign,
+        shop.store,
+        SimpleUploadedFile("r.xlsx", buf.getvalue()),
+        SimpleUploadedFile("i.pdf", PDF),
+    )
+    assert response.status_code == 302
+    settlement = Settlement.objects.get()
+    report = client.get(reverse("benefits_console:settlement_report", args=[settlement.pk]))
+    wb = load_workbook(io.BytesIO(report.content))
+    name = wb["汇总"]["B1"]
+    assert (name.value, name.data_type) == ("=1+1购书券", "s")
+    receipt = wb["明细"]["D2"]
+    assert (receipt.value, receipt.data_type) == (hostile, "s")
+    assert wb["明细"]["E2"].value == 128.5 and wb["明细"]["E2"].data_type == "n"
+    assert wb["汇总"]["B7"].value == 68 and wb["汇总"]["B7"].number_format == "0.00"
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            assert all(c.data_type != "f" for c in row)
+
+
+@pytest.fixture
+def differing(world: Any, shop: Any, make_campaign: Any, carded: Any) -> dict[str, Any]:
+    """A closed campaign whose store register misses one of its two redemptions."""
+    campaign = make_campaign(quota=5)
+    redemptions = redeem_some(campaign, [carded(), carded()], shop)
+    campaign_transition(campaign=campaign, new=CampaignStatus.CLOSED, actor=world.jiefang_officer)
+    from gonghui.benefits.settlement import settlement_upload
+
+    settlement, _rows = settlement_upload(
+        staff=world.jiefang_officer,
+        campaign=campaign,
+        store=shop.store,
+        register=SimpleUploadedFile("r.xlsx", register_xlsx(rows_for(redemptions[:1]))),
+        invoice=SimpleUploadedFile("i.pdf", PDF),
+    )
+    return {"campaign": campaign, "settlement": settlement}
+
+
+def test_approving_differences_needs_a_reason(
+    world: Any, shop: Any, login: Any, differing: dict[str, Any]
+) -> None:
+    from gonghui.audit.models import AuditEvent
+
+    settlement = differing["settlement"]
+    client = login(world.jiefang_officer)
+    page = text(client.get(reverse("benefits_console:settlement_detail", args=[settlement.pk])))
+    assert 'id="differences-warning"' in page and 'name="reason"' in page
+    url = reverse("benefits_console:settlement_approve", args=[settlement.pk])
+    for bad, message in [
+        ("", "The register and our records differ; say why you approve anyway."),
+        ("   ", "The register and our records differ; say why you approve anyway."),
+        ("理" * 301, "At most %(n)d characters."),
+        ("已核对\x00", "The text contains characters that are not allowed."),
+    ]:
+        response = client.post(url, {"reason": bad})
+        assert response.status_code == 400
+        assert zh(message).split("%(")[0] in _approve_block(text(response))
+        settlement.refresh_from_db()
+        assert settlement.status == SettlementStatus.RECONCILED
+        differing["campaign"].refresh_from_db()
+        assert differing["campaign"].status == CampaignStatus.CLOSED
+    reason = "已与门店核对：门店漏登一张，以平台记录为准。"
+    response = client.post(url, {"reason": reason})
+    assert response.status_code == 302
+    settlement.refresh_from_db()
+    assert settlement.status == SettlementStatus.APPROVED
+    event = AuditEvent.objects.get(object_type="benefits.settlement", action="transition")
+    assert event.reason == reason
+
+
+def _approve_block(body: str) -> str:
+    return body.split('id="approve"')[1].split("</form>")[0]
+
+
+def test_a_clean_match_is_approved_without_words(
+    world: Any, shop: Any, login: Any, settled_world: dict[str, Any]
+) -> None:
+    settlement = settled_world["settlement"]
+    client = login(world.jiefang_officer)
+    page = text(client.get(reverse("benefits_console:settlement_detail", args=[settlement.pk])))
+    assert 'id="differences-warning"' not in page and 'name="reason"' not in page
+    url = reverse("benefits_console:settlement_approve", args=[settlement.pk])
+    assert client.post(url).status_code == 302
+
+
+def test_reconciliation_says_why_approval_waits_and_who_uploaded(
+    world: Any, shop: Any, login: Any, make_campaign: Any, carded: Any
+) -> None:
+    campaign = make_campaign(quota=5)
+    redemptions = redeem_some(campaign, [carded()], shop)
+    client = login(world.jiefang_officer)
+    upload(
+        client,
+        campaign,
+        shop.store,
+        SimpleUploadedFile("r.xlsx", register_xlsx(rows_for(redemptions))),
+        SimpleUploadedFile("i.pdf", PDF),
+    )
+    settlement = Settlement.objects.get()
+    body = text(client.get(reverse("benefits_console:settlement_detail", args=[settlement.pk])))
+    assert 'id="approve-later"' in body and 'id="approve"' not in body
+    assert zh("Approval opens once the campaign's redemption window has closed.") in body
+    assert "staff:" not in body
+    assert (
+        zh("%(user)s (union staff, on the store's behalf)")
+        % {"user": world.jiefang_officer.username}
+        in body
+    )
+
+
+def test_upload_refused_after_approval_is_shown(
+    world: Any, shop: Any, login: Any, settled_world: dict[str, Any]
+) -> None:
+    """The page was open before the approval: the later upload's refusal must be seen."""
+    campaign = settled_world["campaign"]
+    settlement_approve(settlement=settled_world["settlement"], actor=world.jiefang_officer)
+    response = upload(
+        login(world.jiefang_officer),
+        campaign,
+        shop.store,
+        SimpleUploadedFile("r.xlsx", register_xlsx(rows_for(settled_world["redemptions"]))),
+        SimpleUploadedFile("i.pdf", PDF),
+    )
+    assert response.status_code == 400
+    assert zh("Settlement files are accepted while the campaign runs or after it closes.") in text(
+        response
+    )
+    assert Settlement.objects.exclude(status=SettlementStatus.SUPERSEDED).count() == 1
+
+
+def test_publishing_twice_says_so(
+    world: Any, shop: Any, login: Any, settled_world: dict[str, Any]
+) -> None:
+    campaign = settled_world["campaign"]
+    settlement_approve(settlement=settled_world["settlement"], actor=world.jiefang_officer)
+    notice_publish(campaign=campaign, actor=world.jiefang_officer)
+    response = login(world.jiefang_officer).post(
+        reverse("benefits_console:notice_publish", args=[campaign.pk]), {"days": "5"}
+    )
+    assert response.status_code == 400
+    assert zh("The notice is already published.") in text(response)
+    assert PublicNotice.objects.count() == 1
+
+
+def test_publish_days_refused_before_approval_is_shown(
+    world: Any, shop: Any, login: Any, settled_world: dict[str, Any]
+) -> None:
+    campaign = settled_world["campaign"]
+    response = login(world.jiefang_officer).post(
+        reverse("benefits_console:notice_publish", args=[campaign.pk]), {"days": "abc"}
+    )
+    assert response.status_code == 400
+    assert zh("Enter a whole number.") in text(response)
+    assert PublicNotice.objects.count() == 0
+
+
+def test_objections_page_while_the_notice_runs(
+    world: Any, shop: Any, login: Any, settled_world: dict[str, Any]
+) -> None:
+    campaign = settled_world["campaign"]
+    settlement_approve(settlement=settled_world["settlement"], actor=world.jiefang_officer)
+    notice = notice_publish(campaign=campaign, actor=world.jiefang_officer)
+    objection_submit(notice=notice, name="赵六", phone="13800000009", text="我没有用过这张券")
+    client = login(world.jiefang_officer)
+    page = client.get(reverse("benefits_console:objections", args=[campaign.pk])).content.decode()
+    body = html.unescape(page)
+    close = page.split("notice/close/")[1].split("</form>")[0]
+    assert "disabled" in close
+    end = timezone.localtime(notice.ends_at).strftime("%Y-%m-%d %H:%M")
+    assert end in body.split('id="close-hint"')[1]
+    assert zh("Awaiting an answer") in body
+    _close_notice_period(notice)
+    page = client.get(reverse("benefits_console:objections", args=[campaign.pk])).content.decode()
+    assert "disabled" not in page.split("notice/close/")[1].split("</form>")[0]
+
+
+def test_console_search_box_is_bounded(world: Any, login: Any) -> None:
+    page = login(world.jiefang_officer).get(reverse("benefits_console:list")).content.decode()
+    assert re.search(r'<input type="search" name="q"[^>]*maxlength="100"', page)
+
+
+def test_dashboard_says_when_unions_are_left_out(
+    world: Any, shop: Any, login: Any, make_campaign: Any, carded: Any, monkeypatch: Any
+) -> None:
+    from gonghui.benefits import page_selectors_console
+    from gonghui.orgs.models import OrgKind
+    from gonghui.orgs.tests.factories import OrgFactory
+
+    second = OrgFactory(
+        parent=world.jiefang_township, kind=OrgKind.BASE_UNION, name="焦作市解放区第二示范公司工会"
+    )
+    campaign = make_campaign(quota=5)
+    redeem_some(campaign, [carded(), carded(org=second)], shop)
+    client = login(world.jiefang_officer)
+    url = reverse("benefits_console:dashboard", args=[campaign.pk])
+    assert 'id="by-org-more"' not in client.get(url).content.decode()
+    monkeypatch.setattr(page_selectors_console, "BY_ORG_LIMIT", 1)
+    body = client.get(url).content.decode()
+    assert 'id="by-org-more"' in body
+    assert body.split('id="by-org"')[1].split("</table>")[0].count("<tr>") == 2  # head + 1

@@ -12,6 +12,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext
 
+from gonghui.benefits import hot
 from gonghui.benefits.models import Campaign, Registration, Voucher
 from gonghui.benefits.services import (
     lottery_commit_seed,
@@ -19,8 +20,9 @@ from gonghui.benefits.services import (
     voucher_grab,
     voucher_redeem,
 )
-from gonghui.benefits.tests.conftest import OTHER_BANK_CARD
+from gonghui.benefits.tests.conftest import OTHER_BANK_CARD, ZHONGYUAN_CARD
 from gonghui.benefits.tests.qr_raster import svg_qr_to_image
+from gonghui.members.services import member_card_set
 
 LIST = "/m/benefits/"
 VOUCHERS = "/m/benefits/vouchers/"
@@ -209,7 +211,15 @@ def test_not_released_yet(world, login, make_campaign, carded):
     )
     client = login(member=carded())
     body = client.get(campaign_url(c)).content.decode()
-    assert "data-countdown" in body and 'name="request_key"' not in body and "disabled" in body
+    # The button waits, disabled, with the grab ticket ready; the countdown enables it in place
+    # instead of reloading the page at the release.
+    assert "data-countdown" in body and 'data-reload=""' in body
+    assert re.search(r"<button[^>]*disabled data-waiting>", body)
+    assert re.search(r'data-ticket="[^"]{20,}"', body)
+    # Not eligible: nothing to wait for, no ticket.
+    body = login(member=carded(card=None)).get(campaign_url(c)).content.decode()
+    assert 'data-ticket="' not in body and "data-waiting" not in body
+    assert zh("Not released yet") in body
     r = grab(client, c)
     assert 'data-outcome="not_open"' in r.content.decode()
     assert Voucher.objects.count() == 0
@@ -243,10 +253,43 @@ def test_hostile_request_keys_are_refused_and_nothing_is_made(
     assert Voucher.objects.count() == 0 and c.remaining == c.quota
 
 
-def test_get_on_grab_is_refused(world, login, make_campaign, carded):
+def test_get_on_grab_or_register_goes_to_the_campaign_page_and_changes_nothing(
+    world, login, make_campaign, carded
+):
+    """The result page's address opened again (history, a restored tab) was a blank 405 page."""
     c = make_campaign()
-    assert login(member=carded()).get(campaign_url(c, "grab/")).status_code == 405
-    assert Voucher.objects.count() == 0
+    lottery = _lottery(world, make_campaign)
+    client = login(member=carded())
+    for campaign, suffix in ((c, "grab/"), (lottery, "register/")):
+        r = client.get(campaign_url(campaign, suffix))
+        assert r.status_code == 302 and r["Location"] == campaign_url(campaign)
+    assert Voucher.objects.count() == 0 and Registration.objects.count() == 0
+    assert client.get("/m/benefits/campaigns/999999/grab/").status_code == 302  # then a 404
+
+
+def test_session_lost_mid_tap_signs_in_then_lands_on_the_campaign_page(
+    world, settings, make_campaign
+):
+    """Signed out at the tap: sign-in's "next" is the grab address, reached again by GET."""
+    c = make_campaign()
+    member = world.jiefang_member
+    member_card_set(actor=None, member=member, card_number=ZHONGYUAN_CARD)
+    settings.GONGHUI_DEMO_MEMBER_PHONE = member.phone
+    settings.GONGHUI_DEMO_MEMBER_CODE = "246810"
+    client = Client()
+    r = client.post(campaign_url(c, "grab/"), {"request_key": "k-1"})
+    assert r.status_code == 302 and Voucher.objects.count() == 0
+    target = r["Location"].split("next=", 1)[1].replace("%2F", "/")
+    assert target == campaign_url(c, "grab/")
+    client.post("/m/login/", {"step": "request", "phone": member.phone, "next": target})
+    r = client.post(
+        "/m/login/",
+        {"step": "verify", "phone": member.phone, "code": "246810", "next": target},
+    )
+    assert r.status_code == 302 and r["Location"] == target
+    r = client.get(target, follow=True)
+    assert r.redirect_chain == [(campaign_url(c), 302)] and r.status_code == 200
+    assert 'name="request_key"' in r.content.decode() and Voucher.objects.count() == 0
 
 
 # --- my vouchers --------------------------------------------------------------------------------
@@ -319,6 +362,7 @@ def test_lottery_register_then_draw_shows_won_and_lost(world, login, make_campai
     ca, cb = login(member=a), login(member=b)
     body = ca.get(campaign_url(c)).content.decode()
     assert campaign_url(c, "register/") in body and c.seed_hash in body
+    assert "data-seed" not in body  # revealed after the draw only
     assert f"/public/campaigns/{c.pk}/" in body
     for client in (ca, ca, cb):  # a registers twice: still one entry
         r = client.post(campaign_url(c, "register/"))
@@ -334,11 +378,21 @@ def test_lottery_register_then_draw_shows_won_and_lost(world, login, make_campai
         now=c.registration_closes_at + dt.timedelta(seconds=1),
     )
     winner = Registration.objects.get(campaign=c, won=True).member
+    c.refresh_from_db()
+    assert c.seed
     for member, client in ((a, ca), (b, cb)):
         body = client.get(campaign_url(c)).content.decode()
         expected = "won" if member == winner else "lost"
         assert f'data-draw="{expected}"' in body
+        # What the member needs to check the draw: the own number and the revealed seed.
+        registration = Registration.objects.get(campaign=c, member=member)
+        assert f"data-registration>{registration.pk}<" in body
+        assert f"data-seed>{c.seed}<" in body and c.seed_hash in body
     assert Voucher.objects.filter(campaign=c).count() == 1
+    # Someone who did not register is not told "you are eligible" for a draw long past.
+    body = login(member=carded()).get(campaign_url(c)).content.decode()
+    assert 'data-eligibility="ok"' not in body and "data-registration" not in body
+    assert "data-seed" in body
 
 
 def test_lottery_register_refused_for_ineligible_and_nothing_changes(
@@ -351,3 +405,199 @@ def test_lottery_register_refused_for_ineligible_and_nothing_changes(
         r.status_code == 400 and zh("Register your union member card first.") in r.content.decode()
     )
     assert Registration.objects.count() == 0
+
+
+# --- what the pages say -----------------------------------------------------------------------
+
+
+def test_not_found_is_the_member_page_and_tells_nothing(world, login, make_campaign, carded):
+    """Someone else's voucher, an unknown one, a draft campaign: one member-styled 404 page
+    (was the staff console's, with its header, language switch and a history.back() link)."""
+    c = make_campaign()
+    a = carded(name="王晓红")
+    va = voucher_grab(campaign=c, member=a, request_key="a").voucher
+    assert va is not None
+    draft = make_campaign(status="draft", name="草稿活动")
+    client = login(member=carded(name="赵大勇"))
+    bodies = []
+    for url in (
+        f"{VOUCHERS}{va.pk}/",
+        f"{VOUCHERS}999999/",
+        campaign_url(draft),
+        "/m/benefits/campaigns/999999/",
+        f"{VOUCHERS}{'9' * 30}/",  # past any integer column: still "not found", not a 500
+        f"/m/benefits/campaigns/{'9' * 30}/",
+    ):
+        r = client.get(url)
+        assert r.status_code == 404 and r["Cache-Control"] == "private, no-store"
+        body = r.content.decode()
+        assert "data-not-found" in body and 'href="/m/benefits/vouchers/"' in body
+        assert "/console/" not in body and "history.back" not in body
+        assert va.code not in body and "王晓红" not in body and "草稿活动" not in body
+        bodies.append(re.sub(r"[A-Za-z0-9]{64}", "", body))  # the CSRF token, masked anew
+    assert len(set(bodies)) == 1  # someone else's voucher reads exactly like no voucher
+    assert grab(client, draft).status_code == 404
+    assert Voucher.objects.count() == 1
+
+
+def test_sold_out_is_said_before_the_tap(world, login, make_campaign, carded):
+    c = make_campaign(quota=2)
+    first = carded()
+    voucher_grab(campaign=c, member=first, request_key="a")
+    client = login(member=carded())
+    body = client.get(campaign_url(c)).content.decode()
+    assert re.search(r"data-remaining>[^<]*\b1\b", body) and 'name="request_key"' in body
+    voucher_grab(campaign=c, member=carded(), request_key="b")
+    for flagged in (False, True):  # counted from the stock, or known from memory
+        hot.reset_local()
+        if flagged:
+            hot.mark_sold_out(hot.campaign_key(c))
+        body = client.get(campaign_url(c)).content.decode()
+        assert "data-sold-out" in body and zh("Sold out.") in body
+        assert 'name="request_key"' not in body and "data-remaining" not in body
+        assert 'data-eligibility="ok"' not in body
+    # Those who got one see their voucher, not "sold out".
+    body = login(member=first).get(campaign_url(c)).content.decode()
+    assert "data-sold-out" not in body and f"{VOUCHERS}" in body
+    assert Voucher.objects.count() == 2
+
+
+def test_the_button_comes_before_the_fine_print(world, login, make_campaign, carded):
+    c = make_campaign(terms="每人限领一张，仅限会员卡支付。")
+    body = login(member=carded()).get(campaign_url(c)).content.decode()
+    assert body.index('name="request_key"') < body.index("每人限领一张，仅限会员卡支付。")
+    assert body.index('data-eligibility="ok"') < body.index(c.excluded_goods)
+
+
+@pytest.mark.parametrize(
+    ("kind", "helped"), [("no_card", True), ("other_bank", True), ("other_district", False)]
+)
+def test_card_problems_say_where_to_turn(world, login, make_campaign, carded, kind, helped):
+    c = make_campaign()
+    member = {
+        "no_card": lambda: carded(card=None),
+        "other_bank": lambda: carded(card=OTHER_BANK_CARD),
+        "other_district": lambda: carded(org=world.zhongzhan_base),
+    }[kind]()
+    body = login(member=member).get(campaign_url(c)).content.decode()
+    assert ("data-card-help" in body) is helped
+    if helped:
+        assert escape(member.org.name) in body and 'href="/m/"' in body
+
+
+def test_countdown_runs_on_the_server_clock(world, login, make_campaign, carded):
+    now = timezone.now()
+    c = make_campaign(
+        status="scheduled",
+        release_at=now + dt.timedelta(hours=2),
+        redeem_until=now + dt.timedelta(days=9),
+    )
+    client = login(member=carded())
+    for url in (campaign_url(c), LIST):
+        body = client.get(url).content.decode()
+        m = re.search(r"var server=(\d+),skew=server\?server-arrived:0;", body)
+        assert m, url
+        assert abs(int(m.group(1)) / 1000 - timezone.now().timestamp()) < 60
+
+
+def test_voucher_tabs_filter_by_state_with_usable_ones_first(
+    world, shop, login, make_campaign, carded
+):
+    member = carded()
+    used = voucher_grab(campaign=make_campaign(name="已用活动"), member=member).voucher
+    assert used is not None
+    voucher_redeem(
+        code=used.code, store=shop.store, clerk=shop.clerk, receipt_no="R9", amount_fen=15000
+    )
+    old_c = make_campaign(name="过期活动")
+    old = voucher_grab(campaign=old_c, member=member).voucher
+    Campaign.objects.filter(pk=old_c.pk).update(
+        redeem_from=timezone.now() - dt.timedelta(days=3),
+        redeem_until=timezone.now() - dt.timedelta(minutes=1),
+    )
+    usable = voucher_grab(campaign=make_campaign(name="可用活动"), member=member).voucher
+    newest = voucher_grab(campaign=make_campaign(name="最新已用"), member=member).voucher
+    assert old is not None and usable is not None and newest is not None
+    voucher_redeem(
+        code=newest.code, store=shop.store, clerk=shop.clerk, receipt_no="R10", amount_fen=15000
+    )
+    client = login(member=member)
+    body = client.get(VOUCHERS).content.decode()
+    order = [int(pk) for pk in re.findall(r'href="/m/benefits/vouchers/(\d+)/"', body)]
+    assert order == [usable.pk, newest.pk, old.pk, used.pk]
+    for tab, count in (("all", 4), ("open", 1), ("used", 2), ("expired", 1)):
+        assert re.search(rf'data-tab="{tab}"[^>]*>[^<]*(<[^>]*>)?[^<]*\b{count}</a>', body), tab
+    expected = {"open": [usable], "used": [newest, used], "expired": [old]}
+    for state, vouchers in expected.items():
+        r = client.get(VOUCHERS, {"state": state})
+        page = r.content.decode()
+        shown = [int(pk) for pk in re.findall(r'href="/m/benefits/vouchers/(\d+)/"', page)]
+        assert r.status_code == 200 and shown == [v.pk for v in vouchers], state
+        assert f'data-tab="{state}" class="on"' in page
+    # Odd or hostile values show them all, escaped, never an error.
+    for value in ("<script>alert(1)</script>", "ＵＳＥＤ", "x" * 5000, "cancelled"):
+        r = client.get(VOUCHERS, {"state": value})
+        page = r.content.decode()
+        assert r.status_code == 200 and "<script>alert(1)" not in page
+        assert len(re.findall(r'href="/m/benefits/vouchers/\d+/"', page)) == 4
+
+
+def test_empty_tab_says_so(world, login, make_campaign, carded):
+    member = carded()
+    voucher_grab(campaign=make_campaign(), member=member)
+    body = login(member=member).get(VOUCHERS, {"state": "used"}).content.decode()
+    assert "data-empty" in body and 'href="/m/benefits/vouchers/"' in body
+    assert zh("You have no vouchers yet.") not in body  # the member has one: not "none yet"
+
+
+def test_used_voucher_says_where_and_for_what(world, shop, login, make_campaign, carded):
+    member = carded()
+    v = voucher_grab(campaign=make_campaign(), member=member).voucher
+    assert v is not None
+    voucher_redeem(
+        code=v.code, store=shop.store, clerk=shop.clerk, receipt_no="XH-77", amount_fen=12345
+    )
+    body = login(member=member).get(f"{VOUCHERS}{v.pk}/").content.decode()
+    assert "data-used-store" in body and shop.store.name in body
+    assert "XH-77" in body and "¥123.45" in body
+
+
+def test_voucher_before_its_window_says_from_when(world, login, make_campaign, carded):
+    now = timezone.now()
+    c = make_campaign(
+        redeem_from=now + dt.timedelta(days=1), redeem_until=now + dt.timedelta(days=9)
+    )
+    member = carded()
+    v = voucher_grab(campaign=c, member=member).voucher
+    assert v is not None
+    body = login(member=member).get(f"{VOUCHERS}{v.pk}/").content.decode()
+    local = timezone.localtime(c.redeem_from).strftime("%Y-%m-%d %H:%M")
+    assert "data-not-yet" in body and local in body and "data-qr" in body
+    Campaign.objects.filter(pk=c.pk).update(redeem_from=now - dt.timedelta(minutes=1))
+    assert "data-not-yet" not in login(member=member).get(f"{VOUCHERS}{v.pk}/").content.decode()
+
+
+def test_the_pages_ticket_grabs_without_cookies(world, login, make_campaign, carded):
+    """The page hands its button a grab ticket and the hot endpoint's address; a client with no
+    cookie at all (as the page's fetch sends it) gets the voucher, once, and its page's id."""
+    c = make_campaign()
+    member = carded()
+    body = login(member=member).get(campaign_url(c)).content.decode()
+    ticket = re.search(r'data-ticket="([^"]+)"', body)
+    action = re.search(r'data-grab="([^"]+)"', body)
+    key = re.search(r'name="request_key" value="([^"]+)"', body)
+    assert ticket and action and key
+    anonymous = Client()
+    headers = {"HTTP_X_GRAB_TICKET": ticket[1], "HTTP_IDEMPOTENCY_KEY": key[1]}
+    r = anonymous.post(action[1], HTTP_ACCEPT="application/json", **headers)
+    voucher = Voucher.objects.get(campaign=c, member=member)
+    assert r.status_code == 201 and r.json()["voucher_id"] == voucher.pk
+    r = anonymous.post(action[1], HTTP_ACCEPT="application/json", **headers)  # a second tap
+    assert r.status_code == 200 and r.json()["voucher_id"] == voucher.pk
+    # The ticket is for this campaign only.
+    other = make_campaign(name="五月书香")
+    r = anonymous.post(
+        f"/benefits/campaigns/{other.pk}/grab", HTTP_ACCEPT="application/json", **headers
+    )
+    assert r.status_code == 400 and r.json()["code"] == "ticket_invalid"
+    assert Voucher.objects.count() == 1

@@ -4,8 +4,10 @@ and the demo's vouchers."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone, translation
 from django.utils.html import escape
@@ -46,6 +48,11 @@ def form(v: Voucher, store, **kw: str) -> dict[str, str]:
     }
     data.update(kw)
     return data
+
+
+def alerts(r: HttpResponse) -> list[str]:
+    """The texts of the page's error lines, in page order."""
+    return re.findall(r'<p class="mc-no" role="alert"[^>]*>(.*?)</p>', r.content.decode(), re.S)
 
 
 def unchanged(v: Voucher) -> None:
@@ -201,7 +208,11 @@ def test_wrong_store_used_twice_rival_code_window(
     unchanged(voucher)
     assert client.post(REDEEM, form(voucher, shop.store)).status_code == 302
     r = client.post(REDEEM, form(voucher, shop.store, receipt_no="R2"))
-    assert r.status_code == 400 and zh("This voucher has already been used.") in r.content.decode()
+    # Used: the answer says where, when and on which receipt (a double tap finds its own sale).
+    used = zh("This voucher was already used at %(store)s on %(t)s, receipt %(receipt)s.")
+    (alert,) = alerts(r)
+    assert r.status_code == 400 and alert.startswith(used.split("%(")[0])
+    assert shop.store.name in alert and "XH-20260424-0001" in alert
     assert Redemption.objects.count() == 1
     # Our voucher at the rival merchant: the same answer as a code that does not exist.
     rival = login(shop.rival_clerk.user)
@@ -369,3 +380,179 @@ def test_recent_list_finds_by_receipt_or_code_tail_and_store(
     # Another merchant's clerk finds nothing of ours, whatever it searches.
     rival = login(shop.rival_clerk.user)
     assert 'data-redemption="' not in rival.get(RECENT, {"q": "XH-0007"}).content.decode()
+
+
+# --- what a clerk meets on a phone --------------------------------------------------------------
+
+
+def test_a_clerk_signing_in_lands_on_the_redeem_page_not_the_console(world, shop, login):
+    client = Client()
+    r = client.post("/accounts/login/", {"username": "xinhua_clerk", "password": "Clerk-pass-2026"})
+    assert r.status_code == 302 and r["Location"] == REDEEM
+    # Signed in already: the sign-in page and the site's root send it on to the same place.
+    assert client.get("/accounts/login/")["Location"] == REDEEM
+    assert client.get("/")["Location"] == REDEEM
+    # Staff still land on the console; an asked-for page still wins.
+    assert login(world.jiefang_officer).get("/")["Location"] == "/console/"
+    r = Client().post(
+        f"/accounts/login/?next={RECENT}",
+        {"username": "xinhua_clerk", "password": "Clerk-pass-2026", "next": RECENT},
+    )
+    assert r["Location"] == RECENT
+    # A switched-off clerk has no redeem page to land on.
+    shop.clerk.is_active = False
+    shop.clerk.save()
+    r = Client().post(
+        "/accounts/login/", {"username": "xinhua_clerk", "password": "Clerk-pass-2026"}
+    )
+    assert r["Location"] == "/console/"
+
+
+def test_refusals_are_shown_in_the_merchant_frame(world, shop, login, voucher):
+    redemption = voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=100
+    )
+    clerk = login(shop.clerk.user)
+    r = clerk.get(f"{RECENT}99999999/")
+    body = r.content.decode()
+    assert r.status_code == 404 and zh("Not found.") in body
+    # The clerk's own header and a way back, none of the console's menu.
+    assert shop.merchant.name in body and f'href="{RECENT}"' in body
+    assert "/console/members/" not in body and "/admin/" not in body
+    r = clerk.post(f"{RECENT}{redemption.pk}/reverse/", {"reason": "顾客退货"})
+    assert r.status_code == 403 and alerts(r) == [zh("Only a supervisor may reverse a redemption.")]
+    assert "/console/members/" not in r.content.decode()
+    assert r["Cache-Control"] == "private, no-store"
+    redemption.refresh_from_db()
+    assert redemption.reversed_at is None
+
+
+def test_an_empty_form_names_every_missing_field_at_once(world, shop, login, voucher):
+    client = login(shop.clerk.user)
+    r = client.post(REDEEM, {"store": "", "code": " ", "receipt_no": "", "amount": ""})
+    assert r.status_code == 400
+    assert alerts(r) == [
+        zh("Choose one of your stores."),
+        zh("Scan or enter the voucher code."),
+        zh("Enter the receipt number."),
+        zh("Enter an amount in yuan, e.g. 68 or 68.50."),
+    ]
+    # The cursor waits in the first field to fix.
+    assert re.search(r'<select name="store"[^>]*autofocus', r.content.decode())
+    # Several wrong fields: all named, in the form's order, and what was typed stays.
+    r = client.post(REDEEM, form(voucher, shop.store, code="abc", amount="12.345"))
+    assert alerts(r) == [
+        zh("This is not a voucher code."),
+        zh("Enter an amount in yuan, e.g. 68 or 68.50."),
+    ]
+    body = r.content.decode()
+    assert 'value="abc"' in body and 'value="12.345"' in body and 'value="XH-20260424-0001"' in body
+    assert re.search(r'<input type="text" name="code"[^>]*autofocus', body)
+    unchanged(voucher)
+
+
+def test_a_store_among_several_is_never_chosen_silently(world, shop, login, voucher):
+    client = login(shop.clerk.user)
+    body = client.get(REDEEM).content.decode()
+    assert '<option value="" selected>' in body  # first time: the clerk chooses
+    assert f'<option value="{shop.store.pk}" selected>' not in body
+    r = client.post(REDEEM, {**form(voucher, shop.store), "store": ""})
+    assert r.status_code == 400 and alerts(r) == [zh("Choose one of your stores.")]
+    unchanged(voucher)
+    assert client.post(REDEEM, form(voucher, shop.store)).status_code == 302
+    # Next time the page offers the store of the clerk's last redemption.
+    body = client.get(REDEEM).content.decode()
+    assert f'<option value="{shop.store.pk}" selected>' in body
+    # A store switched off since is not offered, even if it was the last one.
+    shop.store.is_active = False
+    shop.store.save()
+    body = client.get(REDEEM).content.decode()
+    assert f'value="{shop.store.pk}"' not in body and 'type="hidden" name="store"' in body
+
+
+def test_a_typed_code_survives_spaces_and_the_dashes_of_a_chinese_keyboard(
+    world, shop, login, voucher
+):
+    Voucher.objects.filter(pk=voucher.pk).update(code="Ab3d-EfGh_Jk5m-NpQr7s")
+    client = login(shop.clerk.user)
+    # As a clerk types it off the member's phone: in groups, with an input method's dashes.
+    typed = "Ab3d–EfGh——Jk5m－NpQr 7s"
+    r = client.post(REDEEM, form(voucher, shop.store, code=f" {typed.replace('h', 'h ')} "))
+    assert r.status_code == 302
+    assert Redemption.objects.get().voucher_id == voucher.pk
+
+
+@pytest.mark.parametrize(
+    ("amount", "fen"),
+    [("12。5", 1250), ("1,280.50", 128050), ("１，２８０", 128000), ("¥12.5元", 1250)],
+)
+def test_amounts_as_a_chinese_keyboard_types_them(world, shop, login, voucher, amount, fen):
+    client = login(shop.clerk.user)
+    assert client.post(REDEEM, form(voucher, shop.store, amount=amount)).status_code == 302
+    assert Redemption.objects.get().amount_fen == fen
+
+
+@pytest.mark.parametrize("amount", ["12,5", "12,50", "1,2,3", "1,28", ",5", "1,280,"])
+def test_a_comma_that_is_not_a_thousands_separator_is_refused(world, shop, login, voucher, amount):
+    # "12,50" must not become 1,250 yuan.
+    client = login(shop.clerk.user)
+    r = client.post(REDEEM, form(voucher, shop.store, amount=amount))
+    assert r.status_code == 400
+    assert alerts(r) == [zh("Enter an amount in yuan, e.g. 68 or 68.50.")]
+    unchanged(voucher)
+
+
+def test_a_refused_reversal_says_why_even_when_the_form_is_gone(
+    world, shop, login, voucher, settings
+):
+    redemption = voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=100
+    )
+    url = f"{RECENT}{redemption.pk}/"
+    window = settings.GONGHUI_REDEMPTION_REVERSAL_MINUTES
+    too_late = zh("A redemption can be reversed only within %(n)d minutes.") % {"n": window}
+    boss = login(shop.supervisor.user)
+    # Reversed by another supervisor meanwhile: this one's press is answered, not swallowed.
+    Redemption.objects.filter(pk=redemption.pk).update(reversed_at=timezone.now())
+    r = boss.post(f"{url}reverse/", {"reason": "顾客退货"})
+    assert r.status_code == 400
+    assert alerts(r) == [zh("This redemption has already been reversed.")]
+    assert "data-reversed" in r.content.decode() and f"{url}reverse/" not in r.content.decode()
+    Redemption.objects.filter(pk=redemption.pk).update(reversed_at=None)
+    # The window passed while the supervisor typed the reason.
+    Redemption.objects.filter(pk=redemption.pk).update(
+        at=timezone.now() - dt.timedelta(minutes=window + 1)
+    )
+    r = boss.post(f"{url}reverse/", {"reason": "顾客退货"})
+    assert r.status_code == 400 and alerts(r) == [too_late]
+    assert f"{url}reverse/" not in r.content.decode()
+    # Opened later, the page says so instead of offering a form that cannot work.
+    body = boss.get(url).content.decode()
+    assert f"{url}reverse/" not in body and "data-reverse-blocked" in body and too_late in body
+    # A closed campaign: no form either, and the reason.
+    Redemption.objects.filter(pk=redemption.pk).update(at=timezone.now())
+    Campaign.objects.filter(pk=voucher.campaign_id).update(status="closed")
+    body = boss.get(url).content.decode()
+    assert f"{url}reverse/" not in body and zh("This campaign is closed.") in body
+    redemption.refresh_from_db()
+    assert redemption.reversed_at is None
+    # A plain clerk is told nothing about reversing.
+    body = login(shop.clerk.user).get(url).content.decode()
+    assert "data-reverse-blocked" not in body
+
+
+def test_the_list_shows_receipt_numbers_and_a_store_column_only_for_several_stores(
+    world, shop, login, voucher
+):
+    redemption = voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="XH-77", amount_fen=100
+    )
+    client = login(shop.clerk.user)
+    body = client.get(RECENT).content.decode()
+    assert '<td class="mc-receipt" data-receipt>XH-77</td>' in body
+    assert f"data-store>{shop.store.name}<" in body  # two stores: which one
+    shop.other_store.is_active = False
+    shop.other_store.save()
+    body = client.get(RECENT).content.decode()
+    assert f'data-redemption="{redemption.pk}"' in body and "data-receipt>XH-77<" in body
+    assert "data-store>" not in body and zh("Store") not in body

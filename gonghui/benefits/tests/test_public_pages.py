@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
@@ -146,6 +147,67 @@ def test_objection_bad_input(notice: PublicNotice, data: dict[str, str], message
     assert zh(message).split("%(")[0] in text(response)
     assert "<script>" not in response.content.decode().split("<body")[1]
     assert Objection.objects.count() == 0
+
+
+def test_objection_form_names_every_wrong_field_at_once(notice: PublicNotice) -> None:
+    response = Client().post(
+        reverse("public:notice", args=[notice.pk]), {"name": "", "phone": "", "text": ""}
+    )
+    assert response.status_code == 400
+    body = text(response)
+    for field, message in [
+        ("name", "Enter the name."),
+        ("phone", "Enter the mobile number."),
+        ("text", "This field is required."),
+    ]:
+        block = body.split(f'id="field-{field}"')[1].split('<div class="field"')[0]
+        assert zh(message) in block, field
+    assert Objection.objects.count() == 0
+
+
+def test_objection_keeps_what_was_typed_and_refuses_nul(notice: PublicNotice) -> None:
+    data = {"name": "赵" * 51, "phone": "１３８００００", "text": "券\x00没用过"}
+    response = Client().post(reverse("public:notice", args=[notice.pk]), data)
+    assert response.status_code == 400
+    body = text(response)
+    assert zh("The name may have at most 50 characters.") in body
+    assert zh("Enter an 11-digit mainland mobile number starting with 1.") in body
+    assert zh("The text contains characters that are not allowed.") in body
+    assert "赵" * 51 in body and "１３８００００" in body
+    assert Objection.objects.count() == 0
+
+
+def test_objection_over_several_lines(world: Any, notice: PublicNotice) -> None:
+    """A browser sends the textarea's line breaks as CR LF: a multi-line objection is taken."""
+    response = Client().post(
+        reverse("public:notice", args=[notice.pk]),
+        {"name": "赵六", "phone": "13800000009", "text": "第一，我没用过。\r\n第二，请核实。"},
+    )
+    assert response.status_code == 302
+    assert Objection.objects.get().text == "第一，我没用过。\n第二，请核实。"
+
+
+def test_objection_mistakes_do_not_use_up_the_limit(notice: PublicNotice) -> None:
+    """Mistyping is not abuse: only objections that are stored count against the address."""
+    url = reverse("public:notice", args=[notice.pk])
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(OBJECTIONS_PER_WINDOW + 2):
+        wrong = {"name": "赵六", "phone": "12345", "text": "券没用过"}
+        assert client.post(url, wrong).status_code == 400
+    right = {"name": "赵六", "phone": "13800000009", "text": "券没用过"}
+    assert client.post(url, right).status_code == 302
+    assert Objection.objects.count() == 1
+
+
+def test_notice_dates_are_local_dates(notice: PublicNotice) -> None:
+    """A voucher used at 07:30 in Jiaozuo (23:30 UTC the day before) is listed on its own day."""
+    from gonghui.benefits.models import Redemption
+
+    local = dt.datetime(2026, 4, 24, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    Redemption.objects.filter(voucher__campaign_id=notice.campaign_id).update(at=local)
+    body = text(Client().get(reverse("public:notice", args=[notice.pk])))
+    rows = body.split('id="notice-rows"')[1]
+    assert "2026-04-24" in rows and "2026-04-23" not in rows
 
 
 def test_objection_rate_limited_per_address(notice: PublicNotice) -> None:

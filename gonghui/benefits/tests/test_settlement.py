@@ -7,6 +7,7 @@ import pytest
 from django.core.files.base import ContentFile
 from openpyxl import Workbook, load_workbook
 
+from gonghui.benefits import settlement as settlement_module
 from gonghui.benefits.models import Campaign, CampaignStatus, Settlement, SettlementStatus
 from gonghui.benefits.selectors import notice_public_rows
 from gonghui.benefits.services import campaign_transition, voucher_grab, voucher_redeem
@@ -103,6 +104,18 @@ def test_wrong_headers():
             xlsx([("a", "b", "1")], headers=("code", "receipt", "amount")).read()
         )
     assert exc.value.code == "register_headers"
+
+
+def test_blank_rows_count_against_the_row_limit(monkeypatch):
+    """Blank (or merely styled) rows are rows: a sheet of millions of them is refused at the
+    limit instead of being read to its end."""
+    monkeypatch.setattr(settlement_module, "MAX_REGISTER_ROWS", 5)
+    with pytest.raises(ApplicationError) as exc:
+        settlement_parse_register(xlsx([(" ", None, None)] * 10).read())
+    assert exc.value.code == "register_rows"
+    # at the limit, blank rows are still skipped
+    rows, errors = settlement_parse_register(xlsx([(" ", None, None)] * 5).read())
+    assert rows == [] and errors == []
 
 
 def test_full_flow_reconcile_approve_notice_pay(world, shop, redeemed, carded):

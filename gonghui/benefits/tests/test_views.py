@@ -37,11 +37,11 @@ def test_member_wins_then_retry_then_others_get_sold_out(world, login, make_camp
         "code": "already",
         "message": r.json()["message"],
         "voucher": code,
+        "voucher_id": Voucher.objects.get(code=code).pk,  # the page opens the voucher's page
     }
     r = login(member=carded()).post(url(c))
-    assert (
-        r.status_code == 200 and r.json()["outcome"] == "sold_out" and r.json()["voucher"] is None
-    )
+    assert r.status_code == 200 and r.json()["outcome"] == "sold_out"
+    assert r.json()["voucher"] is None and r.json()["voucher_id"] is None
     assert Voucher.objects.count() == 1
 
 

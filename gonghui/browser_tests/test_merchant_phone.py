@@ -1,0 +1,186 @@
+"""The bookstore clerk on a cheap phone (360×640): the typed-code path with the keyboard a hand
+scanner or a thumb gives it, a phone without a camera, a camera the clerk refused, and a page
+left open past its sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.utils import translation
+from django.utils.translation import gettext
+
+from gonghui.benefits.models import Redemption
+from gonghui.benefits.services import voucher_grab
+from gonghui.browser_tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from gonghui.conftest import World
+from gonghui.demo.benefits import DemoBenefits, demo_benefits_load
+from gonghui.demo.loader import DEMO_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHEAP_PHONE = {
+    "viewport": {"width": 360, "height": 640},
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "zh-CN",
+}
+
+
+@pytest.fixture
+def demo(world: World) -> DemoBenefits:
+    return demo_benefits_load(
+        city=world.city, member_phone=world.jiefang_member.phone, password=DEMO_PASSWORD
+    )
+
+
+@pytest.fixture
+def till(chromium: Any) -> Iterator[Any]:
+    """A 360px phone with no camera at all."""
+    context = chromium.new_context(**CHEAP_PHONE)
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def _sign_in(page: Any, base: str) -> None:
+    # Signed in without asking for a page: a clerk lands on the redeem page.
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", "bookstore_clerk")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(f"{base}/merchant/")
+
+
+def _fits(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"page is {width}px wide on a 360px phone"
+
+
+def _errors(page: Any) -> dict[str, str]:
+    return dict(
+        page.eval_on_selector_all(
+            "[data-error-for]", "els => els.map(e => [e.dataset.errorFor, e.textContent])"
+        )
+    )
+
+
+def _zh(text: str) -> str:
+    with translation.override("zh-hans"):
+        return gettext(text)
+
+
+def _focused(page: Any) -> str:
+    return str(page.evaluate("document.activeElement.name"))
+
+
+def test_the_typed_code_path_on_a_cheap_phone(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any, screenshot: Any
+) -> None:
+    voucher = voucher_grab(campaign=demo.campaign, member=world.jiefang_member).voucher
+    assert voucher is not None
+    base = live_server.url
+    sent: list[str] = []
+    till.on("request", lambda r: sent.append(r.url) if "/benefits/redeem" in r.url else None)
+    _sign_in(till, base)
+    _fits(till)
+    # No camera on this phone: no button that can only fail.
+    till.wait_for_function("() => document.getElementById('camera').hidden")
+    # Redeem pressed on an empty form: every missing field named at once, nothing sent.
+    till.locator("#redeem-submit").tap()
+    assert _errors(till) == {
+        "code": _zh("Scan or enter the voucher code."),
+        "receipt_no": _zh("Enter the receipt number."),
+        "amount": _zh("Enter an amount in yuan, e.g. 68 or 68.50."),
+    }
+    assert _focused(till) == "code" and sent == []
+    _fits(till)
+    screenshot(till, "merchant-360-empty")
+    # A hand scanner types the code and ends with Enter: the cursor moves on, nothing is sent.
+    till.locator("input[name=code]").fill(voucher.code)
+    till.keyboard.press("Enter")
+    assert _focused(till) == "receipt_no" and sent == []
+    assert set(_errors(till)) == {"receipt_no", "amount"}  # the corrected field's error went
+    till.keyboard.type("XH-0001")
+    till.keyboard.press("Enter")
+    assert _focused(till) == "amount" and sent == []
+    assert set(_errors(till)) == {"amount"}
+    till.keyboard.type("１２。５")  # full-width digits and the Chinese keyboard's point
+    with till.expect_response(lambda r: "/benefits/redeem" in r.url):
+        till.keyboard.press("Enter")
+    till.locator("#scan-result .mc-ok").wait_for()
+    redemption = Redemption.objects.get(voucher=voucher)
+    assert (redemption.receipt_no, redemption.amount_fen) == ("XH-0001", 1250)
+    assert len(sent) == 1
+    # Cleared for the next customer, the cursor back in the code field.
+    assert till.input_value("input[name=code]") == "" and _focused(till) == "code"
+    # The same code again (a second press after a lost answer): where and when it was used.
+    till.locator("input[name=code]").fill(voucher.code)
+    till.locator("input[name=receipt_no]").fill("XH-0001")
+    till.locator("input[name=amount]").fill("12.5")
+    till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-no").wait_for()
+    answer = till.inner_text("#scan-result")
+    assert "XH-0001" in answer and "塔南路图书大厦" in answer
+    assert till.input_value("input[name=code]") == voucher.code  # what was typed stays
+    _fits(till)
+    screenshot(till, "merchant-360-used")
+    for url in ("/merchant/redemptions/", f"/merchant/redemptions/{redemption.pk}/"):
+        till.goto(f"{base}{url}")
+        _fits(till)
+    assert "XH-0001" in till.inner_text("body")
+
+
+def test_a_refused_camera_says_how_to_allow_it(
+    live_server: Any, demo: DemoBenefits, chromium: Any
+) -> None:
+    # The phone has a camera, but the clerk said no when the browser asked.
+    browser = chromium.browser_type.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[*CHROMIUM_ARGS, "--use-fake-device-for-media-stream"],
+    )
+    try:
+        context = browser.new_context(**CHEAP_PHONE)
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        _sign_in(page, live_server.url)
+        page.locator("#camera-start").wait_for(state="visible")
+        page.locator("#camera-start").tap()
+        # Not the "no camera here" of a phone without one: how to let the camera in.
+        page.wait_for_function(
+            "starting => !['', starting].includes("
+            "document.getElementById('camera-status').textContent)",
+            arg=_zh("Starting the camera…"),
+        )
+        status = page.inner_text("#camera-status")
+        assert status != _zh("The camera is not available; type the code instead."), status
+        assert page.locator("#camera-video").is_hidden()
+        assert page.locator("#camera-start").is_enabled()  # may try again once allowed
+        assert _focused(page) == "code"  # and meanwhile type the code
+    finally:
+        browser.close()
+
+
+def test_a_page_left_open_past_its_sign_in_offers_a_reload(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any
+) -> None:
+    voucher = voucher_grab(campaign=demo.campaign, member=world.jiefang_member).voucher
+    assert voucher is not None
+    _sign_in(till, live_server.url)
+    # The clerk's password was changed elsewhere since the page was opened: its ticket is dead.
+    demo.clerk.user.set_password("Another-pass-2026")
+    demo.clerk.user.save()
+    till.locator("input[name=code]").fill(voucher.code)
+    till.locator("input[name=receipt_no]").fill("XH-9")
+    till.locator("input[name=amount]").fill("100")
+    till.locator("#redeem-submit").tap()
+    link = till.locator("#scan-result .mc-no a")
+    link.wait_for()
+    assert _zh("Your sign-in has expired; reload the page and sign in again.") in till.inner_text(
+        "#scan-result"
+    )
+    assert link.get_attribute("href") == f"{live_server.url}/merchant/"
+    assert till.input_value("input[name=code]") == voucher.code
+    assert not Redemption.objects.filter(voucher=voucher).exists()
