@@ -339,6 +339,23 @@ def session_cookie(data: dict[str, Any]) -> str:
     return str(store.session_key)
 
 
+def grab_path(fx: Fixture) -> str:
+    return f"/benefits/campaigns/{fx.campaign.pk}/grab"
+
+
+def grab_headers(fx: Fixture, member_id: int, *, key_prefix: str) -> dict[str, str]:
+    """What the campaign page's fetch sends: the member's grab ticket, no cookies."""
+    from gonghui.benefits.services import grab_ticket_issue
+    from gonghui.members.models import Member
+
+    return {
+        "Accept": "application/json",
+        "Content-Length": "0",
+        "X-Grab-Ticket": grab_ticket_issue(member=Member(pk=member_id), campaign=fx.campaign),
+        "Idempotency-Key": f"{key_prefix}-{member_id}",
+    }
+
+
 def form_headers(cookie: str, csrf: str) -> dict[str, str]:
     return {
         "Host": "127.0.0.1",
@@ -475,8 +492,6 @@ def run(options: dict[str, Any]) -> str:
 
     from gonghui.accounts.middleware import MEMBER_SESSION_KEY
     from gonghui.benefits.models import Campaign, Voucher
-    from gonghui.benefits.services import grab_ticket_issue
-    from gonghui.members.models import Member
 
     members, quota, concurrency = options["members"], options["quota"], options["concurrency"]
     if members < 1 or quota < 1 or concurrency < 1:
@@ -484,18 +499,11 @@ def run(options: dict[str, Any]) -> str:
     tag = uuid.uuid4().hex[:8]
     t0 = time.perf_counter()
     fx = fixture_make(members=members, quota=quota, tag=tag)
-    # As the campaign page's fetch does: the grab ticket in a header, no cookies.
     calls = [
         Call(
             "POST",
-            f"/benefits/campaigns/{fx.campaign.pk}/grab",
-            {
-                "Host": "127.0.0.1",
-                "Accept": "application/json",
-                "Content-Length": "0",
-                "X-Grab-Ticket": grab_ticket_issue(member=Member(pk=pk), campaign=fx.campaign),
-                "Idempotency-Key": f"bench-{pk}",
-            },
+            grab_path(fx),
+            {"Host": "127.0.0.1", **grab_headers(fx, pk, key_prefix="bench")},
         )
         for pk in fx.member_ids
     ]

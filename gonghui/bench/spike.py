@@ -31,6 +31,8 @@ from gonghui.bench.grab import (
     baseline_calls,
     fixture_cleanup,
     fixture_make,
+    grab_headers,
+    grab_path,
     load,
     server_start,
     session_cookie,
@@ -182,8 +184,6 @@ def run(options: dict[str, Any]) -> str:
 
     from gonghui.accounts.middleware import MEMBER_SESSION_KEY
     from gonghui.benefits.models import Campaign, Voucher
-    from gonghui.benefits.services import grab_ticket_issue
-    from gonghui.members.models import Member
 
     members, quota, timeout = options["members"], options["quota"], options["timeout"]
     # The client holds one socket per member; the server processes inherit this limit.
@@ -197,16 +197,7 @@ def run(options: dict[str, Any]) -> str:
     t0 = time.perf_counter()
     fx = fixture_make(members=members, quota=quota, tag=tag)
     grabs = [
-        _request(
-            "POST",
-            f"/benefits/campaigns/{fx.campaign.pk}/grab",
-            {
-                "Accept": "application/json",
-                "Content-Length": "0",
-                "X-Grab-Ticket": grab_ticket_issue(member=Member(pk=pk), campaign=fx.campaign),
-                "Idempotency-Key": f"spike-{pk}",
-            },
-        )
+        _request("POST", grab_path(fx), grab_headers(fx, pk, key_prefix="spike"))
         for pk in fx.member_ids
     ]
     random.Random(0).shuffle(grabs)

@@ -59,6 +59,13 @@ class TextField(forms.CharField):
         )
 
 
+def _money_field(label: Any) -> TextField:
+    """An amount in yuan as typed; an over-long one gets the amount message, not a length one."""
+    return TextField(
+        label=label, required=False, max_length=20, error_messages={"max_length": AMOUNT_MESSAGE}
+    )
+
+
 def _service_check(check: Callable[[], Any]) -> Any:
     """Run one of the services' field checks; its refusal becomes the field's error."""
     try:
@@ -114,30 +121,10 @@ class CampaignForm(ApplicationErrorForm):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
-    face_value = TextField(
-        label=_("Face value (yuan)"),
-        required=False,
-        max_length=20,
-        error_messages={"max_length": AMOUNT_MESSAGE},
-    )
-    subsidy = TextField(
-        label=_("Union subsidy (yuan)"),
-        required=False,
-        max_length=20,
-        error_messages={"max_length": AMOUNT_MESSAGE},
-    )
-    member_share = TextField(
-        label=_("Member pays (yuan)"),
-        required=False,
-        max_length=20,
-        error_messages={"max_length": AMOUNT_MESSAGE},
-    )
-    concession = TextField(
-        label=_("Merchant concession (yuan)"),
-        required=False,
-        max_length=20,
-        error_messages={"max_length": AMOUNT_MESSAGE},
-    )
+    face_value = _money_field(_("Face value (yuan)"))
+    subsidy = _money_field(_("Union subsidy (yuan)"))
+    member_share = _money_field(_("Member pays (yuan)"))
+    concession = _money_field(_("Merchant concession (yuan)"))
     quota = forms.IntegerField(label=_("Vouchers"))
     per_member_limit = forms.IntegerField(label=_("Vouchers per member"), initial=1)
     eligible_org = forms.ModelChoiceField(
