@@ -279,19 +279,25 @@ def cpu_seconds_of(*names: str) -> dict[str, float] | None:
     return totals
 
 
-def load(port: int, calls: list[Call], concurrency: int) -> dict[str, Any]:
-    """Run ``calls`` with ``concurrency`` connections from a separate process; summarise."""
+def run_in_child(target: Any, *args: Any) -> Any:
+    """Run ``target(*args, sender)`` in a forked process; return what it sends back."""
     from django.db import connections
 
     connections.close_all()  # never share a database socket with the forked child
-    cpu_before = cpu_seconds_of("gunicorn", "postgres")
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_client_worker, args=(port, calls, concurrency, sender))
+    child = ctx.Process(target=target, args=(*args, sender))
     child.start()
     sender.close()
     result = receiver.recv()
     child.join()
+    return result
+
+
+def load(port: int, calls: list[Call], concurrency: int) -> dict[str, Any]:
+    """Run ``calls`` with ``concurrency`` connections from a separate process; summarise."""
+    cpu_before = cpu_seconds_of("gunicorn", "postgres")
+    result = run_in_child(_client_worker, port, calls, concurrency)
     cpu_after = cpu_seconds_of("gunicorn", "postgres")
     lat = sorted(result["latencies"])
     cpu_ms: dict[str, float] | None = None

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import random
 import threading
 import time
@@ -34,6 +33,7 @@ from gonghui.bench.grab import (
     grab_headers,
     grab_path,
     load,
+    run_in_child,
     server_start,
     session_cookie,
 )
@@ -92,16 +92,7 @@ def _burst_worker(port: int, requests: list[bytes], timeout: float, out: Any) ->
 
 def burst(port: int, requests: list[bytes], timeout: float) -> dict[str, Any]:
     """Send every request at once, each on a new connection, from a separate process."""
-    from django.db import connections
-
-    connections.close_all()  # never share a database socket with the forked child
-    ctx = multiprocessing.get_context("fork")
-    receiver, sender = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_burst_worker, args=(port, requests, timeout, sender))
-    child.start()
-    sender.close()
-    result = receiver.recv()
-    child.join()
+    result = run_in_child(_burst_worker, port, requests, timeout)
     statuses: dict[str, int] = {}
     failed: dict[str, int] = {}
     answered: list[float] = []

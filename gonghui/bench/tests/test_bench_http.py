@@ -92,3 +92,10 @@ def test_spike_raises_the_open_file_limit_it_needs():
 def test_bench_counts_are_checked(bad):
     with pytest.raises(CommandError, match="--vouchers"):
         call_command("bench", "redeem", "--vouchers", bad)
+
+
+@pytest.mark.parametrize("flag", ["--members", "--quota", "--timeout"])
+@pytest.mark.parametrize("bad", ["0", "-1", "１０万", "<x>", ""])
+def test_spike_flags_are_checked(flag, bad):
+    with pytest.raises(CommandError, match=flag):
+        call_command("bench", "spike", flag, bad)
