@@ -223,7 +223,7 @@ class MerchantClerkAdmin(ScopedModelAdmin):
 
 class StatusChangeInline(ReadOnlyInline):
     model = CampaignStatusChange
-    fields = ("at", "old", "new", "actor_label", "reason")
+    fields = ("at", "old", "new", "actor_label", "reason_code", "reason")
     readonly_fields = fields
     verbose_name_plural = _("status history")
 

@@ -10,6 +10,7 @@ again; the messages are the services' messages.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -19,8 +20,17 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from gonghui.benefits.models import Campaign, CampaignStatus, Distribution, Merchant, Store
-from gonghui.benefits.services import MAX_PER_MEMBER, MAX_QUOTA, clean_text, yuan_to_fen
+from gonghui.benefits.models import (
+    MAX_FACE_VALUE_FEN,
+    MAX_PER_MEMBER,
+    MAX_QUOTA,
+    Campaign,
+    CampaignStatus,
+    Distribution,
+    Merchant,
+    Store,
+)
+from gonghui.benefits.services import amount_limit_message, clean_text, yuan_to_fen
 from gonghui.core.errors import ApplicationError
 from gonghui.core.forms import apply_error
 from gonghui.members.models import WorkerCategory
@@ -41,6 +51,8 @@ def _nfkc(value: str | None) -> str:
 
 
 AMOUNT_MESSAGE = _("Enter an amount in yuan, e.g. 68 or 68.50.")
+# A whole amount with more digits than ``yuan_to_fen`` reads: typed right, only far too large.
+_LONG_AMOUNT = re.compile(r"¥?\d{10,}(?:\.\d{0,2})?元?")
 
 
 class TextField(forms.CharField):
@@ -233,10 +245,17 @@ class CampaignForm(ApplicationErrorForm):
         return initial
 
     def _clean_money(self, name: str) -> int:
+        raw = self.cleaned_data.get(name)
+        too_large = forms.ValidationError(amount_limit_message(MONEY_FIELDS[name]), code="range")
         try:
-            return yuan_to_fen(self.cleaned_data.get(name), field=name)
+            fen = yuan_to_fen(raw, field=name)
         except ApplicationError as exc:
+            if _LONG_AMOUNT.fullmatch(_nfkc(raw).replace(",", "")):
+                raise too_large from None
             raise forms.ValidationError(str(exc.message), code=exc.code) from None
+        if fen > MAX_FACE_VALUE_FEN:
+            raise too_large
+        return fen
 
     def clean_face_value(self) -> int:
         return self._clean_money("face_value")

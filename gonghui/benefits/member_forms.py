@@ -24,6 +24,9 @@ class RedeemForm(forms.Form):
         required=False,
         widget=forms.TextInput(
             attrs={
+                # Codes are 15 digits (the number pad opens); codes of letters from before still
+                # come in by camera, scanner or paste.
+                "inputmode": "numeric",
                 "autocomplete": "off",
                 "autocapitalize": "off",
                 "autocorrect": "off",

@@ -36,6 +36,7 @@ from gonghui.benefits.services import (
     voucher_redeem,
     yuan_to_fen,
 )
+from gonghui.benefits.views import redemption_message
 from gonghui.core.errors import ApplicationError, PermissionDenied
 
 View = Callable[..., HttpResponse]
@@ -81,7 +82,7 @@ def redeem(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
         status = 400
         redemption = _redeem_posted(form, clerk=clerk, stores=stores)
         if redemption is not None:
-            messages.success(request, _("Voucher redeemed."))
+            messages.success(request, redemption_message(redemption))
             return redirect("merchant:redemption", pk=redemption.pk)
         form.focus_first_error()
     return render(

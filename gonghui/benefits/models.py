@@ -86,7 +86,9 @@ class Distribution(models.TextChoices):
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     SCHEDULED = "scheduled", _("Scheduled")
-    OPEN = "open", _("Open")
+    # "Open" alone is also an objection's status (waiting for an answer): a context each, so
+    # that the two translate apart.
+    OPEN = "open", pgettext_lazy("campaign status", "Open")
     CLOSED = "closed", _("Closed")
     SETTLING = "settling", _("Settling")
     SETTLED = "settled", _("Settled")
@@ -106,6 +108,14 @@ CAMPAIGN_TRANSITIONS: dict[str, set[str]] = {
     CampaignStatus.SETTLED: set(),
     CampaignStatus.CANCELLED: set(),
 }
+
+
+# Upper bounds of a campaign's terms, so that a slip of the keyboard (100000 for 100) is refused
+# rather than promised to members. The split's parts are bounded by the face value (they are not
+# negative and add up to it).
+MAX_FACE_VALUE_FEN = 1_000_000  # 10,000 yuan a voucher
+MAX_QUOTA = 1_000_000
+MAX_PER_MEMBER = 20
 
 
 class Campaign(models.Model):
@@ -178,6 +188,15 @@ class Campaign(models.Model):
                 condition=Q(per_member_limit__gte=1), name="campaign_limit_positive"
             ),
             models.CheckConstraint(
+                condition=Q(face_value_fen__lte=MAX_FACE_VALUE_FEN), name="campaign_face_value_max"
+            ),
+            models.CheckConstraint(
+                condition=Q(quota__gte=1) & Q(quota__lte=MAX_QUOTA), name="campaign_quota_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(per_member_limit__lte=MAX_PER_MEMBER), name="campaign_limit_max"
+            ),
+            models.CheckConstraint(
                 condition=Q(redeem_until__gt=F("redeem_from")), name="campaign_window_order"
             ),
             models.CheckConstraint(
@@ -220,6 +239,16 @@ class CampaignStock(models.Model):
         return f"{self.campaign_id}#{self.shard}: {self.remaining}/{self.allotment}"
 
 
+class CampaignChangeReason(models.TextChoices):
+    """Why the platform itself moved a campaign. Stored as the code; a page shows the label in the
+    reader's language. A move a person makes has no code, only the words they typed (if any)."""
+
+    RELEASE_TIME = "release_time", _("The release time came.")
+    WINDOW_ENDED = "window_ended", _("The redemption window ended.")
+    SETTLEMENT_APPROVED = "settlement_approved", _("A store's settlement was approved.")
+    NOTICE_CLOSED = "notice_closed", _("The public notice was closed and the payments posted.")
+
+
 class CampaignStatusChange(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="status_changes")
     old = models.CharField(max_length=10)
@@ -228,11 +257,22 @@ class CampaignStatusChange(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actor_label = models.CharField(max_length=150, blank=True)
-    reason = models.CharField(max_length=300, blank=True)
+    # Stable codes, not words: a page says them in its reader's language.
+    reason_code = models.CharField(
+        _("platform's reason"), max_length=32, blank=True, choices=CampaignChangeReason.choices
+    )
+    # The words of the person who made the move (a cancellation's reason), as typed.
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason_code__in=["", *CampaignChangeReason.values]),
+                name="campaign_change_reason_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id}: {self.old} → {self.new}"
@@ -473,7 +513,7 @@ class PublicNotice(models.Model):
 
 
 class ObjectionStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("objection status", "Open")
     RESOLVED = "resolved", _("Resolved")
 
 

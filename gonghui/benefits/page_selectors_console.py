@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import CharField, Count, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Concat, TruncDate
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext
 
 from gonghui.accounts.scoping import scoped
 from gonghui.benefits import selectors
@@ -89,15 +89,9 @@ def campaign_category_labels(*, campaign: Campaign) -> list[str]:
     ]
 
 
-# The clock and the settlement services record their moves with fixed English reasons and the
-# actor "system" (stored data, the same in every language); the page says them in the reader's.
+# The clock and the settlement services record their moves with a reason code and the actor
+# "system" (stored data, the same in every language); the page says them in the reader's.
 SYSTEM_ACTOR = "system"
-SYSTEM_REASONS = {
-    "release time": gettext_lazy("The release time came."),
-    "window ended": gettext_lazy("The redemption window ended."),
-    "settlement approved": gettext_lazy("A store's settlement was approved."),
-}
-NOTICE_CLOSED_PREFIX = "notice closed by "
 
 
 @dataclass
@@ -109,12 +103,10 @@ class HistoryRow:
     reason: str
 
 
-def _history_reason(reason: str) -> str:
-    if reason in SYSTEM_REASONS:
-        return str(SYSTEM_REASONS[reason])
-    if reason.startswith(NOTICE_CLOSED_PREFIX):
-        return gettext("The public notice was closed and the payments posted.")
-    return reason
+def _history_reason(change: CampaignStatusChange) -> str:
+    """The code's label in the reader's language, then the words a person typed, as typed."""
+    label = str(change.get_reason_code_display()) if change.reason_code else ""
+    return " · ".join(part for part in (label, change.reason) if part)
 
 
 def campaign_history(*, actor: Any, campaign: Campaign) -> list[HistoryRow]:
@@ -127,7 +119,7 @@ def campaign_history(*, actor: Any, campaign: Campaign) -> list[HistoryRow]:
             by=gettext("System")
             if h.actor_id is None and h.actor_label == SYSTEM_ACTOR
             else h.actor_label,
-            reason=_history_reason(h.reason),
+            reason=_history_reason(h),
         )
         for h in CampaignStatusChange.objects.filter(campaign=campaign).order_by("at", "id")
     ]

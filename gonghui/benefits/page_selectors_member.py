@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gonghui.benefits import hot
 from gonghui.benefits.models import (
     Campaign,
     CampaignStatus,
+    CampaignStock,
     Distribution,
     MerchantClerk,
     Redemption,
@@ -38,20 +40,93 @@ from gonghui.members.models import Member
 # members ---------------------------------------------------------------------------------------
 
 
-def member_campaigns(*, member: Member) -> dict[str, list[Campaign]]:
-    """The list page: campaigns open now and campaigns still to come, for this member's union."""
-    qs = member_campaign_list(member=member).filter(
-        status__in=[CampaignStatus.SCHEDULED, CampaignStatus.OPEN]
-    )
+# How long an ended campaign stays on the list (greyed, at the end): long enough for a member
+# to see what happened to a campaign they waited for, short enough to keep the list short.
+ENDED_SHOWN_FOR = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class CampaignListItem:
+    """One campaign of the list and where the member stands in it."""
+
+    campaign: Campaign
+    # upcoming, open, sold_out; lottery: registering, awaiting_draw, drawn; ended
+    state: str
+    held: int = 0  # the member's vouchers of it
+    registered: bool = False  # lottery: the member's entry
+
+    @property
+    def has_all(self) -> bool:
+        return self.held >= self.campaign.per_member_limit
+
+    @property
+    def rank(self) -> int:
+        """What the member can do now first: grab or register, then show a voucher at the till,
+        then wait for a draw, then what is over for them (sold out, drawn)."""
+        if (self.state == "open" and not self.has_all) or (
+            self.state == "registering" and not self.registered
+        ):
+            return 0
+        if self.held:
+            return 1
+        if self.registered and self.state in {"registering", "awaiting_draw"}:
+            return 2
+        return 3
+
+
+def member_campaigns(*, member: Member) -> dict[str, list[CampaignListItem]]:
+    """The list page: campaigns open now, still to come, and ended in the last days, for this
+    member's union, each with its state and the member's vouchers and entry. One query however
+    many campaigns there are: the member's standing and the stock come as subqueries."""
     now = timezone.now()
-    open_now: list[Campaign] = []
-    upcoming: list[Campaign] = []
-    for campaign in qs.order_by("release_at", "pk"):
-        if campaign.release_at > now:
-            upcoming.append(campaign)
-        elif campaign.redeem_until > now:
-            open_now.append(campaign)
-    return {"open": open_now, "upcoming": upcoming}
+    qs = (
+        member_campaign_list(member=member)
+        .filter(
+            status__in=[CampaignStatus.SCHEDULED, CampaignStatus.OPEN, CampaignStatus.CLOSED],
+            redeem_until__gt=now - ENDED_SHOWN_FOR,
+        )
+        .annotate(
+            member_held=Coalesce(
+                Subquery(
+                    Voucher.objects.filter(campaign_id=OuterRef("pk"), member_id=member.pk)
+                    .order_by()
+                    .values("campaign_id")
+                    .annotate(n=Count("pk"))
+                    .values("n")[:1]
+                ),
+                0,
+            ),
+            member_registered=Exists(
+                Registration.objects.filter(campaign_id=OuterRef("pk"), member_id=member.pk)
+            ),
+            stock_left=Exists(
+                CampaignStock.objects.filter(campaign_id=OuterRef("pk"), remaining__gt=0)
+            ),
+        )
+        .order_by("release_at", "pk")
+    )
+    open_now: list[CampaignListItem] = []
+    upcoming: list[CampaignListItem] = []
+    ended: list[CampaignListItem] = []
+    for campaign in qs:
+        state = campaign_phase(campaign, now=now)
+        if state == "open" and not campaign.stock_left:  # type: ignore[attr-defined]
+            state = "sold_out"
+        item = CampaignListItem(
+            campaign=campaign,
+            state=state,
+            held=campaign.member_held,  # type: ignore[attr-defined]
+            registered=campaign.member_registered,  # type: ignore[attr-defined]
+        )
+        if state == "upcoming":
+            upcoming.append(item)
+        elif campaign.status == CampaignStatus.CLOSED or now >= campaign.redeem_until:
+            ended.append(item)
+        else:
+            open_now.append(item)
+    open_now.sort(key=lambda item: item.rank)  # stable: in release order within a rank
+    ended.sort(key=lambda item: (not item.held, -item.campaign.redeem_until.timestamp()))
+    return {"open": open_now, "upcoming": upcoming, "ended": ended}
 
 
 @dataclass

@@ -73,7 +73,7 @@ WITH q AS (
         AND EXISTS (SELECT 1 FROM ledger_account AS a
                      WHERE a.org_id = c.org_id AND a.code = '2202.M' || c.merchant_id::text)))
     RETURNING q.n, v.id, v.code, c.id AS campaign_id, c.org_id, c.merchant_id, c.name,
-              c.subsidy_fen, 'clerk:' || u.username AS label, q.store, q.clerk, q.receipt,
+              c.subsidy_fen, c.face_value_fen, c.member_share_fen, 'clerk:' || u.username AS label, q.store, q.clerk, q.receipt,
               q.amount, q.now, q.ip, q.ua, q.source
 ), r AS (
     INSERT INTO benefits_redemption
@@ -119,7 +119,8 @@ WITH q AS (
       LEFT JOIN t ON t.reference = 'benefits.redemption:' || r.id::text
      ORDER BY v.n
 )
-SELECT v.n, r.id, r.voucher_id, r.at, v.campaign_id, v.name, v.subsidy_fen, v.code
+SELECT v.n, r.id, r.voucher_id, r.at, v.campaign_id, v.name, v.subsidy_fen, v.code,
+       v.face_value_fen, v.member_share_fen
   FROM v JOIN r ON r.voucher_id = v.id
 """
 
@@ -152,6 +153,8 @@ class Redeemed:
     campaign_name: str
     subsidy_fen: int
     code: str
+    face_value_fen: int
+    member_share_fen: int
 
 
 def run_many(scans: list[Scan]) -> list[Redeemed | None]:

@@ -12,7 +12,7 @@ import io
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from stdnum import luhn
 
 from gonghui.accounts.scoping import can_see_org, require_capability
 from gonghui.audit.context import current_origin
@@ -32,7 +33,11 @@ from gonghui.benefits import grab_sql, hot, redeem_sql
 from gonghui.benefits.models import (
     CAMPAIGN_TRANSITIONS,
     MANAGE_BENEFITS,
+    MAX_FACE_VALUE_FEN,
+    MAX_PER_MEMBER,
+    MAX_QUOTA,
     Campaign,
+    CampaignChangeReason,
     CampaignStatus,
     CampaignStatusChange,
     CampaignStock,
@@ -331,8 +336,18 @@ CAMPAIGN_FIELDS = {
     "terms",
     "notice_days",
 }
-MAX_QUOTA = 10_000_000
-MAX_PER_MEMBER = 20
+
+
+def amount_limit_message(field: str) -> str:
+    """The refusal of a campaign amount above ``MAX_FACE_VALUE_FEN``, naming the amount."""
+    limit = f"{MAX_FACE_VALUE_FEN // 100:,}"
+    messages = {
+        "face_value_fen": _("The face value can be at most %(limit)s yuan."),
+        "subsidy_fen": _("The union subsidy can be at most %(limit)s yuan."),
+        "member_share_fen": _("The member's share can be at most %(limit)s yuan."),
+        "concession_fen": _("The merchant concession can be at most %(limit)s yuan."),
+    }
+    return messages[field] % {"limit": limit}
 
 
 def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
@@ -351,6 +366,8 @@ def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
     out["distribution"] = distribution
     for f in ("face_value_fen", "subsidy_fen", "member_share_fen", "concession_fen"):
         out[f] = clean_fen(data.get(f), field=f)
+        if out[f] > MAX_FACE_VALUE_FEN:
+            raise ApplicationError(amount_limit_message(f), code=f"{f}_range", field=f)
     if out["face_value_fen"] <= 0:
         raise ApplicationError(
             _("The face value must be more than zero."),
@@ -560,12 +577,16 @@ def campaign_transition(
     new: str,
     actor: Any,
     reason: str = "",
+    reason_code: CampaignChangeReason | None = None,
     expected: str | None = None,
 ) -> Campaign:
     """Move ``campaign`` to ``new`` by compare-and-set and record the move.
 
-    ``expected`` is the status the caller saw; the move fails if someone else moved it first.
+    ``reason_code`` is why the platform itself moved it (stored as a code, shown in the reader's
+    language); ``reason`` is what a person typed. ``expected`` is the status the caller saw; the
+    move fails if someone else moved it first.
     """
+    code = CampaignChangeReason(reason_code).value if reason_code else ""
     old = expected or campaign.status
     if new not in CAMPAIGN_TRANSITIONS.get(old, set()):
         raise ApplicationError(
@@ -588,6 +609,7 @@ def campaign_transition(
             new=new,
             actor=actor if getattr(actor, "username", None) else None,
             actor_label=actor_label_of(actor)[:150],
+            reason_code=code,
             reason=reason[:300],
         )
         audit_record(
@@ -596,7 +618,7 @@ def campaign_transition(
             obj=campaign,
             org=campaign.org,
             changes={"status": [old, new]},
-            reason=reason,
+            reason=reason or code,
         )
     campaign.status = new
     return campaign
@@ -651,7 +673,10 @@ def campaigns_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
     for c in Campaign.objects.filter(status=CampaignStatus.SCHEDULED, release_at__lte=now):
         try:
             campaign_transition(
-                campaign=c, new=CampaignStatus.OPEN, actor=None, reason="release time"
+                campaign=c,
+                new=CampaignStatus.OPEN,
+                actor=None,
+                reason_code=CampaignChangeReason.RELEASE_TIME,
             )
             opened += 1
         except ApplicationError:
@@ -659,7 +684,10 @@ def campaigns_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
     for c in Campaign.objects.filter(status=CampaignStatus.OPEN, redeem_until__lte=now):
         try:
             campaign_transition(
-                campaign=c, new=CampaignStatus.CLOSED, actor=None, reason="window ended"
+                campaign=c,
+                new=CampaignStatus.CLOSED,
+                actor=None,
+                reason_code=CampaignChangeReason.WINDOW_ENDED,
             )
             closed += 1
         except ApplicationError:
@@ -672,7 +700,10 @@ def _open_if_due(campaign: Campaign, now: dt.datetime) -> None:
     if campaign.status == CampaignStatus.SCHEDULED and now >= campaign.release_at:
         try:
             campaign_transition(
-                campaign=campaign, new=CampaignStatus.OPEN, actor=None, reason="release time"
+                campaign=campaign,
+                new=CampaignStatus.OPEN,
+                actor=None,
+                reason_code=CampaignChangeReason.RELEASE_TIME,
             )
         except ApplicationError:
             campaign.refresh_from_db(fields=["status"])
@@ -934,8 +965,46 @@ def _decrement(campaign_id: int, *, spread: int) -> int | None:
                 return None
 
 
+VOUCHER_CODE_DIGITS = 15
+
+
 def new_voucher_code() -> str:
-    return secrets.token_urlsafe(16)  # 22 characters, 128 bits
+    """15 digits: 14 random ones (the first never 0) and a Luhn check digit.
+
+    Digits because a clerk types the code when the camera fails, on a phone's number pad, and a
+    QR of digits is smaller (easier for a cheap camera). 9×10¹³ codes keep a guess hopeless (a
+    scan also needs a clerk of the campaign's merchant) and a clash rare; a clash is refused by
+    the unique constraint and the code drawn again. The check digit catches a mistyped or swapped
+    digit before anything is looked up. 15 digits survive a spreadsheet, which keeps 15
+    significant digits of a number (a 16th would be rounded). Codes made before are 22 base64url
+    characters and stay valid."""
+    body = str(10**13 + secrets.randbelow(9 * 10**13))
+    return body + luhn.calc_check_digit(body)
+
+
+def new_voucher_codes(n: int, *, draw: Callable[[], str] = new_voucher_code) -> list[str]:
+    """``n`` new codes, distinct and not yet taken: one clash would undo a whole draw.
+    ``draw`` makes one code (a test passes one that clashes)."""
+    codes: set[str] = set()
+    while len(codes) < n:
+        fresh = {draw() for _ in range(n - len(codes))} - codes
+        taken: set[str] = set()
+        batch = sorted(fresh)
+        for start in range(0, len(batch), 500):
+            taken.update(
+                Voucher.objects.filter(code__in=batch[start : start + 500]).values_list(
+                    "code", flat=True
+                )
+            )
+        codes |= fresh - taken
+    return list(codes)
+
+
+def voucher_code_display(code: str) -> str:
+    """A digit code in groups of five, as shown to the member ("12345 67890 12345")."""
+    if len(code) == VOUCHER_CODE_DIGITS and code.isdigit():
+        return " ".join(code[i : i + 5] for i in range(0, VOUCHER_CODE_DIGITS, 5))
+    return code
 
 
 def grab_precheck(*, campaign: Campaign, member: Member, now: dt.datetime) -> GrabResult | None:
@@ -1083,6 +1152,14 @@ def _as_stored(obj: _M) -> _M:
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj
+
+
+def _loaded(model: type[_M], **values: Any) -> _M:
+    """An instance of ``model`` with only these fields loaded, as a query with ``only()`` makes
+    it: any other field is read from the database when asked for, never a made-up default."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    assert len(names) == len(values), set(values) - set(names)
+    return model.from_db(connection.alias, names, [values[n] for n in names])
 
 
 def _grab_statement(
@@ -1257,10 +1334,10 @@ def lottery_draw(*, campaign: Campaign, actor: Any, now: dt.datetime | None = No
                 member_id=members[rid],
                 slot=1,
                 per_member_limit=locked.per_member_limit,
-                code=new_voucher_code(),
+                code=code,
                 request_key=f"lottery-{rid}",
             )
-            for rid in winners
+            for rid, code in zip(winners, new_voucher_codes(len(winners)), strict=True)
         ]
     )
     Registration.objects.filter(campaign=locked).update(won=False)
@@ -1309,6 +1386,22 @@ def clean_voucher_code(raw: object) -> str:
         raise ApplicationError(
             _("Scan or enter the voucher code."), code="code_empty", field="code"
         )
+    digits = code.replace("-", "")
+    if digits.isascii() and digits.isdigit():
+        if len(digits) != VOUCHER_CODE_DIGITS:
+            raise ApplicationError(
+                _("A voucher code has %(n)d digits; this one has %(got)d.")
+                % {"n": VOUCHER_CODE_DIGITS, "got": len(digits)},
+                code="code_length",
+                field="code",
+            )
+        if not luhn.is_valid(digits):
+            raise ApplicationError(
+                _("One digit of this code is wrong; check it against the member's screen."),
+                code="code_checksum",
+                field="code",
+            )
+        return digits
     if not _CODE.fullmatch(code):
         raise ApplicationError(_("This is not a voucher code."), code="code_invalid", field="code")
     return code
@@ -1505,10 +1598,28 @@ def voucher_redeem(
             )
         )
         if done is not None:
+            # The voucher and its campaign as far as the statement returned them: enough for the
+            # clerk's answer (any other field is loaded when asked for).
+            voucher = _loaded(
+                Voucher,
+                id=done.voucher_id,
+                campaign_id=done.campaign_id,
+                code=done.code,
+                status=VoucherStatus.USED,
+                used_at=done.at,
+            )
+            voucher.campaign = _loaded(
+                Campaign,
+                id=done.campaign_id,
+                name=done.campaign_name,
+                face_value_fen=done.face_value_fen,
+                member_share_fen=done.member_share_fen,
+                subsidy_fen=done.subsidy_fen,
+            )
             return _as_stored(
                 Redemption(
                     id=done.redemption_id,
-                    voucher_id=done.voucher_id,
+                    voucher=voucher,
                     store_id=store_id,
                     clerk_id=clerk_id,
                     receipt_no=receipt,

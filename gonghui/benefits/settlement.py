@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,9 +27,10 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 
 from gonghui.audit.models import AuditAction
-from gonghui.audit.services import actor_label_of, audit_record
+from gonghui.audit.services import audit_record
 from gonghui.benefits.models import (
     Campaign,
+    CampaignChangeReason,
     CampaignStatus,
     MerchantClerk,
     Objection,
@@ -44,6 +46,7 @@ from gonghui.benefits.services import (
     bank_account,
     campaign_transition,
     clean_text,
+    clean_voucher_code,
     require_manager,
     subsidy_accounts,
     yuan_to_fen,
@@ -56,6 +59,9 @@ REGISTER_HEADERS = ["券码", "小票号", "消费金额(元)", "核销时间"]
 MAX_REGISTER_BYTES = 10 * 1024 * 1024
 MAX_INVOICE_BYTES = 10 * 1024 * 1024
 MAX_REGISTER_ROWS = 200_000
+# What the xlsx (a zip) unpacks to. Its parts are read whole, so their size, not the upload's,
+# bounds the work; a register at the row limit unpacks to about 60 MB.
+MAX_REGISTER_UNPACKED_BYTES = 100 * 1024 * 1024
 INVOICE_MAGIC = {b"%PDF": "pdf", b"\x89PNG": "png", b"\xff\xd8\xff": "jpg"}
 
 
@@ -66,11 +72,13 @@ def settlement_register_template() -> bytes:
     assert ws is not None
     ws.title = "核销登记"
     ws.append(REGISTER_HEADERS)
-    ws.append(
-        ["（示例，请删除）AbCdEf0123456789xyz", "20230424-0001", "128.50", "2023-04-24 10:15"]
-    )
+    ws.append(["（示例，请删除）123456789012347", "20230424-0001", "128.50", "2023-04-24 10:15"])
     for col, width in zip("ABCD", (30, 20, 16, 20), strict=True):
         ws.column_dimensions[col].width = width
+    # Codes and receipt numbers are text: typed into a number cell, a receipt's leading zeros
+    # would go, and a spreadsheet shows a long code as 1.23457E+14.
+    for col in "AB":
+        ws.column_dimensions[col].number_format = "@"
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -90,24 +98,85 @@ class RowError:
     message: str
 
 
+def _not_xlsx() -> ApplicationError:
+    return ApplicationError(
+        _("The register is not an Excel (.xlsx) file; use the template."),
+        code="register_format",
+        field="register",
+    )
+
+
+def _too_large() -> ApplicationError:
+    return ApplicationError(
+        _("The register file is too large."), code="register_too_large", field="register"
+    )
+
+
+def _too_many_rows(rows: int | None) -> ApplicationError:
+    """``rows``: how many rows below the headings the sheet has; None: more than the limit."""
+    limit = f"{MAX_REGISTER_ROWS:,}"
+    if rows is None:
+        message = _(
+            "The register has more than %(limit)s rows below the headings (blank rows count "
+            "too); at most %(limit)s are accepted."
+        ) % {"limit": limit}
+    else:
+        message = _(
+            "The register has %(rows)s rows below the headings (blank rows count too); at most "
+            "%(limit)s are accepted."
+        ) % {"rows": f"{rows:,}", "limit": limit}
+    return ApplicationError(message, code="register_rows", field="register")
+
+
 def _rows(data: bytes) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """The first sheet's rows, numbered from 1 (the headings), at most ``MAX_REGISTER_ROWS``
+    below the headings. Every row counts, blank ones too: a sheet of millions of blank (or
+    styled) rows would otherwise be read to its end, however long that takes."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            # The sizes the archive declares; reading a part never unpacks more than that.
+            unpacked = sum(part.file_size for part in archive.infolist())
+    except Exception as exc:  # not a zip, or a broken one
+        raise _not_xlsx() from exc
+    if unpacked > MAX_REGISTER_UNPACKED_BYTES:
+        raise _too_large()
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not xlsx
-        raise ApplicationError(
-            _("The register is not an Excel (.xlsx) file; use the template."),
-            code="register_format",
-            field="register",
-        ) from exc
-    ws = wb.worksheets[0]
-    yield from enumerate(ws.iter_rows(values_only=True), start=1)
-    wb.close()
+        raise _not_xlsx() from exc
+    try:
+        if not wb.worksheets:
+            raise _not_xlsx()
+        ws = wb.worksheets[0]
+        # The sheet's own statement of its size (its dimension), read before any row: most
+        # spreadsheet programs write it, so a sheet far too long is refused before it is parsed.
+        declared = ws.max_row
+        if declared is not None and declared - 1 > MAX_REGISTER_ROWS:
+            raise _too_many_rows(declared - 1)
+        # Some programs write no dimension or a wrong one, and openpyxl stops at the stated last
+        # row: read to the real end instead, and count.
+        ws.reset_dimensions()
+        for row_no, raw in enumerate(ws.iter_rows(values_only=True), start=1):
+            if row_no > MAX_REGISTER_ROWS + 1:
+                raise _too_many_rows(None)
+            yield row_no, raw
+    finally:
+        wb.close()
+
+
+def _code_text(value: Any) -> str:
+    """A code cell as text. A spreadsheet keeps a code of digits typed into a cell that is not
+    text as a number (``123456789012345`` or ``1.23456789012345E14``); 15 digits are kept exactly,
+    so the number is the code."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowError]]:
     """Read the register row by row (streaming); bad rows are reported with their row number."""
     if len(data) > MAX_REGISTER_BYTES:
-        raise ApplicationError(_("The register file is too large."), code="register_too_large")
+        raise _too_large()
     rows: list[RegisterRow] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
@@ -123,10 +192,6 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
                     field="register",
                 )
             continue
-        # Every row counts, blank ones too: a sheet of millions of blank (or styled) rows would
-        # otherwise be read to its end, however long that takes.
-        if row_no > MAX_REGISTER_ROWS + 1:
-            raise ApplicationError(_("The register has too many rows."), code="register_rows")
         if not any(cells):
             continue
         code = cells[0] if cells else ""
@@ -136,8 +201,10 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
         if not code:
             errors.append(RowError(row_no, _("The voucher code is missing.")))
             continue
-        if len(code) > 32 or not all(c.isalnum() or c in "-_" for c in code):
-            errors.append(RowError(row_no, _("This is not a voucher code.")))
+        try:
+            code = clean_voucher_code(_code_text(raw[0]))
+        except ApplicationError as exc:
+            errors.append(RowError(row_no, str(exc.message)))
             continue
         if code in seen:
             errors.append(
@@ -212,7 +279,7 @@ def settlement_upload(
             code="settlement_not_accepted",
         )
     if (register.size or 0) > MAX_REGISTER_BYTES:
-        raise ApplicationError(_("The register file is too large."), code="register_too_large")
+        raise _too_large()
     register.seek(0)
     data = register.read()
     rows, errors = settlement_parse_register(data)
@@ -468,7 +535,7 @@ def settlement_approve(*, settlement: Settlement, actor: Any, reason: str = "") 
                 campaign=campaign,
                 new=CampaignStatus.SETTLING,
                 actor=actor,
-                reason="settlement approved",
+                reason_code=CampaignChangeReason.SETTLEMENT_APPROVED,
             )
         audit_record(
             actor=actor,
@@ -610,6 +677,6 @@ def notice_close(
             campaign=campaign,
             new=CampaignStatus.SETTLED,
             actor=actor,
-            reason=f"notice closed by {actor_label_of(actor)}",
+            reason_code=CampaignChangeReason.NOTICE_CLOSED,
         )
     return paid

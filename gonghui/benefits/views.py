@@ -6,15 +6,21 @@ trivial JSON view the bench uses as its baseline on the same server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from gonghui.audit.context import client_ip
-from gonghui.benefits.models import Campaign, MerchantClerk
+from gonghui.benefits.models import Campaign, MerchantClerk, Redemption
 from gonghui.benefits.selectors import clerk_for_user
 from gonghui.benefits.services import (
     GrabOutcome,
@@ -58,8 +64,45 @@ def _empty(request: HttpRequest) -> HttpResponse:
     return HttpResponse()
 
 
+def page_language(header: str) -> str:
+    """The language a page's script names in ``Accept-Language`` (its ``<html lang>``), if the
+    platform has it; anything else (a browser's own list, a region variant, junk) is the default.
+    Exact codes only: no parsing of quality lists on the hot path."""
+    tag = header[:32].split(",", 1)[0].split(";", 1)[0].strip().lower()
+    for code, _label in settings.LANGUAGES:
+        if tag == code.lower():
+            return code
+    return settings.LANGUAGE_CODE
+
+
+def _in_page_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A ticket grab answers in the language of the page that sent it.
+
+    The page's fetch carries no cookies (on purpose: no session to load per tap), so not the
+    language cookie either, and the middleware answers in the default language; the script names
+    the page's language in ``Accept-Language`` instead. A grab with the session keeps the
+    cookie's language (a browser's own Accept-Language never overrides the platform default)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.headers.get("X-Grab-Ticket"):
+            return view(request, *args, **kwargs)
+        language = page_language(request.headers.get("Accept-Language", ""))
+        if language == translation.get_language():
+            return view(request, *args, **kwargs)
+        # Messages are made (gettext, not lazy) inside the view, so an ApplicationError that
+        # leaves it carries its text in this language to the middleware's JSON answer too.
+        with translation.override(language):
+            response = view(request, *args, **kwargs)
+        response.headers["Content-Language"] = language
+        return response
+
+    return wrapped
+
+
 @csrf_exempt  # CSRF only matters for cookie sessions, and then the token is checked below
 @require_POST
+@_in_page_language
 def grab(request: HttpRequest, pk: int) -> JsonResponse:
     """Two ways in: a grab ticket in ``X-Grab-Ticket`` (the page's fetch, sent without cookies:
     no session, no member row, no database for a sold-out answer), or the member's session
@@ -122,15 +165,36 @@ def redeem(request: HttpRequest) -> JsonResponse:
         {
             "outcome": "redeemed",
             "redemption": redemption.pk,
-            "message": _("Redeemed: receipt %(receipt)s, ¥%(amount)s (subsidy ¥%(subsidy)s).")
-            % {
-                "receipt": redemption.receipt_no,
-                "amount": fen_yuan(redemption.amount_fen),
-                "subsidy": fen_yuan(redemption.subsidy_fen),
-            },
+            "message": redemption_message(redemption),
             "url": reverse("merchant:redemption", args=[redemption.pk]),
         },
         status=201,
+    )
+
+
+def redemption_message(redemption: Redemption) -> str:
+    """The clerk's answer to a scan that went through: which voucher it was, what to collect from
+    the member, and the sale it was recorded against. Reads only what ``voucher_redeem`` returned
+    (no query)."""
+    campaign = redemption.voucher.campaign
+    parts = {
+        "campaign": campaign.name,
+        "face": fen_yuan(campaign.face_value_fen),
+        "share": fen_yuan(campaign.member_share_fen),
+        "receipt": redemption.receipt_no,
+        "amount": fen_yuan(redemption.amount_fen),
+    }
+    if campaign.member_share_fen:
+        return (
+            _(
+                "Redeemed: %(campaign)s, ¥%(face)s voucher. Collect ¥%(share)s from the member's "
+                "union card. Receipt %(receipt)s, purchase ¥%(amount)s."
+            )
+            % parts
+        )
+    return (
+        _("Redeemed: %(campaign)s, ¥%(face)s voucher. Receipt %(receipt)s, purchase ¥%(amount)s.")
+        % parts
     )
 
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from gonghui.benefits.models import Campaign
+from gonghui.benefits.models import MAX_QUOTA, Campaign
 from gonghui.benefits.services import merchant_create, store_create
 from gonghui.browser_tests.test_staff import sign_in
 from gonghui.conftest import World
@@ -74,7 +74,7 @@ def test_campaign_form_names_every_mistake_and_keeps_lines(
             "(%(a)d + %(b)d + %(c)d ≠ %(f)d fen)."
         ) % {"a": 6800, "b": 1000, "c": 2100, "f": 10000}
         assert split in _field_text(page, "subsidy")
-        quota = zh("The number of vouchers must be between 1 and %(n)d.") % {"n": 10_000_000}
+        quota = zh("The number of vouchers must be between 1 and %(n)d.") % {"n": MAX_QUOTA}
         assert quota in _field_text(page, "quota")
         assert zh("The public notice runs 1 to 60 days.") in _field_text(page, "notice_days")
         # the lines typed with Enter are no mistake, and everything typed is still there

@@ -29,7 +29,8 @@ WIDTH, HEIGHT = 640, 480
 
 def _qr_video(text: str, path: Path, frames: int = 5) -> Path:
     """A Y4M file (4:2:0, full range) whose frames show ``text`` as a QR code on white paper."""
-    qr = segno.make(text, error="m")
+    qr = segno.make(text, error="m", micro=False)  # as the page draws it (a short code of digits
+    # would otherwise fit a Micro QR, which phone decoders do not read)
     side = 8 * qr.symbol_size(scale=1, border=4)[0]
     image = Image.new("L", (WIDTH, HEIGHT), 255)
     png = io.BytesIO()

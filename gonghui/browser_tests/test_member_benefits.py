@@ -274,3 +274,124 @@ def test_a_lost_answer_then_a_second_tap_gives_the_same_voucher(
         button.tap()
     page.wait_for_url(f"{base}/m/benefits/vouchers/{voucher.pk}/")
     assert Voucher.objects.filter(campaign=campaign, member=member).count() == 1
+
+
+# --- tap targets ----------------------------------------------------------------------------------
+
+# The header's links and buttons and the pages' navigation (the two big tabs, the voucher tabs,
+# the way back): what a thumb aims at on every member page.
+TAP_TARGETS = (
+    "header a, header button, header select, .b-nav a, .b-tabs a, a.b-back, a.b-big, button.b-big"
+)
+
+
+def _tap_targets_fit(page: Any, viewport: dict[str, int]) -> int:
+    """Every tap target is at least 44×44 px and nothing is wider than the screen."""
+    boxes = page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)]
+             .filter(e => e.offsetParent !== null)
+             .map(e => { const r = e.getBoundingClientRect();
+                         return {what: e.outerHTML.slice(0, 80), width: r.width,
+                                 height: r.height, right: r.right}; })""",
+        TAP_TARGETS,
+    )
+    small = [b for b in boxes if b["width"] < 44 or b["height"] < 44]
+    assert not small, f"{page.url} at {viewport['width']}px: under 44×44: {small}"
+    outside = [b for b in boxes if b["right"] > viewport["width"]]
+    assert not outside, f"{page.url} at {viewport['width']}px: off the screen: {outside}"
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"], f"{page.url} is {width}px wide on a {viewport}px phone"
+    return len(boxes)
+
+
+@pytest.mark.parametrize("viewport", [SMALL, {"width": 360, "height": 640}])
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_every_tap_target_is_44_px_and_nothing_overflows(
+    live_server: Any,
+    chromium: Any,
+    make_campaign: Any,
+    carded: Any,
+    screenshot: Any,
+    viewport: dict[str, int],
+    language: str,
+) -> None:
+    """The header's "vouchers" link was 23 px high and "sign out" 33 px: a thumb on a cheap
+    phone hit the brand or nothing. In English (the longest labels) as in Chinese."""
+    base = live_server.url
+    context = chromium.new_context(
+        viewport=viewport, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    context.set_default_timeout(15_000)
+    try:
+        context.add_cookies([{"name": "django_language", "value": language, "url": base}])
+        signed_out = context.new_page()
+        signed_out.goto(f"{base}/m/login/")
+        assert _tap_targets_fit(signed_out, viewport) >= 1  # the brand
+        signed_out.close()
+
+        campaign = make_campaign(name="四月芳菲")
+        # A long name (a member's name can run to ten characters and more) stays in the header.
+        member = carded(name="阿卜杜热合曼·买买提艾力")
+        voucher = Voucher.objects.get(pk=_grab(campaign, member))
+        page = _sign_in(context, base, member)
+        for path in (
+            "/m/",
+            "/m/benefits/",
+            f"/m/benefits/campaigns/{campaign.pk}/",
+            "/m/benefits/vouchers/",
+            f"/m/benefits/vouchers/{voucher.pk}/",
+            f"/m/benefits/vouchers/{voucher.pk + 1000}/",  # the member pages' "not found"
+        ):
+            page.goto(f"{base}{path}")
+            # brand, vouchers, sign out; on the voucher pages their two tabs too
+            assert page.locator("header a, header button").count() == 3, path
+            _tap_targets_fit(page, viewport)
+        screenshot(page, f"member-header-{viewport['width']}-{language}")
+    finally:
+        context.close()
+
+
+def _grab(campaign: Campaign, member: Member) -> int:
+    from gonghui.benefits.services import voucher_grab
+
+    result = voucher_grab(campaign=campaign, member=member, request_key="setup")
+    assert result.voucher is not None, result
+    return result.voucher.pk
+
+
+# --- the grab's answer in the page's language -------------------------------------------------------
+
+
+def test_the_grab_answers_in_english_on_an_english_page(
+    live_server: Any, small_phone: Any, make_campaign: Any, carded: Any
+) -> None:
+    """The grab's fetch sends no cookies, so not the language cookie: a member who chose English
+    read the sold-out answer in Chinese. The page names its language on the request."""
+    base = live_server.url
+    campaign = make_campaign(quota=1)
+    page = _sign_in(small_phone, base, carded())
+    # The member switches to English with the language switch (the public pages have one).
+    page.goto(f"{base}/public/")
+    with page.expect_navigation():
+        page.select_option("form.lang select[name=language]", "en")
+    page.goto(f"{base}/m/benefits/campaigns/{campaign.pk}/")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.inner_text("form[data-grab] button") == "Get the voucher"
+
+    assert _grab(campaign, carded()) > 0  # someone else takes the last one meanwhile
+    sent: list[dict[str, str]] = []
+    page.on(
+        "request",
+        lambda r: sent.append(r.all_headers()) if r.url.endswith("/grab") else None,
+    )
+    page.locator("form[data-grab] button").tap()
+    answer = page.locator("[data-grab-answer]")
+    answer.wait_for()
+    assert answer.inner_text() == "All vouchers have been taken."
+    assert page.inner_text("form[data-grab] button") == "Sold out"
+    assert page.locator("form[data-grab] button").is_disabled()
+    # Still no cookies on the hot path: the language travels in the request's own header.
+    assert len(sent) == 1 and sent[0].get("accept-language") == "en"
+    assert "cookie" not in sent[0]
+    _fits(page)
+    assert Voucher.objects.filter(campaign=campaign).count() == 1

@@ -72,7 +72,9 @@ def test_grab_show_qr_redeem_used(
     qr.screenshot(path=str(shot))
     decoded = [r.text for r in zxingcpp.read_barcodes(Image.open(shot))]
     assert decoded == [voucher.code]
-    assert page.inner_text("[data-code]").strip() == voucher.code
+    # Under the QR the code is 15 digits in groups of five, for the clerk to type if need be.
+    shown = page.inner_text("[data-code]").strip()
+    assert re.fullmatch(r"\d{5} \d{5} \d{5}", shown) and shown.replace(" ", "") == voucher.code
 
     # --- the clerk, on another phone --------------------------------------------------------
     context = chromium.new_context(
@@ -92,7 +94,9 @@ def test_grab_show_qr_redeem_used(
         assert till.locator("#camera-start").is_hidden()
         _narrow(till)
         screenshot(till, "merchant-redeem")
-        till.fill("input[name=code]", decoded[0])
+        # The clerk types what the member's screen shows, groups and all; the number pad opens.
+        assert till.get_attribute("input[name=code]", "inputmode") == "numeric"
+        till.fill("input[name=code]", shown)
         till.fill("input[name=receipt_no]", "XH-0424-001")
         till.fill("input[name=amount]", "126.80")
         till.locator("#redeem-form button[type=submit]").tap()
@@ -101,6 +105,9 @@ def test_grab_show_qr_redeem_used(
         done = till.locator("#scan-result .mc-ok")
         done.wait_for()
         assert "XH-0424-001" in done.inner_text() and "¥126.80" in done.inner_text()
+        # It names the campaign and the voucher, and what the member pays with the union card.
+        assert "四月芳菲" in done.inner_text() and "¥100.00" in done.inner_text()
+        assert "¥10.00" in done.inner_text()
         assert till.input_value("input[name=code]") == ""
         assert till.input_value("input[name=receipt_no]") == ""
         redemption = Redemption.objects.get(voucher=voucher)

@@ -19,3 +19,11 @@ def fen_yuan(value: object) -> str:
     sign = "-" if fen < 0 else ""
     yuan, cents = divmod(abs(fen), 100)
     return f"{sign}{yuan:,}.{cents:02d}"
+
+
+@register.filter
+def voucher_code(code: str) -> str:
+    """A digit code in groups of five, easier to read out and type ("12345 67890 12345")."""
+    from gonghui.benefits.services import voucher_code_display
+
+    return voucher_code_display(str(code or ""))

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from gonghui.accounts.roles import Role
-from gonghui.benefits import hot
+from gonghui.benefits import hot, views
 from gonghui.benefits.models import Campaign, Merchant, MerchantClerk, Store
 from gonghui.benefits.services import (
     campaign_create,
@@ -29,7 +29,11 @@ OTHER_BANK_CARD = "6222020000000000003"  # not a member-card BIN
 
 @pytest.fixture(autouse=True)
 def _reset_hot() -> None:
+    """What a process keeps between requests starts empty for each test: the hot flags, and
+    the grab door's few-second cache of campaign rows (SQLite reuses the ids of rolled-back
+    rows, so a cached row could stand in for another test's campaign)."""
     hot.reset_local()
+    views._campaigns.clear()
 
 
 @dataclass

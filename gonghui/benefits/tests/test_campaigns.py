@@ -1,12 +1,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import IntegrityError, transaction
+from django.utils import translation
+from django.utils.translation import trans_real
 
 from gonghui.audit.models import AuditEvent
-from gonghui.benefits.models import Campaign, CampaignStatus, CampaignStatusChange, CampaignStock
+from gonghui.benefits.models import (
+    MAX_FACE_VALUE_FEN,
+    MAX_PER_MEMBER,
+    MAX_QUOTA,
+    Campaign,
+    CampaignChangeReason,
+    CampaignStatus,
+    CampaignStatusChange,
+    CampaignStock,
+    ObjectionStatus,
+)
 from gonghui.benefits.services import (
     campaign_cancel,
     campaign_create,
@@ -56,6 +71,22 @@ def test_create_draft_with_full_stock(world, shop):
         ({"quota": 0}, "quota_range"),
         ({"quota": -5}, "quota_range"),
         ({"quota": 10**9}, "quota_range"),
+        ({"quota": MAX_QUOTA + 1}, "quota_range"),
+        (
+            {
+                "face_value_fen": MAX_FACE_VALUE_FEN + 1,
+                "subsidy_fen": MAX_FACE_VALUE_FEN + 1,
+                "member_share_fen": 0,
+                "concession_fen": 0,
+            },
+            "face_value_fen_range",
+        ),
+        ({"face_value_fen": 10**11}, "face_value_fen_range"),
+        ({"face_value_fen": -1}, "face_value_fen_range"),
+        ({"subsidy_fen": MAX_FACE_VALUE_FEN + 1}, "subsidy_fen_range"),
+        ({"member_share_fen": 10**10}, "member_share_fen_range"),
+        ({"concession_fen": MAX_FACE_VALUE_FEN * 2}, "concession_fen_range"),
+        ({"per_member_limit": MAX_PER_MEMBER + 1}, "limit_range"),
         ({"quota": "2000"}, "quota_range"),
         ({"per_member_limit": 0}, "limit_range"),
         ({"per_member_limit": 99}, "limit_range"),
@@ -79,6 +110,67 @@ def test_bad_input_is_refused_and_nothing_is_created(world, shop, overrides, cod
     assert exc.value.code == code
     assert str(exc.value.message)
     assert Campaign.objects.count() == 0
+
+
+def test_amounts_over_the_limit_name_the_amount_and_the_limit(world, shop):
+    with translation.override("zh-hans"), pytest.raises(ApplicationError) as exc:
+        _create(world, shop, subsidy_fen=MAX_FACE_VALUE_FEN + 1)
+    assert exc.value.field == "subsidy_fen"
+    assert "10,000" in str(exc.value.message)
+    assert Campaign.objects.count() == 0
+
+
+def test_the_limits_themselves_are_accepted(world, shop):
+    c = _create(
+        world,
+        shop,
+        face_value_fen=MAX_FACE_VALUE_FEN,
+        subsidy_fen=MAX_FACE_VALUE_FEN,
+        member_share_fen=0,
+        concession_fen=0,
+        quota=MAX_QUOTA,
+        per_member_limit=MAX_PER_MEMBER,
+    )
+    c.refresh_from_db()
+    assert (c.face_value_fen, c.quota, c.per_member_limit, c.remaining) == (
+        MAX_FACE_VALUE_FEN,
+        MAX_QUOTA,
+        MAX_PER_MEMBER,
+        MAX_QUOTA,
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        # the split still adds up: only the face value's bound is broken
+        {"face_value_fen": MAX_FACE_VALUE_FEN + 1, "subsidy_fen": MAX_FACE_VALUE_FEN + 1 - 3200},
+        {"face_value_fen": 10**12, "subsidy_fen": 10**12 - 3200},
+        {"quota": MAX_QUOTA + 1},
+        {"quota": 0},
+        {"per_member_limit": MAX_PER_MEMBER + 1},
+    ],
+)
+def test_database_refuses_a_campaign_beyond_the_limits(world, shop, values):
+    """A write that skips the services (the shell, a script, a later bug) hits the same limits."""
+    c = _create(world, shop)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Campaign.objects.filter(pk=c.pk).update(**values)
+    c.refresh_from_db()
+    assert (c.face_value_fen, c.quota, c.per_member_limit) == (10000, 5, 1)
+    # and at the limits the same write goes through
+    Campaign.objects.filter(pk=c.pk).update(
+        face_value_fen=MAX_FACE_VALUE_FEN,
+        subsidy_fen=MAX_FACE_VALUE_FEN - 3200,
+        quota=MAX_QUOTA,
+        per_member_limit=MAX_PER_MEMBER,
+    )
+    c.refresh_from_db()
+    assert (c.face_value_fen, c.quota, c.per_member_limit) == (
+        MAX_FACE_VALUE_FEN,
+        MAX_QUOTA,
+        MAX_PER_MEMBER,
+    )
 
 
 def test_window_order_and_lottery_fields(world, shop):
@@ -197,7 +289,26 @@ def test_clock_opens_and_closes(world, shop):
     result = campaigns_advance(now=c.redeem_until)
     c.refresh_from_db()
     assert result["closed"] == 1 and c.status == CampaignStatus.CLOSED
-    assert list(c.status_changes.values_list("new", flat=True)) == ["scheduled", "open", "closed"]
+    assert list(c.status_changes.values_list("new", "reason_code", "reason")) == [
+        ("scheduled", "", ""),
+        ("open", "release_time", ""),
+        ("closed", "window_ended", ""),
+    ]
+
+
+def test_a_reason_code_must_be_known(world, shop):
+    c = _create(world, shop)
+    with pytest.raises(ValueError):
+        campaign_transition(
+            campaign=c,
+            new=CampaignStatus.SCHEDULED,
+            actor=None,
+            reason_code="release time",  # type: ignore[arg-type]
+        )
+    c.refresh_from_db()
+    assert c.status == CampaignStatus.DRAFT and not c.status_changes.exists()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CampaignStatusChange.objects.create(campaign=c, old="draft", new="x", reason_code="bogus")
 
 
 def test_cancel_cancels_open_vouchers(world, shop, make_campaign, carded):
@@ -210,6 +321,8 @@ def test_cancel_cancels_open_vouchers(world, shop, make_campaign, carded):
     campaign_cancel(campaign=c, actor=world.jiefang_officer, reason="书店装修")
     v.refresh_from_db()
     assert v.status == "cancelled" and v.status_changes.get().new == "cancelled"
+    change = c.status_changes.last()
+    assert (change.new, change.reason_code, change.reason) == ("cancelled", "", "书店装修")
 
 
 def test_merchant_input(world):
@@ -246,3 +359,107 @@ def test_clean_text_keeps_chinese_punctuation_and_folds_full_width_alphanumerics
         clean_text("特价书；教材（含教辅）", field="x", max_length=50) == "特价书；教材（含教辅）"
     )
     assert clean_text("ＡＢＣ　１２３", field="x", max_length=50) == "ABC 123"
+
+
+# ------------------------------------------------------------------ status labels and reasons
+
+
+def _catalogue_key(label: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The key under which the zh-hans catalogue looks ``label`` up (context and msgid)."""
+    keys: list[str] = []
+
+    def spy(self: Any, message: str) -> str:
+        keys.append(message)
+        return message
+
+    with monkeypatch.context() as m, translation.override("zh-hans"):
+        m.setattr(trans_real.DjangoTranslation, "gettext", spy)
+        str(label)
+    assert keys
+    return keys[-1]
+
+
+def test_an_open_campaign_and_an_open_objection_translate_apart(monkeypatch):
+    """Both are "Open" in English, but a campaign that is open runs (进行中) while an objection
+    that is open waits for an answer: one catalogue entry cannot say both."""
+    campaign = _catalogue_key(CampaignStatus.OPEN.label, monkeypatch)
+    objection = _catalogue_key(ObjectionStatus.OPEN.label, monkeypatch)
+    assert campaign != objection
+    # still English when no translation is active
+    with translation.override(None):
+        assert str(CampaignStatus.OPEN.label) == str(ObjectionStatus.OPEN.label) == "Open"
+
+
+MIGRATION = importlib.import_module("gonghui.benefits.migrations.0005_status_change_reason_code")
+
+
+@pytest.mark.parametrize(
+    ("reason", "new", "expected"),
+    [
+        ("release time", "open", ("release_time", "")),
+        ("window ended", "closed", ("window_ended", "")),
+        ("settlement approved", "settling", ("settlement_approved", "")),
+        ("notice closed by staff:wang", "settled", ("notice_closed", "")),
+        ("notice closed by system", "settled", ("notice_closed", "")),
+        # what a person typed stays as typed, even where it reads like the clock
+        ("书店装修", "cancelled", ("", "书店装修")),
+        ("release time", "cancelled", ("", "release time")),
+        ("window ended", "cancelled", ("", "window ended")),
+        ("notice closed by me", "cancelled", ("", "notice closed by me")),
+        ("Release time", "open", ("", "Release time")),
+        ("演示数据", "scheduled", ("", "演示数据")),
+        ("", "scheduled", ("", "")),
+    ],
+)
+def test_old_reasons_map_to_codes(reason, new, expected):
+    assert MIGRATION.reason_from_legacy(reason, new) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "actor_label", "expected"),
+    [
+        ("release_time", "", "system", "release time"),
+        ("window_ended", "", "system", "window ended"),
+        ("settlement_approved", "", "staff:wang", "settlement approved"),
+        ("notice_closed", "", "staff:wang", "notice closed by staff:wang"),
+        ("", "书店装修", "staff:wang", "书店装修"),
+    ],
+)
+def test_codes_map_back_to_old_reasons(code, reason, actor_label, expected):
+    assert MIGRATION.legacy_from_reason(code, reason, actor_label) == expected
+
+
+def test_the_data_step_moves_only_the_services_reasons(world, shop):
+    c = _create(world, shop)
+    rows = {
+        text: CampaignStatusChange.objects.create(campaign=c, old="x", new=new, reason=text)
+        for text, new in [
+            ("release time", "open"),
+            ("notice closed by staff:wang", "settled"),
+            ("书店装修", "cancelled"),
+            ("", "scheduled"),
+        ]
+    }
+    MIGRATION.forwards(django_apps, None)
+    got = {
+        text: tuple(
+            CampaignStatusChange.objects.filter(pk=row.pk).values_list("reason_code", "reason")[0]
+        )
+        for text, row in rows.items()
+    }
+    assert got == {
+        "release time": ("release_time", ""),
+        "notice closed by staff:wang": ("notice_closed", ""),
+        "书店装修": ("", "书店装修"),
+        "": ("", ""),
+    }
+    CampaignStatusChange.objects.filter(pk=rows["notice closed by staff:wang"].pk).update(
+        actor_label="staff:wang"
+    )
+    MIGRATION.backwards(django_apps, None)
+    assert sorted(
+        CampaignStatusChange.objects.filter(campaign=c).values_list("reason", flat=True)
+    ) == sorted(rows)
+    assert set(CampaignChangeReason.values) == set(MIGRATION.LEGACY_REASONS.values()) | {
+        "notice_closed"
+    }

@@ -19,7 +19,11 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from gonghui.benefits.models import (
+    MAX_FACE_VALUE_FEN,
+    MAX_PER_MEMBER,
+    MAX_QUOTA,
     Campaign,
+    CampaignChangeReason,
     CampaignStatus,
     CampaignStatusChange,
     Objection,
@@ -263,6 +267,101 @@ def test_create_campaign_bad_input(
     assert Campaign.objects.count() == 0
 
 
+FACE_LIMIT = "The face value can be at most %(limit)s yuan."
+QUOTA_RANGE = "The number of vouchers must be between 1 and %(n)d."
+LIMIT_RANGE = "Vouchers per member must be between 1 and %(n)d."
+YUAN_LIMIT = {"limit": f"{MAX_FACE_VALUE_FEN // 100:,}"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        # one fen over, a slip of the keyboard (100000 for 100), and far too large
+        ({"face_value": "10000.01"}, "face_value", (FACE_LIMIT, YUAN_LIMIT)),
+        ({"face_value": "100000"}, "face_value", (FACE_LIMIT, YUAN_LIMIT)),
+        ({"face_value": "99999999999"}, "face_value", (FACE_LIMIT, YUAN_LIMIT)),
+        ({"face_value": "¥1,000,000,000"}, "face_value", (FACE_LIMIT, YUAN_LIMIT)),
+        ({"face_value": "１００００.０１"}, "face_value", (FACE_LIMIT, YUAN_LIMIT)),
+        ({"face_value": "１０００００００００００元"}, "face_value", (FACE_LIMIT, YUAN_LIMIT)),
+        (
+            {"subsidy": "68000"},
+            "subsidy",
+            ("The union subsidy can be at most %(limit)s yuan.", YUAN_LIMIT),
+        ),
+        (
+            {"member_share": "10000000000000"},
+            "member_share",
+            ("The member's share can be at most %(limit)s yuan.", YUAN_LIMIT),
+        ),
+        (
+            {"concession": "10000.5"},
+            "concession",
+            ("The merchant concession can be at most %(limit)s yuan.", YUAN_LIMIT),
+        ),
+        # a negative amount is no amount
+        ({"face_value": "-100"}, "face_value", ("Enter an amount in yuan, e.g. 68 or 68.50.", {})),
+        ({"quota": str(MAX_QUOTA + 1)}, "quota", (QUOTA_RANGE, {"n": MAX_QUOTA})),
+        ({"quota": "１０００００１"}, "quota", (QUOTA_RANGE, {"n": MAX_QUOTA})),
+        ({"quota": "9" * 30}, "quota", (QUOTA_RANGE, {"n": MAX_QUOTA})),
+        ({"quota": "-2000"}, "quota", (QUOTA_RANGE, {"n": MAX_QUOTA})),
+        (
+            {"per_member_limit": str(MAX_PER_MEMBER + 1)},
+            "per_member_limit",
+            (LIMIT_RANGE, {"n": MAX_PER_MEMBER}),
+        ),
+        ({"per_member_limit": "２１"}, "per_member_limit", (LIMIT_RANGE, {"n": MAX_PER_MEMBER})),
+        ({"per_member_limit": "-1"}, "per_member_limit", (LIMIT_RANGE, {"n": MAX_PER_MEMBER})),
+    ],
+)
+def test_create_campaign_refuses_amounts_and_counts_over_the_limits(
+    world: Any,
+    shop: Any,
+    login: Any,
+    overrides: dict[str, Any],
+    field: str,
+    message: tuple[str, dict[str, Any]],
+) -> None:
+    response = login(world.jiefang_officer).post(
+        reverse("benefits_console:new"), campaign_post(shop, world, **overrides)
+    )
+    assert response.status_code == 400
+    msgid, params = message
+    assert zh(msgid) % params in _field_block(text(response), field)
+    assert Campaign.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"face_value": "10000", "subsidy": "9990", "member_share": "10", "concession": "0"},
+            {"face_value_fen": MAX_FACE_VALUE_FEN, "subsidy_fen": MAX_FACE_VALUE_FEN - 1000},
+        ),
+        (
+            {
+                "face_value": "１００００",
+                "subsidy": "１００００",
+                "member_share": "0",
+                "concession": "0",
+            },
+            {"face_value_fen": MAX_FACE_VALUE_FEN, "subsidy_fen": MAX_FACE_VALUE_FEN},
+        ),
+        ({"quota": str(MAX_QUOTA)}, {"quota": MAX_QUOTA}),
+        ({"quota": "１００００００"}, {"quota": MAX_QUOTA}),
+        ({"per_member_limit": str(MAX_PER_MEMBER)}, {"per_member_limit": MAX_PER_MEMBER}),
+    ],
+)
+def test_create_campaign_at_the_limits(
+    world: Any, shop: Any, login: Any, overrides: dict[str, Any], expected: dict[str, int]
+) -> None:
+    response = login(world.jiefang_officer).post(
+        reverse("benefits_console:new"), campaign_post(shop, world, **overrides)
+    )
+    assert response.status_code == 302, text(response)[:3000]
+    campaign = Campaign.objects.get()
+    assert {f: getattr(campaign, f) for f in expected} == expected
+
+
 def _field_block(body: str, name: str) -> str:
     return body.split(f'id="field-{name}"')[1].split('<div class="field"')[0]
 
@@ -295,7 +394,7 @@ def test_create_campaign_names_every_wrong_field_at_once(world: Any, shop: Any, 
             "(%(a)d + %(b)d + %(c)d ≠ %(f)d fen)."
         )
         % {"a": 6800, "b": 1000, "c": 2100, "f": 10000},
-        "quota": zh("The number of vouchers must be between 1 and %(n)d.") % {"n": 10_000_000},
+        "quota": zh("The number of vouchers must be between 1 and %(n)d.") % {"n": MAX_QUOTA},
         "per_member_limit": zh("Vouchers per member must be between 1 and %(n)d.") % {"n": 20},
         "registration_closes_at": zh("Registration must close after it opens."),
         "notice_days": zh("The public notice runs 1 to 60 days."),
@@ -867,17 +966,23 @@ def test_lottery_seed_committed_by_service_shows_hash(
 def test_detail_says_categories_and_history_in_words(
     world: Any, shop: Any, login: Any, make_campaign: Any
 ) -> None:
-    """Worker categories and the clock's moves are stored as codes and fixed English reasons;
-    the Chinese page shows neither."""
+    """Worker categories and the clock's moves are stored as codes; the Chinese page shows
+    them in words."""
     campaign = make_campaign(status="draft", categories=["migrant_worker", "new_form_worker"])
     campaign_transition(
         campaign=campaign, new=CampaignStatus.SCHEDULED, actor=world.jiefang_officer
     )
     campaign_transition(
-        campaign=campaign, new=CampaignStatus.OPEN, actor=None, reason="release time"
+        campaign=campaign,
+        new=CampaignStatus.OPEN,
+        actor=None,
+        reason_code=CampaignChangeReason.RELEASE_TIME,
     )
     campaign_transition(
-        campaign=campaign, new=CampaignStatus.CLOSED, actor=None, reason="window ended"
+        campaign=campaign,
+        new=CampaignStatus.CLOSED,
+        actor=None,
+        reason_code=CampaignChangeReason.WINDOW_ENDED,
     )
     body = text(
         login(world.jiefang_officer).get(reverse("benefits_console:detail", args=[campaign.pk]))
@@ -888,7 +993,7 @@ def test_detail_says_categories_and_history_in_words(
     assert zh("System") in history
     assert zh("The release time came.") in history
     assert zh("The redemption window ended.") in history
-    for english in ("system", "release time", "window ended"):
+    for english in ("system", "release time", "window ended", "release_time", "window_ended"):
         assert f"<td>{english}</td>" not in history
     assert world.jiefang_officer.username in history  # a person stays named as they are
 
@@ -910,6 +1015,38 @@ def test_history_of_settlement_moves_in_words(
     assert zh("A store's settlement was approved.") in history
     assert zh("The public notice was closed and the payments posted.") in history
     assert "<td>settlement approved</td>" not in history and "notice closed by" not in history
+    assert list(
+        CampaignStatusChange.objects.filter(campaign=campaign).values_list("reason_code", "reason")
+    )[-2:] == [("settlement_approved", ""), ("notice_closed", "")]
+
+
+def test_a_typed_reason_is_shown_as_typed_even_if_it_reads_like_the_clocks(
+    world: Any, shop: Any, login: Any, make_campaign: Any
+) -> None:
+    """The staff's own words are text, never looked up: a cancellation "window ended" (the
+    clock's old English reason) is shown as typed, with the platform's reasons beside it in
+    words."""
+    campaign = make_campaign(status="scheduled")
+    campaign_transition(
+        campaign=campaign,
+        new=CampaignStatus.OPEN,
+        actor=None,
+        reason_code=CampaignChangeReason.RELEASE_TIME,
+    )
+    client = login(world.jiefang_officer)
+    response = client.post(
+        reverse("benefits_console:cancel", args=[campaign.pk]), {"reason": "window ended"}
+    )
+    assert response.status_code == 302
+    change = CampaignStatusChange.objects.filter(campaign=campaign).last()
+    assert change is not None
+    assert (change.new, change.reason_code, change.reason) == ("cancelled", "", "window ended")
+    history = text(client.get(reverse("benefits_console:detail", args=[campaign.pk]))).split(
+        'id="history"'
+    )[1]
+    assert "<td>window ended</td>" in history
+    assert zh("The redemption window ended.") not in history
+    assert zh("The release time came.") in history
 
 
 def test_edit_of_a_scheduled_campaign_goes_back_with_the_reason(

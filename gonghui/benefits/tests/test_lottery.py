@@ -14,6 +14,8 @@ from gonghui.benefits.services import (
     lottery_draw,
     lottery_register,
     lottery_verify,
+    new_voucher_codes,
+    voucher_grab,
 )
 from gonghui.core.errors import ApplicationError, PermissionDenied
 
@@ -137,3 +139,13 @@ def test_seed_permission_and_ineligible_registration(world, lottery, carded):
         lottery_register(campaign=lottery, member=carded(card=None))
     assert exc.value.code == "card_missing"
     assert Registration.objects.count() == 0
+
+
+def test_a_draws_codes_never_clash(make_campaign, carded):
+    """A code already taken, or drawn twice in one go, is drawn again: one clash would undo a
+    whole draw of thousands of winners."""
+    taken = voucher_grab(campaign=make_campaign(), member=carded()).voucher.code
+    drawn = iter([taken, "A" * 22, "A" * 22, "B" * 22, "C" * 22])
+    codes = new_voucher_codes(3, draw=lambda: next(drawn))
+    assert sorted(codes) == ["A" * 22, "B" * 22, "C" * 22]
+    assert len(set(new_voucher_codes(1200))) == 1200  # the real codes, more than one query batch

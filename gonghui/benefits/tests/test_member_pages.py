@@ -7,20 +7,25 @@ import re
 
 import pytest
 import zxingcpp
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from django.utils.html import escape
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from gonghui.benefits import hot
+from gonghui.benefits import page_selectors_member as pages
 from gonghui.benefits.models import Campaign, Registration, Voucher
 from gonghui.benefits.services import (
     lottery_commit_seed,
     lottery_draw,
+    lottery_register,
     voucher_grab,
     voucher_redeem,
 )
 from gonghui.benefits.tests.conftest import OTHER_BANK_CARD, ZHONGYUAN_CARD
+from gonghui.benefits.tests.pages_helpers import text as page_text
 from gonghui.benefits.tests.qr_raster import svg_qr_to_image
 from gonghui.members.services import member_card_set
 
@@ -601,3 +606,190 @@ def test_the_pages_ticket_grabs_without_cookies(world, login, make_campaign, car
     )
     assert r.status_code == 400 and r.json()["code"] == "ticket_invalid"
     assert Voucher.objects.count() == 1
+
+
+# --- where each campaign of the list stands -------------------------------------------------------
+
+
+def _cards(body: str) -> list[tuple[int, str, list[str]]]:
+    """The list's cards in order: (campaign id, state, the badges shown)."""
+    cards = []
+    for chunk in body.split('<a class="card')[1:]:
+        m = re.search(r'data-campaign="(\d+)" data-state="(\w+)"', chunk)
+        assert m, chunk[:200]
+        card = chunk.split("</a>", 1)[0]
+        cards.append((int(m[1]), m[2], re.findall(r'data-badge="(\w+)"', card)))
+    return cards
+
+
+def _badge(label: str) -> str:
+    with translation.override("zh-hans"):
+        return escape(pgettext("campaign state", label))
+
+
+def test_list_badges_say_where_each_campaign_stands(world, shop, login, make_campaign, carded):
+    """The list said nothing of a campaign's state: a member tapped a sold-out or drawn campaign
+    to learn it, and could not tell the campaigns they already hold a voucher of."""
+    now = timezone.now()
+    member = carded()
+    grab_now = make_campaign(name="抢券中活动")
+    sold_out = make_campaign(name="已抢完活动", quota=1)
+    assert voucher_grab(campaign=sold_out, member=carded()).ok
+    held = make_campaign(name="已领取活动")
+    assert voucher_grab(campaign=held, member=member).ok
+    # Up to two each: one held, and the campaign still open to the member for the second.
+    one_of_two = make_campaign(name="每人两张", per_member_limit=2)
+    assert voucher_grab(campaign=one_of_two, member=member, request_key="first").ok
+    soon = make_campaign(
+        status="scheduled",
+        name="即将开始活动",
+        release_at=now + dt.timedelta(days=2, hours=3),
+        redeem_from=now + dt.timedelta(days=3),
+        redeem_until=now + dt.timedelta(days=20),
+    )
+    registering = _lottery(world, make_campaign, name="报名中活动")
+    registered = _lottery(world, make_campaign, name="已报名活动")
+    lottery_register(campaign=registered, member=member)
+    awaiting = _lottery(world, make_campaign, name="待开奖活动")
+    lottery_register(campaign=awaiting, member=member)
+    Campaign.objects.filter(pk=awaiting.pk).update(registration_closes_at=now)
+    drawn = _lottery(world, make_campaign, name="已开奖活动")
+    lottery_register(campaign=drawn, member=carded())
+    assert drawn.registration_closes_at is not None
+    lottery_draw(
+        campaign=drawn,
+        actor=world.jiefang_officer,
+        now=drawn.registration_closes_at + dt.timedelta(seconds=1),
+    )
+    over = make_campaign(name="已结束活动")
+    Campaign.objects.filter(pk=over.pk).update(
+        redeem_from=now - dt.timedelta(days=10), redeem_until=now - dt.timedelta(days=1)
+    )
+    closed = make_campaign(name="提前结束活动")
+    assert voucher_grab(campaign=closed, member=member).ok
+    from gonghui.benefits.services import campaign_transition
+
+    campaign_transition(campaign=closed, new="closed", actor=world.jiefang_officer)
+    long_ago = make_campaign(name="很久以前的活动")
+    Campaign.objects.filter(pk=long_ago.pk).update(
+        redeem_from=now - dt.timedelta(days=60), redeem_until=now - dt.timedelta(days=31)
+    )
+
+    body = page_text(login(member=member).get(LIST))
+    cards = _cards(body)
+    shown = {pk: (state, badges) for pk, state, badges in cards}
+    assert shown == {
+        grab_now.pk: ("open", ["open"]),
+        sold_out.pk: ("sold_out", ["sold_out"]),
+        held.pk: ("open", ["held"]),  # all the member may have: only that
+        one_of_two.pk: ("open", ["open", "held"]),
+        soon.pk: ("upcoming", ["upcoming"]),
+        registering.pk: ("registering", ["registering"]),
+        registered.pk: ("registering", ["registering", "registered"]),
+        awaiting.pk: ("awaiting_draw", ["awaiting_draw", "registered"]),
+        drawn.pk: ("drawn", ["drawn"]),
+        over.pk: ("ended", ["ended"]),
+        closed.pk: ("ended", ["held"]),
+    }
+    assert "很久以前的活动" not in body  # ended a month ago: off the list
+    for label in (
+        "Grab now",
+        "Sold out",
+        "You have it",
+        "Coming soon",
+        "Registering",
+        "Registered",
+        "Awaiting the draw",
+        "Drawn",
+        "Ended",
+    ):
+        assert _badge(label) in body, label
+    # The upcoming one says when.
+    soon_card = body.split(f'data-campaign="{soon.pk}"', 1)[1].split("</a>", 1)[0]
+    assert timezone.localtime(soon.release_at).strftime("%Y-%m-%d %H:%M") in soon_card
+
+    # What the member can do now comes first: grab or register, then the vouchers to show,
+    # then the draws they wait for, then what is over for them; then what is still to come,
+    # then what ended (their own voucher first).
+    order = [pk for pk, _state, _badges in cards]
+    rank = [
+        {grab_now.pk, one_of_two.pk, registering.pk},
+        {held.pk},
+        {registered.pk, awaiting.pk},
+        {sold_out.pk, drawn.pk},
+        {soon.pk},
+        {closed.pk},
+        {over.pk},
+    ]
+    assert [set(order[i : i + len(r)]) for i, r in _spans(rank)] == rank
+    assert body.index(zh("Open now")) < body.index(zh("Coming soon")) < body.index("已结束活动")
+
+
+def _spans(groups: list[set[int]]) -> list[tuple[int, set[int]]]:
+    start, out = 0, []
+    for group in groups:
+        out.append((start, group))
+        start += len(group)
+    return out
+
+
+def test_list_badges_for_a_member_who_won_or_lost_the_draw(world, login, make_campaign, carded):
+    c = _lottery(world, make_campaign, name="抽签活动")
+    winner, loser = carded(), carded()
+    lottery_register(campaign=c, member=winner)
+    lottery_register(campaign=c, member=loser)
+    assert c.registration_closes_at is not None
+    lottery_draw(
+        campaign=c,
+        actor=world.jiefang_officer,
+        now=c.registration_closes_at + dt.timedelta(seconds=1),
+    )
+    won = Registration.objects.get(campaign=c, won=True).member
+    lost = loser if won == winner else winner
+    assert _cards(page_text(login(member=won).get(LIST))) == [(c.pk, "drawn", ["held"])]
+    assert _cards(page_text(login(member=lost).get(LIST))) == [(c.pk, "drawn", ["drawn"])]
+
+
+def test_list_costs_the_same_queries_for_one_campaign_or_many(world, login, make_campaign, carded):
+    """The state and the member's standing of each campaign come with the list in one query,
+    not one query (or three) per campaign."""
+    now = timezone.now()
+    member = carded()
+    client = login(member=member)
+    make_campaign(name="第一个活动")
+    client.get(LIST)  # sessions, content types: whatever a first request loads once
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(LIST).status_code == 200
+    sold_out = make_campaign(name="已抢完活动", quota=1)
+    voucher_grab(campaign=sold_out, member=member)
+    make_campaign(name="每人两张", per_member_limit=2)
+    lottery = _lottery(world, make_campaign, name="抽签活动")
+    lottery_register(campaign=lottery, member=member)
+    make_campaign(
+        status="scheduled",
+        name="即将开始活动",
+        release_at=now + dt.timedelta(days=2),
+        redeem_from=now + dt.timedelta(days=3),
+        redeem_until=now + dt.timedelta(days=20),
+    )
+    over = make_campaign(name="已结束活动")
+    Campaign.objects.filter(pk=over.pk).update(
+        redeem_from=now - dt.timedelta(days=10), redeem_until=now - dt.timedelta(days=1)
+    )
+    with CaptureQueriesContext(connection) as many:
+        r = client.get(LIST)
+    assert len(_cards(page_text(r))) == 6
+    assert len(many) == len(one), [q["sql"] for q in many]
+
+
+def test_member_campaigns_is_one_query(world, make_campaign, carded, django_assert_num_queries):
+    member = carded()
+    for i in range(4):
+        voucher_grab(campaign=make_campaign(name=f"活动{i}"), member=member)
+    _lottery(world, make_campaign, name="抽签活动")
+    with django_assert_num_queries(1):
+        listing = pages.member_campaigns(member=member)
+        items = listing["open"] + listing["upcoming"] + listing["ended"]
+        assert [item.campaign.merchant.name for item in items]  # loaded with the list
+        assert [item.campaign.org.name for item in items]
+    assert len(items) == 5 and sum(item.held for item in items) == 4

@@ -7,10 +7,13 @@ import pytest
 import zxingcpp
 from django.utils import timezone
 from PIL import Image
+from stdnum import luhn
 
 from gonghui.benefits.models import Redemption, Voucher, VoucherStatus
 from gonghui.benefits.services import (
     campaigns_advance,
+    clean_voucher_code,
+    new_voucher_code,
     redemption_reverse,
     voucher_grab,
     voucher_qr_png,
@@ -67,6 +70,12 @@ def test_redeem_records_and_accrues_the_subsidy(shop, voucher):
         ("code", "' OR 1=1;-- aaaaaaaaaaaaaa", "code_invalid"),
         ("code", "A" * 33, "code_invalid"),
         ("code", "ZZZZZZZZZZZZZZZZZZZZZZ", "voucher_unknown"),
+        ("code", "12345678901234", "code_length"),
+        ("code", "1234567890123470", "code_length"),
+        ("code", "9" * 1000, "code_length"),
+        ("code", "123456789012348", "code_checksum"),
+        ("code", "123456789012374", "code_checksum"),  # two digits swapped
+        ("code", "123456789012347", "voucher_unknown"),  # well formed, nobody's
         ("receipt_no", "", "receipt_empty"),
         ("receipt_no", "小票<script>", "receipt_invalid"),
         ("receipt_no", "1" * 41, "receipt_invalid"),
@@ -83,6 +92,60 @@ def test_bad_input_changes_nothing(shop, voucher, field, value, code):
     assert exc.value.code == code
     voucher.refresh_from_db()
     assert voucher.status == VoucherStatus.OPEN and Redemption.objects.count() == 0
+
+
+def test_new_codes_are_15_digits_with_a_check_digit():
+    codes = {new_voucher_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    for code in codes:
+        assert len(code) == 15 and code.isascii() and code.isdigit() and code[0] != "0"
+        assert luhn.is_valid(code)
+        assert clean_voucher_code(code) == code
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "12345 67890 12347",  # as the member's screen shows it
+        "12345-67890-12347",
+        "１２３４５　６７８９０　１２３４７",  # full-width digits and spaces
+        "12345\u201367890\u201312347",  # an input method's dash
+        " 123456789012347\n",
+    ],
+)
+def test_a_typed_digit_code_is_read_as_the_member_sees_it(typed):
+    assert clean_voucher_code(typed) == "123456789012347"
+
+
+def test_every_wrong_single_digit_or_swap_is_caught():
+    """The check digit catches any one wrong digit and any swap of two neighbours (except 0/9):
+    a clerk's typo is refused as a typo, never redeems someone else's voucher."""
+    code = "123456789012347"
+    for i in range(15):
+        for d in "0123456789":
+            if d != code[i]:
+                typo = code[:i] + d + code[i + 1 :]
+                with pytest.raises(ApplicationError) as exc:
+                    clean_voucher_code(typo)
+                assert exc.value.code == "code_checksum"
+    for i in range(14):
+        swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
+        if swapped != code and {code[i], code[i + 1]} != {"0", "9"}:
+            with pytest.raises(ApplicationError):
+                clean_voucher_code(swapped)
+
+
+def test_a_code_from_before_still_redeems(shop, voucher):
+    """Codes issued before the digits were 22 base64url characters; they stay valid."""
+    Voucher.objects.filter(pk=voucher.pk).update(code="Ab3d-EfGh_Jk5m-NpQr7s")
+    r = voucher_redeem(
+        code="Ab3d-EfGh_Jk5m-NpQr7s",
+        store=shop.store,
+        clerk=shop.clerk,
+        receipt_no="R",
+        amount_fen=1,
+    )
+    assert r.voucher_id == voucher.pk
 
 
 def test_full_width_code_and_receipt_are_normalised(shop, voucher):

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.core import signing
 from django.db import connection
+from django.db.models import Q
 from django.test import Client
 
 from gonghui.audit.models import AuditEvent
@@ -128,7 +129,10 @@ def test_ticket_scan_without_cookies_redeems(shop, voucher):
     assert body["outcome"] == "redeemed" and body["redemption"] == redemption.pk
     assert body["url"] == f"/merchant/redemptions/{redemption.pk}/"
     assert "XH-0424-001" in body["message"] and "¥126.80" in body["message"]
-    assert "¥68.00" in body["message"]
+    # Which voucher it was, and what the member pays with the union card (both paths: the
+    # statement on PostgreSQL, the ORM on SQLite).
+    assert body["message"].startswith("核销成功：四月芳菲")
+    assert "面值 ¥100.00" in body["message"] and "收取 ¥10.00" in body["message"]
     assert (redemption.amount_fen, redemption.subsidy_fen, redemption.clerk) == (
         12680,
         6800,
@@ -146,6 +150,10 @@ def test_ticket_scan_without_cookies_redeems(shop, voucher):
         ({"code": ""}, 400, "code_empty", "code"),
         ({"code": "<img src=x onerror=alert(1)>"}, 400, "code_invalid", "code"),
         ({"code": "Z" * 22}, 400, "voucher_unknown", "code"),
+        ({"code": "123456789012347"}, 400, "voucher_unknown", "code"),
+        ({"code": "12345 67890 1234"}, 400, "code_length", "code"),
+        ({"code": "1" * 400}, 400, "code_length", "code"),
+        ({"code": "123456789012348"}, 400, "code_checksum", "code"),
         ({"receipt_no": ""}, 400, "receipt_empty", "receipt_no"),
         ({"receipt_no": "小票'; DROP TABLE x;--"}, 400, "receipt_invalid", "receipt_no"),
         ({"amount": ""}, 400, "amount_format", "amount"),
@@ -330,15 +338,19 @@ def _rows(redemption_id: int) -> dict[str, Any]:
     entries = [
         (e.account.code, e.amount_fen) for e in Entry.objects.filter(transaction=txn).order_by("id")
     ]
+    # The lines about this redemption or its ledger transaction, each matched on type AND id:
+    # ids of different tables coincide (another redemption may have this transaction's id).
     audits = [
         (a.actor_id, a.actor_label, a.action, a.object_type, a.object_repr, a.org_id, a.changes)
         for a in AuditEvent.objects.filter(
-            object_type__in=["benefits.redemption", "ledger.transaction"],
-            object_id__in=[str(r.pk), str(txn.pk)],
-        )
+            Q(object_type="benefits.redemption", object_id=str(r.pk))
+            | Q(object_type="ledger.transaction", object_id=str(txn.pk))
+        ).order_by("id")
     ]
     changes = list(
-        VoucherStatusChange.objects.filter(voucher=v).values_list("old", "new", "actor_label")
+        VoucherStatusChange.objects.filter(voucher=v)
+        .order_by("id")
+        .values_list("old", "new", "actor_label")
     )
     changed_at = VoucherStatusChange.objects.filter(voucher=v).latest("id").at
     return {
@@ -358,11 +370,32 @@ def _rows(redemption_id: int) -> dict[str, Any]:
     }
 
 
+def _ids_coincide() -> None:
+    """Number the next ledger transactions one ahead of the next redemptions, so that a
+    redemption's transaction has the id of the redemption after it. A full test run gets there
+    by chance (how far the two sequences are apart depends on what ran before, and on timing in
+    the threaded tests); the comparisons below must hold there too, so they always run there."""
+    redemptions, transactions = Redemption._meta.db_table, Transaction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, 'id'), n),"
+            "       setval(pg_get_serial_sequence(%s, 'id'), n + 1)"
+            "  FROM (SELECT greatest(nextval(pg_get_serial_sequence(%s, 'id')),"
+            "                        nextval(pg_get_serial_sequence(%s, 'id'))) AS n) AS x",
+            [redemptions, transactions, redemptions, transactions],
+        )
+
+
+def _transaction_id(redemption_id: int) -> int:
+    return Transaction.objects.get(reference=f"benefits.redemption:{redemption_id}").pk
+
+
 @ON_POSTGRES
 def test_statement_and_orm_paths_write_the_same_rows(shop, make_campaign, carded):
     campaign = make_campaign(quota=5)
     first = voucher_grab(campaign=campaign, member=carded()).voucher
     second = voucher_grab(campaign=campaign, member=carded()).voucher
+    _ids_coincide()
     # The ORM path first: it makes the ledger accounts the statement needs.
     orm = _voucher_redeem_orm(
         code=first.code, store=shop.store, clerk=shop.clerk, receipt="R-1", amount=5000, now=_now()
@@ -382,6 +415,7 @@ def test_statement_and_orm_paths_write_the_same_rows(shop, make_campaign, carded
         )
     )
     assert fast is not None and fast.voucher_id == second.pk
+    assert _transaction_id(orm.pk) == fast.redemption_id  # the ids do coincide
     a, b = _rows(orm.pk), _rows(fast.redemption_id)
     # The only differences are the voucher ids inside the audit line's object_repr.
     for row in a["audit"] + b["audit"]:
@@ -397,6 +431,7 @@ def test_statement_and_orm_paths_write_the_same_rows(shop, make_campaign, carded
 def test_a_batch_writes_for_each_scan_what_the_orm_path_writes(shop, make_campaign, carded):
     campaign = make_campaign(quota=5)
     v1, v2, v3 = (voucher_grab(campaign=campaign, member=carded()).voucher for _ in range(3))
+    _ids_coincide()
     orm = _voucher_redeem_orm(
         code=v1.code, store=shop.store, clerk=shop.clerk, receipt="R-1", amount=5000, now=_now()
     )
@@ -422,7 +457,10 @@ def test_a_batch_writes_for_each_scan_what_the_orm_path_writes(shop, make_campai
     won = next(d for d in done[:2] if d is not None)
     assert {won.voucher_id, done[2].voucher_id} == {v2.pk, v3.pk}
     assert Redemption.objects.filter(voucher=v2).count() == 1
+    # The ids do coincide: the ORM path's transaction has the id of a redemption of the batch.
+    assert _transaction_id(orm.pk) in {won.redemption_id, done[2].redemption_id}
     expected = _rows(orm.pk)
+    assert expected["audit_names_txn"] == [True]  # one line, naming its transaction
     expected["audit"] = [(*x[:4], None, *x[5:]) for x in expected["audit"]]
     for d in (won, done[2]):
         got = _rows(d.redemption_id)

@@ -2,15 +2,23 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 
 import pytest
 from django.core.files.base import ContentFile
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
+from openpyxl.worksheet._reader import WorkSheetParser
 
 from gonghui.benefits import settlement as settlement_module
 from gonghui.benefits.models import Campaign, CampaignStatus, Settlement, SettlementStatus
 from gonghui.benefits.selectors import notice_public_rows
-from gonghui.benefits.services import campaign_transition, voucher_grab, voucher_redeem
+from gonghui.benefits.services import (
+    campaign_transition,
+    clean_voucher_code,
+    voucher_grab,
+    voucher_redeem,
+)
 from gonghui.benefits.settlement import (
     notice_close,
     notice_publish,
@@ -85,6 +93,41 @@ def test_row_errors_carry_row_numbers():
     assert [e.row_no for e in errors] == [3, 4, 5, 6, 7]
 
 
+def test_digit_codes_as_a_spreadsheet_keeps_them():
+    """A code typed into a cell that is not text is a number; 15 digits survive that, as an
+    integer or as a float. Groups and full-width digits are read as the member's screen shows
+    them, and a typo is refused with the reason."""
+    data = xlsx(
+        [
+            (123456789012347, "R1", "100"),
+            (300000000000007.0, "R2", "100"),
+            ("12345 67890 12362", "R3", "100"),
+            ("１２３４５６７８９０１２３７０", "R4", "100"),
+            (123456789012348, "R5", "100"),  # one digit wrong
+            (1.2345678901234e15, "R6", "100"),  # 16 digits: the spreadsheet rounded it
+            ("123456789012347", "R7", "100"),  # the same as row 2 once read
+        ]
+    ).read()
+    rows, errors = settlement_parse_register(data)
+    assert [(r.row_no, r.code) for r in rows] == [
+        (2, "123456789012347"),
+        (3, "300000000000007"),
+        (4, "123456789012362"),
+        (5, "123456789012370"),
+    ]
+    assert [e.row_no for e in errors] == [6, 7, 8]
+    with pytest.raises(ApplicationError) as typo:
+        clean_voucher_code("123456789012348")
+    assert errors[0].message == str(typo.value.message)
+    assert "16" in errors[1].message and "2" in errors[2].message
+
+
+def test_the_template_keeps_codes_and_receipts_as_text():
+    ws = load_workbook(io.BytesIO(settlement_register_template())).active
+    assert ws.column_dimensions["A"].number_format == "@"
+    assert ws.column_dimensions["B"].number_format == "@"
+
+
 @pytest.mark.parametrize(
     ("content", "code"),
     [
@@ -116,6 +159,133 @@ def test_blank_rows_count_against_the_row_limit(monkeypatch):
     # at the limit, blank rows are still skipped
     rows, errors = settlement_parse_register(xlsx([(" ", None, None)] * 5).read())
     assert rows == [] and errors == []
+
+
+def _register_rows(n: int, *, dimension: str | None = None) -> bytes:
+    """A register of ``n`` rows below the headings, written as a streaming writer does (openpyxl
+    write-only: no dimension); ``dimension`` puts one in, as spreadsheet programs do."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet()
+    ws.append(["券码", "小票号", "消费金额(元)", "核销时间"])
+    for i in range(n):
+        ws.append([f"CODE{i:016d}", f"R{i}", "12.50", "2026-04-24 10:00"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    data = buf.getvalue()
+    if dimension is None:
+        return data
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for part in src.infolist():
+            body = src.read(part.filename)
+            if part.filename.startswith("xl/worksheets/"):
+                assert b"<dimension" not in body
+                body = body.replace(
+                    b"<sheetViews>", f'<dimension ref="{dimension}"/><sheetViews>'.encode(), 1
+                )
+            dst.writestr(part.filename, body)
+    return out.getvalue()
+
+
+def _declared_rows(data: bytes) -> int | None:
+    wb = load_workbook(io.BytesIO(data), read_only=True)
+    try:
+        return wb.worksheets[0].max_row
+    finally:
+        wb.close()
+
+
+@pytest.fixture
+def rows_read(monkeypatch):
+    """How many rows of the sheet openpyxl has parsed so far."""
+    count = {"rows": 0}
+    parse_row = WorkSheetParser.parse_row
+
+    def counting(self, element):
+        count["rows"] += 1
+        return parse_row(self, element)
+
+    monkeypatch.setattr(WorkSheetParser, "parse_row", counting)
+    return count
+
+
+def _refusal(data: bytes) -> ApplicationError:
+    with translation.override("en"), pytest.raises(ApplicationError) as exc:
+        settlement_parse_register(data)
+    return exc.value
+
+
+def test_a_sheet_that_states_too_many_rows_is_refused_before_a_row_is_read(monkeypatch, rows_read):
+    monkeypatch.setattr(settlement_module, "MAX_REGISTER_ROWS", 5)
+    data = _register_rows(40, dimension="A1:D41")
+    assert _declared_rows(data) == 41
+    error = _refusal(data)
+    assert (error.code, error.field) == ("register_rows", "register")
+    assert str(error.message) == (
+        "The register has 40 rows below the headings (blank rows count too); "
+        "at most 5 are accepted."
+    )
+    assert rows_read["rows"] == 0
+
+
+def test_a_sheet_without_its_size_is_read_only_to_the_limit(monkeypatch, rows_read):
+    monkeypatch.setattr(settlement_module, "MAX_REGISTER_ROWS", 5)
+    data = _register_rows(40)
+    assert _declared_rows(data) is None  # the writer states no size: the count must stop it
+    error = _refusal(data)
+    assert error.code == "register_rows"
+    assert str(error.message) == (
+        "The register has more than 5 rows below the headings (blank rows count too); "
+        "at most 5 are accepted."
+    )
+    assert rows_read["rows"] == 5 + 2  # the headings, five rows, and the one too many
+
+
+def test_a_size_stated_too_small_neither_cuts_the_register_short_nor_lets_it_through(
+    monkeypatch, rows_read
+):
+    """openpyxl stops at the last row a sheet states; a wrong statement must not hide rows."""
+    rows, errors = settlement_parse_register(_register_rows(3, dimension="A1:D2"))
+    assert [r.row_no for r in rows] == [2, 3, 4] and errors == []
+    monkeypatch.setattr(settlement_module, "MAX_REGISTER_ROWS", 5)
+    assert _refusal(_register_rows(40, dimension="A1:D3")).code == "register_rows"
+    assert rows_read["rows"] <= 4 + 5 + 2
+
+
+def test_the_size_stated_is_counted_in_full_rows_and_large_numbers_are_grouped(monkeypatch):
+    monkeypatch.setattr(settlement_module, "MAX_REGISTER_ROWS", 5)
+    # at the limit (the headings and five rows) the sheet is read
+    rows, errors = settlement_parse_register(_register_rows(5, dimension="A1:D6"))
+    assert len(rows) == 5 and errors == []
+    monkeypatch.setattr(settlement_module, "MAX_REGISTER_ROWS", 200_000)
+    error = _refusal(_register_rows(1, dimension="A1:XFD1048576"))
+    assert "1,048,575" in str(error.message) and "200,000" in str(error.message)
+
+
+def test_a_register_that_unpacks_too_large_is_refused_unread(monkeypatch, rows_read):
+    monkeypatch.setattr(settlement_module, "MAX_REGISTER_UNPACKED_BYTES", 10_000)
+    error = _refusal(_register_rows(100))
+    assert (error.code, error.field) == ("register_too_large", "register")
+    assert rows_read["rows"] == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"PK\x03\x04" + b"\x00" * 40,  # a zip's first bytes, then nothing
+        b"\x00" * 100,
+    ],
+)
+def test_a_broken_archive_is_not_a_register(data):
+    assert _refusal(data).code == "register_format"
+
+
+def test_an_archive_that_is_no_workbook_is_not_a_register():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("hello.txt", "你好")
+    assert _refusal(buf.getvalue()).code == "register_format"
 
 
 def test_full_flow_reconcile_approve_notice_pay(world, shop, redeemed, carded):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.test import Client, override_settings
+from django.utils import translation
+from django.utils.translation import gettext
 
 from gonghui.benefits.models import Voucher
 
@@ -155,3 +158,104 @@ def test_bad_tickets_and_missing_csrf(world, make_campaign, carded):
     r = strict.post(url(c))
     assert r.status_code == 403 and r.json()["code"] == "csrf"
     assert Voucher.objects.count() == 0
+
+
+def _zh(message: str) -> str:
+    with translation.override("zh-hans"):
+        return gettext(message)
+
+
+# What the page's script sends (its <html lang>), and what else may arrive in the header.
+ENGLISH = ["en", "EN", " en ", "en;q=1"]
+DEFAULT = [
+    "",
+    "zh-hans",
+    "zh-Hans",
+    "en-US,en;q=0.9",  # a browser's own list: the platform's default language is Chinese
+    "zh-hant",
+    "fr",
+    "*",
+    "ｅｎ",  # full-width
+    "<script>alert(1)</script>",
+    "en" + "x" * 5000,
+    "\x00en",
+]
+
+
+@override_settings(GONGHUI_GRAB_RATE_PER_MEMBER=1000, GONGHUI_GRAB_RATE_PER_ADDRESS=1000)
+def test_ticket_grab_answers_in_the_pages_language(
+    world, make_campaign, carded, django_assert_num_queries
+):
+    """The page's fetch sends no cookies, so not the language cookie: an English page got its
+    answer in Chinese. The page names its language; the answer follows it, at no query."""
+    from gonghui.benefits import hot, views
+    from gonghui.benefits.services import grab_ticket_issue
+
+    c = make_campaign(quota=1)
+    ticket = grab_ticket_issue(member=carded(), campaign=c)
+    hot.mark_sold_out(hot.campaign_key(c))
+    # The endpoint keeps campaign rows for two seconds; start from this test's row (a rolled
+    # back test's campaign may have had the same id) and load it once before counting.
+    views._campaigns.clear()
+    Client().post(url(c), HTTP_X_GRAB_TICKET=ticket)
+    before = translation.get_language()
+    for value, message, language in [
+        *((v, "All vouchers have been taken.", "en") for v in ENGLISH),
+        *((v, _zh("All vouchers have been taken."), "zh-hans") for v in DEFAULT),
+    ]:
+        with django_assert_num_queries(0):
+            r = Client().post(url(c), HTTP_X_GRAB_TICKET=ticket, HTTP_ACCEPT_LANGUAGE=value)
+        assert r.status_code == 200 and r.json()["outcome"] == "sold_out", value
+        assert r.json()["message"] == message, value
+        assert r["Content-Language"] == language, value
+        assert translation.get_language() == before  # nothing left behind in the thread
+    # A refusal the middleware turns into JSON (a bad ticket) speaks the page's language too.
+    for value, message in (
+        ("en", "Your session has expired; reload the page."),
+        ("garbage", _zh("Your session has expired; reload the page.")),
+    ):
+        r = Client().post(
+            url(c),
+            HTTP_X_GRAB_TICKET="x",
+            HTTP_ACCEPT="application/json",
+            HTTP_ACCEPT_LANGUAGE=value,
+        )
+        assert r.status_code == 400 and r.json() == {"code": "ticket_invalid", "message": message}
+    assert Voucher.objects.count() == 0
+
+
+@override_settings(GONGHUI_GRAB_RATE_PER_MEMBER=1)
+def test_ticket_grab_rate_limit_answers_in_the_pages_language(world, make_campaign, carded):
+    from gonghui.benefits.services import grab_ticket_issue
+
+    c = make_campaign()
+    ticket = grab_ticket_issue(member=carded(), campaign=c)
+    headers = {"HTTP_X_GRAB_TICKET": ticket, "HTTP_ACCEPT": "application/json"}
+    assert Client().post(url(c), HTTP_IDEMPOTENCY_KEY="k", **headers).status_code == 201
+    r = Client().post(url(c), HTTP_ACCEPT_LANGUAGE="en", **headers)
+    assert r.status_code == 429 and r.json()["message"] == "Too many attempts; wait a few seconds."
+
+
+def test_session_grab_keeps_the_language_cookie_not_the_browsers_header(
+    world, login, make_campaign, carded
+):
+    """Without a ticket the language cookie decides, as on every page; a browser's own
+    Accept-Language does not turn the platform's Chinese default into English."""
+    c = make_campaign(quota=1)
+    voucher_grab_for = carded()
+    login(member=voucher_grab_for).post(url(c))  # the only voucher
+    client = login(member=carded())
+    r = client.post(url(c), HTTP_ACCEPT_LANGUAGE="en")
+    assert r.json()["message"] == _zh("All vouchers have been taken.")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    r = client.post(url(c), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert r.json()["message"] == "All vouchers have been taken."
+
+
+def test_page_language_is_one_of_the_platforms(settings):
+    from gonghui.benefits.views import page_language
+
+    settings.LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+    assert page_language("en") == "en" and page_language("zh-HANS") == "zh-hans"
+    for value in DEFAULT[2:]:
+        assert page_language(value) == settings.LANGUAGE_CODE, value
