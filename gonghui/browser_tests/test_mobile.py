@@ -33,7 +33,7 @@ def test_join_by_qr_on_a_phone(live_server: Any, world: World, phone: Any, scree
     page.fill("input[name=employer]", "焦作市解放区某某商贸有限公司")
     page.select_option("select[name=category]", WorkerCategory.EMPLOYEE.value)
     page.check("input[name=consent]")
-    page.locator("form button[type=submit]").tap()
+    page.locator("main form button[type=submit]").tap()
     page.wait_for_url(f"{url}submitted/")
     body = page.inner_text("body")
     # English source text until the zh-hans catalogue is compiled; Chinese after.

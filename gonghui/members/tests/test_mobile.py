@@ -201,6 +201,28 @@ def test_logout(world, login):
     assert client.get("/m/logout/").status_code == 405
 
 
+def test_every_member_page_offers_the_other_language(world, login):
+    """The member pages have no staff header: the switch is at their foot, the sign-in page
+    included, and it brings the member back to the page they were on, in that language."""
+    anonymous = Client()
+    page = _text(anonymous.get(LOGIN))
+    assert 'name="language" value="en"' in page and "English" in page
+    client = login(member=world.jiefang_member)
+    for path in (HOME, "/m/benefits/"):
+        assert 'name="language" value="en"' in _text(client.get(path))
+    response = client.post("/i18n/setlang/", {"language": "en", "next": HOME})
+    assert response.status_code == 302 and response["Location"] == HOME
+    page = _text(client.get(HOME))
+    assert "My membership" in page and 'name="language" value="zh-hans"' in page
+    # A foreign "next" is not followed; a language the platform lacks changes nothing.
+    response = client.post(
+        "/i18n/setlang/", {"language": "zh-hans", "next": "https://evil.example/"}
+    )
+    assert response["Location"] == "/"
+    client.post("/i18n/setlang/", {"language": "xx", "next": HOME})
+    assert 'name="language" value="en"' in _text(client.get(HOME))  # still Chinese
+
+
 # --- My membership --------------------------------------------------------------------------------
 
 
