@@ -350,12 +350,16 @@ def grab_path(fx: Fixture) -> str:
 
 
 def grab_headers(fx: Fixture, member_id: int, *, key_prefix: str) -> dict[str, str]:
-    """What the campaign page's fetch sends: the member's grab ticket, no cookies."""
+    """What the campaign page's fetch sends: the member's grab ticket, no cookies, and the page's
+    own language (its ``<html lang>``, the platform's default for a member without the cookie)."""
+    from django.conf import settings
+
     from gonghui.benefits.services import grab_ticket_issue
     from gonghui.members.models import Member
 
     return {
         "Accept": "application/json",
+        "Accept-Language": settings.LANGUAGE_CODE,
         "Content-Length": "0",
         "X-Grab-Ticket": grab_ticket_issue(member=Member(pk=member_id), campaign=fx.campaign),
         "Idempotency-Key": f"{key_prefix}-{member_id}",

@@ -27,6 +27,7 @@ from gonghui.benefits.models import (
     Redemption,
     Store,
     Voucher,
+    VoucherStatusChange,
 )
 from gonghui.benefits.services import (
     merchant_clerk_create,
@@ -246,6 +247,17 @@ class CampaignAdmin(ScopedModelAdmin):
         return format_html('<a href="{}">{}</a>', url, _("Open in the console"))
 
 
+class VoucherStatusChangeInline(ReadOnlyInline):
+    """The platform's reason in the reader's language (its code's label), then the words a person
+    typed (a reversal's or a cancellation's reason), as typed."""
+
+    model = VoucherStatusChange
+    fields = ("at", "old", "new", "actor_label", "reason_code", "reason")
+    readonly_fields = fields
+    ordering = ("at", "id")
+    verbose_name_plural = _("status history")
+
+
 @admin.register(Voucher)
 class VoucherAdmin(ScopedModelAdmin):
     org_field = "campaign__org"
@@ -255,6 +267,7 @@ class VoucherAdmin(ScopedModelAdmin):
     list_select_related = ("campaign", "member")
     fields = ("code_tail", "campaign", "member", "slot", "status", "created_at", "used_at")
     readonly_fields = fields
+    inlines = (VoucherStatusChangeInline,)
 
     @admin.display(description=_("code"))
     def code_tail(self, obj: Voucher) -> str:

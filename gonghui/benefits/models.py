@@ -353,15 +353,37 @@ class Voucher(models.Model):
         return f"{self.campaign_id}:{self.code[-6:]}"
 
 
+class VoucherChangeReason(models.TextChoices):
+    """Why the platform itself moved a voucher. Stored as the code; a page shows the label in the
+    reader's language. A move a person makes (a reversal) has no code, only the words they typed."""
+
+    WINDOW_ENDED = "window_ended", _("The redemption window ended.")
+    # The manager's own words for the cancellation stay in ``reason``, as typed.
+    CAMPAIGN_CANCELLED = "campaign_cancelled", _("The campaign was cancelled.")
+
+
 class VoucherStatusChange(models.Model):
     voucher = models.ForeignKey(Voucher, on_delete=models.CASCADE, related_name="status_changes")
     old = models.CharField(max_length=10)
     new = models.CharField(max_length=10)
     actor_label = models.CharField(max_length=150, blank=True)
-    reason = models.CharField(max_length=300, blank=True)
+    # Stable codes, not words: a page says them in its reader's language.
+    reason_code = models.CharField(
+        _("platform's reason"), max_length=32, blank=True, choices=VoucherChangeReason.choices
+    )
+    # The words of the person who made the move (a reversal's or cancellation's reason), as typed.
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
     # The moment of the change as the service saw it (a scan's redemption and its status row
     # carry the same instant); set once, never edited.
     at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason_code__in=["", *VoucherChangeReason.values]),
+                name="voucher_change_reason_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.voucher_id}: {self.old} → {self.new}"

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from gonghui.benefits import hot
 from gonghui.benefits.models import (
@@ -33,9 +35,9 @@ from gonghui.benefits.selectors import (
     member_campaign_list,
     member_voucher_list,
 )
-from gonghui.benefits.services import Eligibility, member_eligibility
+from gonghui.benefits.services import CardFacts, Eligibility, member_eligibility
 from gonghui.core.errors import NotFound
-from gonghui.members.models import Member
+from gonghui.members.models import Member, MemberCard
 
 # members ---------------------------------------------------------------------------------------
 
@@ -43,6 +45,19 @@ from gonghui.members.models import Member
 # How long an ended campaign stays on the list (greyed, at the end): long enough for a member
 # to see what happened to a campaign they waited for, short enough to keep the list short.
 ENDED_SHOWN_FOR = dt.timedelta(days=30)
+
+
+# The list gives the reason a member cannot take part in one line. The campaign page's message
+# is kept where it is short; where it lists banks or worker categories the list says it briefly
+# (the campaign page, one tap away, gives the whole list).
+SHORT_REASONS: dict[str, Promise] = {
+    "card_bank": _("Your card is not an accepted member card."),
+    "category": _("Not open to your worker category."),
+}
+
+# The states in which the member could still act (grab, register, or wait to grab): only there
+# does "not eligible" say something the state does not already say.
+ACTIONABLE_STATES = frozenset({"open", "registering", "upcoming"})
 
 
 @dataclass(frozen=True)
@@ -54,33 +69,68 @@ class CampaignListItem:
     state: str
     held: int = 0  # the member's vouchers of it
     registered: bool = False  # lottery: the member's entry
+    eligibility: Eligibility = Eligibility(True)
 
     @property
     def has_all(self) -> bool:
         return self.held >= self.campaign.per_member_limit
 
     @property
+    def not_eligible(self) -> bool:
+        """The member could act on the campaign but for who they are: say so on the list, not
+        only after the tap. What they already hold or entered keeps its own badge (the draw
+        does not ask again, and a voucher is theirs)."""
+        return (
+            not self.eligibility.ok
+            and not self.held
+            and not self.registered
+            and self.state in ACTIONABLE_STATES
+        )
+
+    @property
+    def shows_state(self) -> bool:
+        """Whether the campaign's state badge is worth showing beside the member's own: not when
+        they hold all they may have, nor when they hold some and may not get more."""
+        return not self.has_all and not (self.held and not self.eligibility.ok)
+
+    @property
+    def reason(self) -> str:
+        """Why not, in one short line."""
+        if self.eligibility.ok:
+            return ""
+        short = SHORT_REASONS.get(self.eligibility.code)
+        return str(short) if short is not None else self.eligibility.message
+
+    @property
     def rank(self) -> int:
         """What the member can do now first: grab or register, then show a voucher at the till,
-        then wait for a draw, then what is over for them (sold out, drawn)."""
-        if (self.state == "open" and not self.has_all) or (
-            self.state == "registering" and not self.registered
+        then wait for a draw, then what they may not take part in, then what is over for them
+        (sold out, drawn)."""
+        if self.not_eligible:
+            return 3
+        if self.eligibility.ok and (
+            (self.state == "open" and not self.has_all)
+            or (self.state == "registering" and not self.registered)
         ):
             return 0
         if self.held:
             return 1
         if self.registered and self.state in {"registering", "awaiting_draw"}:
             return 2
-        return 3
+        return 4
 
 
 def member_campaigns(*, member: Member) -> dict[str, list[CampaignListItem]]:
     """The list page: campaigns open now, still to come, and ended in the last days, for this
-    member's union, each with its state and the member's vouchers and entry. One query however
-    many campaigns there are: the member's standing and the stock come as subqueries."""
+    member's union, each with its state, the member's vouchers and entry, and whether the
+    member may take part (the check of the campaign page and the grab, ``member_eligibility``).
+    One query however many campaigns there are: the member's standing, their current card and
+    the stock come as subqueries."""
     now = timezone.now()
+    card = MemberCard.objects.filter(member_id=member.pk, is_current=True).order_by()
     qs = (
         member_campaign_list(member=member)
+        .select_related("eligible_org")  # eligibility names the subtree a campaign is for
         .filter(
             status__in=[CampaignStatus.SCHEDULED, CampaignStatus.OPEN, CampaignStatus.CLOSED],
             redeem_until__gt=now - ENDED_SHOWN_FOR,
@@ -102,6 +152,9 @@ def member_campaigns(*, member: Member) -> dict[str, list[CampaignListItem]]:
             stock_left=Exists(
                 CampaignStock.objects.filter(campaign_id=OuterRef("pk"), remaining__gt=0)
             ),
+            # The same for every row (not correlated): the database works it out once.
+            member_card_ok=Subquery(card.values("is_member_card")[:1]),
+            member_card_bank=Subquery(card.values("bank_name")[:1]),
         )
         .order_by("release_at", "pk")
     )
@@ -117,6 +170,12 @@ def member_campaigns(*, member: Member) -> dict[str, list[CampaignListItem]]:
             state=state,
             held=campaign.member_held,  # type: ignore[attr-defined]
             registered=campaign.member_registered,  # type: ignore[attr-defined]
+            eligibility=member_eligibility(
+                member=member,
+                campaign=campaign,
+                # The member's current card, loaded with the list (the same in every row).
+                card=CardFacts.of(campaign.member_card_ok, campaign.member_card_bank),  # type: ignore[attr-defined]
+            ),
         )
         if state == "upcoming":
             upcoming.append(item)
@@ -125,6 +184,7 @@ def member_campaigns(*, member: Member) -> dict[str, list[CampaignListItem]]:
         else:
             open_now.append(item)
     open_now.sort(key=lambda item: item.rank)  # stable: in release order within a rank
+    upcoming.sort(key=lambda item: item.not_eligible)  # what the member may wait for first
     ended.sort(key=lambda item: (not item.held, -item.campaign.redeem_until.timestamp()))
     return {"open": open_now, "upcoming": upcoming, "ended": ended}
 

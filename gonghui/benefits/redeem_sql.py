@@ -83,8 +83,9 @@ WITH q AS (
       FROM v ORDER BY v.n
     RETURNING id, voucher_id, at
 ), sc AS (
-    INSERT INTO benefits_voucherstatuschange (voucher_id, old, new, actor_label, reason, at)
-    SELECT v.id, 'open', 'used', v.label, '', v.now FROM v ORDER BY v.n
+    INSERT INTO benefits_voucherstatuschange
+           (voucher_id, old, new, actor_label, reason_code, reason, at)
+    SELECT v.id, 'open', 'used', v.label, '', '', v.now FROM v ORDER BY v.n
 ), t AS (
     INSERT INTO ledger_transaction (org_id, memo, reference, created_at, created_by_id,
                                     actor_label)

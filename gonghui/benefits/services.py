@@ -14,7 +14,7 @@ import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import segno
 from django.conf import settings
@@ -48,6 +48,7 @@ from gonghui.benefits.models import (
     Registration,
     Store,
     Voucher,
+    VoucherChangeReason,
     VoucherStatus,
     VoucherStatusChange,
 )
@@ -661,6 +662,7 @@ def campaign_cancel(*, campaign: Campaign, actor: Any, reason: str) -> Campaign:
             Voucher.objects.filter(campaign=campaign, status=VoucherStatus.OPEN),
             new=VoucherStatus.CANCELLED,
             actor=actor,
+            reason_code=VoucherChangeReason.CAMPAIGN_CANCELLED,
             reason=reason,
         )
     return campaign
@@ -751,13 +753,28 @@ def _grab_member(pk: int) -> Member | None:
 
 
 @dataclass(frozen=True)
-class _CardFacts:
+class CardFacts:
+    """What the eligibility check reads of a member's current card."""
+
     is_member_card: bool
     bank_name: str
 
+    @classmethod
+    def of(cls, is_member_card: bool | None, bank_name: str | None) -> CardFacts | None:
+        """From a query's columns of a LEFT JOIN: None when the member has no current card."""
+        return None if is_member_card is None else cls(bool(is_member_card), bank_name or "")
 
-def member_eligibility(*, member: Member, campaign: Campaign) -> Eligibility:
-    """Whether ``member`` may receive a voucher of ``campaign``, and if not, why (code + message)."""
+
+# ``card=`` of ``member_eligibility`` when the caller has not loaded the card.
+LOAD_CARD: Final = "load"
+
+
+def member_eligibility(
+    *, member: Member, campaign: Campaign, card: CardFacts | None | Literal["load"] = LOAD_CARD
+) -> Eligibility:
+    """Whether ``member`` may receive a voucher of ``campaign``, and if not, why (code + message).
+    ``card``: the member's current card as the caller loaded it (None: no card), so that a list
+    of campaigns checks them all without one card query each; by default it is read here."""
     if member.status != MemberStatus.ACTIVE:
         return Eligibility(False, "member_inactive", _("Only active union members can take part."))
     root = campaign.eligible_org or campaign.org
@@ -773,14 +790,15 @@ def member_eligibility(*, member: Member, campaign: Campaign) -> Eligibility:
             False, "category", _("This campaign is for: %(cats)s.") % {"cats": labels}
         )
     if campaign.require_member_card:
-        card: MemberCard | _CardFacts | None
-        if hasattr(member, "grab_card_ok"):  # loaded with the member by _grab_member
-            ok = getattr(member, "grab_card_ok", None)
-            bank = getattr(member, "grab_card_bank", None) or ""
-            card = None if ok is None else _CardFacts(bool(ok), bank)
+        if card != LOAD_CARD:
+            current: MemberCard | CardFacts | None = card
+        elif hasattr(member, "grab_card_ok"):  # loaded with the member by _grab_member
+            current = CardFacts.of(
+                getattr(member, "grab_card_ok", None), getattr(member, "grab_card_bank", None)
+            )
         else:
             # No .first(): its ORDER BY id LIMIT 1 tempts PostgreSQL into walking the primary key.
-            card = next(
+            current = next(
                 iter(
                     MemberCard.objects.filter(member=member, is_current=True)
                     .order_by()
@@ -788,10 +806,10 @@ def member_eligibility(*, member: Member, campaign: Campaign) -> Eligibility:
                 ),
                 None,
             )
-        if card is None:
+        if current is None:
             return Eligibility(False, "card_missing", _("Register your union member card first."))
-        if not card.is_member_card or (
-            campaign.card_banks and card.bank_name not in campaign.card_banks
+        if not current.is_member_card or (
+            campaign.card_banks and current.bank_name not in campaign.card_banks
         ):
             banks = "、".join(campaign.card_banks) or _("the listed banks")
             return Eligibility(
@@ -1422,7 +1440,12 @@ def clean_receipt_no(raw: object) -> str:
     return receipt
 
 
-def _vouchers_move(qs: Any, *, new: str, actor: Any, reason: str) -> int:
+def _vouchers_move(
+    qs: Any, *, new: str, actor: Any, reason_code: VoucherChangeReason, reason: str = ""
+) -> int:
+    """Move the vouchers of ``qs`` to ``new`` for the platform's ``reason_code`` (stored as a
+    code, shown in the reader's language); ``reason`` is what a person typed, if anyone did."""
+    code = VoucherChangeReason(reason_code).value
     now = timezone.now()
     ids = list(qs.values_list("pk", "status"))
     if not ids:
@@ -1442,7 +1465,8 @@ def _vouchers_move(qs: Any, *, new: str, actor: Any, reason: str) -> int:
                     old=s,
                     new=new,
                     actor_label=actor_label_of(actor),
-                    reason=reason,
+                    reason_code=code,
+                    reason=reason[:300],
                     at=now,
                 )
                 for pk, s in chunk
@@ -1459,7 +1483,7 @@ def vouchers_expire(*, now: dt.datetime | None = None) -> int:
             Voucher.objects.filter(status=VoucherStatus.OPEN, campaign__redeem_until__lte=now),
             new=VoucherStatus.EXPIRED,
             actor=None,
-            reason="window ended",
+            reason_code=VoucherChangeReason.WINDOW_ENDED,
         )
 
 

@@ -90,12 +90,12 @@ def _in_page_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
         language = page_language(request.headers.get("Accept-Language", ""))
         if language == translation.get_language():
             return view(request, *args, **kwargs)
-        # Messages are made (gettext, not lazy) inside the view, so an ApplicationError that
-        # leaves it carries its text in this language to the middleware's JSON answer too.
+        # The request names the answer's language for the middlewares: the JSON refusal made
+        # for an ApplicationError that leaves the view (a bad ticket, too many taps) and the
+        # Content-Language header come after this override has ended.
+        request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
         with translation.override(language):
-            response = view(request, *args, **kwargs)
-        response.headers["Content-Language"] = language
-        return response
+            return view(request, *args, **kwargs)
 
     return wrapped
 

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 
 from gonghui.core.errors import ApplicationError
 
@@ -20,6 +21,13 @@ class ApplicationErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, ApplicationError):
             return None
+        # In the language the view was answering in (``request.LANGUAGE_CODE``), which may not
+        # be the one active here: a view's translation.override has ended by now.
+        language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language()
+        with translation.override(language):
+            return self._answer(request, exception)
+
+    def _answer(self, request: HttpRequest, exception: ApplicationError) -> HttpResponse:
         if request.path.startswith("/api/") or request.headers.get("Accept") == "application/json":
             body = {"code": exception.code, "message": str(exception.message)}
             if exception.field:
@@ -48,5 +56,8 @@ class DefaultLanguageMiddleware:
         translation.activate(language)
         request.LANGUAGE_CODE = language  # type: ignore[attr-defined]
         response = self.get_response(request)
-        response.headers.setdefault("Content-Language", language)
+        # The language the answer was made in: a view that answers in another one (the ticket
+        # grab, in its page's language) says so on the request, and so does the JSON refusal
+        # made for it after the view's own override has ended.
+        response.headers.setdefault("Content-Language", getattr(request, "LANGUAGE_CODE", language))
         return response

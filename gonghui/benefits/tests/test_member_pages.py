@@ -24,9 +24,10 @@ from gonghui.benefits.services import (
     voucher_grab,
     voucher_redeem,
 )
-from gonghui.benefits.tests.conftest import OTHER_BANK_CARD, ZHONGYUAN_CARD
+from gonghui.benefits.tests.conftest import OTHER_BANK_CARD, POSTAL_CARD, ZHONGYUAN_CARD
 from gonghui.benefits.tests.pages_helpers import text as page_text
 from gonghui.benefits.tests.qr_raster import svg_qr_to_image
+from gonghui.members.models import Member, MemberCard, MemberStatus
 from gonghui.members.services import member_card_set
 
 LIST = "/m/benefits/"
@@ -795,3 +796,151 @@ def test_member_campaigns_is_one_query(world, make_campaign, carded, django_asse
         assert [item.campaign.merchant.name for item in items]  # loaded with the list
         assert [item.campaign.org.name for item in items]
     assert len(items) == 5 and sum(item.held for item in items) == 4
+
+
+# --- who may take part, on the list -------------------------------------------------------------
+
+
+def _ineligible_setup(world, make_campaign, carded, kind):
+    """(member, a campaign the member may not take part in) for one reason."""
+    if kind == "no_card":
+        return carded(card=None), make_campaign(name="不可参加活动")
+    if kind == "not_member_card":
+        return carded(card=OTHER_BANK_CARD), make_campaign(name="不可参加活动")
+    if kind == "bank_not_listed":
+        return carded(card=POSTAL_CARD), make_campaign(name="不可参加活动", card_banks=["中原银行"])
+    assert kind == "category"
+    return carded(), make_campaign(name="不可参加活动", categories=["migrant_worker"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "reason"),
+    [
+        ("no_card", "card_missing", "Register your union member card first."),
+        ("not_member_card", "card_bank", "Your card is not an accepted member card."),
+        ("bank_not_listed", "card_bank", "Your card is not an accepted member card."),
+        ("category", "category", "Not open to your worker category."),
+    ],
+)
+def test_list_says_not_eligible_before_the_tap(
+    world, login, make_campaign, carded, kind, code, reason
+):
+    """The list showed 抢券中 first to a member who could not take part: they learnt it only on
+    the campaign page. Now the list says so, with the reason, after what they can act on and
+    before what is sold out."""
+    now = timezone.now()
+    sold_out = make_campaign(name="已抢完活动", quota=1, require_member_card=False)
+    assert voucher_grab(campaign=sold_out, member=carded()).ok
+    member, bad = _ineligible_setup(world, make_campaign, carded, kind)
+    bad_soon = make_campaign(
+        status="scheduled",
+        name="不可参加的预告",
+        release_at=now + dt.timedelta(days=1),
+        redeem_from=now + dt.timedelta(days=2),
+        redeem_until=now + dt.timedelta(days=20),
+        card_banks=bad.card_banks,
+        categories=bad.categories,
+    )
+    good_soon = make_campaign(
+        status="scheduled",
+        name="可参加的预告",
+        release_at=now + dt.timedelta(days=2),
+        redeem_from=now + dt.timedelta(days=3),
+        redeem_until=now + dt.timedelta(days=20),
+        require_member_card=False,
+        categories=[],
+    )
+    good = make_campaign(name="可参加活动", require_member_card=False, categories=[])
+    client = login(member=member)
+    body = page_text(client.get(LIST))
+    cards = _cards(body)
+    assert cards == [
+        (good.pk, "open", ["open"]),
+        (bad.pk, "open", ["not_eligible"]),
+        (sold_out.pk, "sold_out", ["sold_out"]),
+        (good_soon.pk, "upcoming", ["upcoming"]),  # what the member may wait for first
+        (bad_soon.pk, "upcoming", ["not_eligible"]),
+    ]
+    assert _badge("Not eligible") in body
+    bad_card = body.split(f'data-campaign="{bad.pk}"', 1)[1].split("</a>", 1)[0]
+    assert f'data-eligibility="{code}"' in bad_card and zh(reason) in bad_card
+    good_card = body.split(f'data-campaign="{good.pk}"', 1)[1].split("</a>", 1)[0]
+    assert "data-eligibility" not in good_card
+    # The campaign page agrees, campaign by campaign.
+    for c, expected in ((bad, code), (bad_soon, code), (good, "ok"), (good_soon, "ok")):
+        page = client.get(campaign_url(c)).content.decode()
+        assert f'data-eligibility="{expected}"' in page, c.name
+
+
+def test_eligible_member_sees_no_not_eligible_badge(world, login, make_campaign, carded):
+    make_campaign(name="抢券活动")
+    make_campaign(name="限中原银行", card_banks=["中原银行"])
+    make_campaign(name="限职工", categories=["employee"], eligible_org=world.jiefang_base)
+    _lottery(world, make_campaign, name="抽签活动")
+    body = page_text(login(member=carded()).get(LIST))
+    cards = _cards(body)
+    assert len(cards) == 4
+    assert all("not_eligible" not in badges for _pk, _state, badges in cards)
+    assert "data-eligibility" not in body and _badge("Not eligible") not in body
+
+
+def test_not_eligible_lottery_and_what_the_member_already_has(world, login, make_campaign, carded):
+    """An entry or a voucher made before the card went keeps its badge: the draw does not ask
+    again, and the voucher is the member's. Only what they could still get says "not eligible"."""
+    member = carded()
+    held = make_campaign(name="已领一张", per_member_limit=2)
+    assert voucher_grab(campaign=held, member=member).ok
+    registered = _lottery(world, make_campaign, name="已报名活动")
+    lottery_register(campaign=registered, member=member)
+    registering = _lottery(world, make_campaign, name="报名中活动")
+    MemberCard.objects.filter(member=member).update(is_current=False)  # the card is gone
+    cards = _cards(page_text(login(member=member).get(LIST)))
+    assert cards == [
+        (held.pk, "open", ["held"]),
+        (registered.pk, "registering", ["registering", "registered"]),
+        (registering.pk, "registering", ["not_eligible"]),
+    ]
+
+
+def test_list_leaves_out_campaigns_for_another_subtree_as_the_page_refuses_them(
+    world, login, make_campaign, carded
+):
+    """Wrong subtree: the list does not offer the campaign at all, and its page (reachable by
+    link) says why; neither says "eligible"."""
+    c = make_campaign(name="解放区活动")
+    member = carded(org=world.zhongzhan_base)
+    client = login(member=member)
+    assert str(c.pk) not in {str(pk) for pk, _s, _b in _cards(page_text(client.get(LIST)))}
+    assert 'data-eligibility="org_outside"' in client.get(campaign_url(c)).content.decode()
+    eligibility = pages.member_campaign_get(member=member, pk=c.pk).eligibility
+    assert not eligibility.ok and eligibility.code == "org_outside"
+
+
+def test_list_and_page_agree_for_a_member_who_left(world, make_campaign, carded):
+    """A member who left cannot sign in; the selectors still give the same answer."""
+    member = carded()
+    c = make_campaign(name="抢券活动")
+    Member.objects.filter(pk=member.pk).update(status=MemberStatus.LEFT)
+    member.refresh_from_db()
+    (item,) = pages.member_campaigns(member=member)["open"]
+    assert item.not_eligible and item.rank == 3
+    assert item.eligibility.code == "member_inactive"
+    assert item.reason == gettext("Only active union members can take part.")
+    assert pages.member_campaign_get(member=member, pk=c.pk).eligibility == item.eligibility
+
+
+def test_not_eligible_list_costs_one_query_however_many_campaigns(
+    world, make_campaign, carded, django_assert_num_queries
+):
+    """The member's card, org and category are read once with the list, not per campaign
+    (eligible_org names the subtree in a reason: it comes with the list too)."""
+    member = carded(card=POSTAL_CARD)
+    for i in range(3):
+        make_campaign(name=f"限中原{i}", card_banks=["中原银行"], eligible_org=world.jiefang_base)
+        make_campaign(name=f"限农民工{i}", categories=["migrant_worker"])
+        make_campaign(name=f"可参加{i}", eligible_org=world.jiefang_township)
+    with django_assert_num_queries(1):
+        listing = pages.member_campaigns(member=member)
+        items = listing["open"]
+        assert [item.reason for item in items]
+    assert [item.eligibility.code for item in items] == ["ok"] * 3 + ["card_bank", "category"] * 3

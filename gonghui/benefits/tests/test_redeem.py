@@ -9,7 +9,7 @@ from django.utils import timezone
 from PIL import Image
 from stdnum import luhn
 
-from gonghui.benefits.models import Redemption, Voucher, VoucherStatus
+from gonghui.benefits.models import Redemption, Voucher, VoucherChangeReason, VoucherStatus
 from gonghui.benefits.services import (
     campaigns_advance,
     clean_voucher_code,
@@ -219,7 +219,13 @@ def test_expiry_after_the_window(shop, voucher):
     voucher.refresh_from_db()
     assert voucher.status == VoucherStatus.EXPIRED
     assert voucher.status_changes.latest("id").at == voucher.status_changed_at
-    assert voucher.status_changes.get().new == VoucherStatus.EXPIRED
+    change = voucher.status_changes.get()
+    # The clock's reason is a code (a page says it in its reader's language), not English words.
+    assert (change.new, change.reason_code, change.reason) == (
+        VoucherStatus.EXPIRED,
+        VoucherChangeReason.WINDOW_ENDED,
+        "",
+    )
     with pytest.raises(ApplicationError) as exc:
         voucher_redeem(
             code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="1", amount_fen=1
@@ -256,6 +262,7 @@ def test_supervisor_reverses_within_the_window(world, shop, voucher):
     # The reversal's status row carries the reversal's moment.
     change = voucher.status_changes.latest("id")
     assert (change.new, change.at) == (VoucherStatus.OPEN, r.reversed_at)
+    assert (change.reason_code, change.reason) == ("", "收银员扫错了")  # a person's words, as typed
     assert voucher.status_changed_at == r.reversed_at
     assert account_balance_fen(account=Account.objects.get(code="5301")) == 0
     assert ledger_total_fen() == 0

@@ -350,7 +350,7 @@ def _rows(redemption_id: int) -> dict[str, Any]:
     changes = list(
         VoucherStatusChange.objects.filter(voucher=v)
         .order_by("id")
-        .values_list("old", "new", "actor_label")
+        .values_list("old", "new", "actor_label", "reason_code", "reason")
     )
     changed_at = VoucherStatusChange.objects.filter(voucher=v).latest("id").at
     return {

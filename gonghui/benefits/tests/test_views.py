@@ -209,10 +209,12 @@ def test_ticket_grab_answers_in_the_pages_language(
         assert r.json()["message"] == message, value
         assert r["Content-Language"] == language, value
         assert translation.get_language() == before  # nothing left behind in the thread
-    # A refusal the middleware turns into JSON (a bad ticket) speaks the page's language too.
-    for value, message in (
-        ("en", "Your session has expired; reload the page."),
-        ("garbage", _zh("Your session has expired; reload the page.")),
+    # A refusal the middleware turns into JSON (a bad ticket) speaks the page's language too,
+    # and says so in its header (it said zh-hans over an English body).
+    for value, message, language in (
+        ("en", "Your session has expired; reload the page.", "en"),
+        ("garbage", _zh("Your session has expired; reload the page."), "zh-hans"),
+        ("", _zh("Your session has expired; reload the page."), "zh-hans"),
     ):
         r = Client().post(
             url(c),
@@ -221,6 +223,8 @@ def test_ticket_grab_answers_in_the_pages_language(
             HTTP_ACCEPT_LANGUAGE=value,
         )
         assert r.status_code == 400 and r.json() == {"code": "ticket_invalid", "message": message}
+        assert r["Content-Language"] == language, value
+        assert translation.get_language() == before
     assert Voucher.objects.count() == 0
 
 
@@ -234,6 +238,11 @@ def test_ticket_grab_rate_limit_answers_in_the_pages_language(world, make_campai
     assert Client().post(url(c), HTTP_IDEMPOTENCY_KEY="k", **headers).status_code == 201
     r = Client().post(url(c), HTTP_ACCEPT_LANGUAGE="en", **headers)
     assert r.status_code == 429 and r.json()["message"] == "Too many attempts; wait a few seconds."
+    assert r["Content-Language"] == "en"
+    r = Client().post(url(c), HTTP_ACCEPT_LANGUAGE="zh-hans", **headers)
+    assert r.status_code == 429
+    assert r.json()["message"] == _zh("Too many attempts; wait a few seconds.")
+    assert r["Content-Language"] == "zh-hans"
 
 
 def test_session_grab_keeps_the_language_cookie_not_the_browsers_header(
