@@ -207,6 +207,7 @@ def test_every_member_page_offers_the_other_language(world, login):
     anonymous = Client()
     page = _text(anonymous.get(LOGIN))
     assert 'name="language" value="en"' in page and "English" in page
+    assert "{#" not in page and "{%" not in page  # template comments stay out of the page
     client = login(member=world.jiefang_member)
     for path in (HOME, "/m/benefits/"):
         assert 'name="language" value="en"' in _text(client.get(path))
