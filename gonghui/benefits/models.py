@@ -251,19 +251,19 @@ class CampaignChangeReason(models.TextChoices):
 
 class CampaignStatusChange(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="status_changes")
-    old = models.CharField(max_length=10)
-    new = models.CharField(max_length=10)
+    old = models.CharField(_("status before"), max_length=10, choices=CampaignStatus.choices)
+    new = models.CharField(_("status after"), max_length=10, choices=CampaignStatus.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_label = models.CharField(max_length=150, blank=True)
+    actor_label = models.CharField(_("changed by"), max_length=150, blank=True)
     # Stable codes, not words: a page says them in its reader's language.
     reason_code = models.CharField(
         _("platform's reason"), max_length=32, blank=True, choices=CampaignChangeReason.choices
     )
     # The words of the person who made the move (a cancellation's reason), as typed.
     reason = models.CharField(_("reason"), max_length=300, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
 
     class Meta:
         ordering = ["at", "id"]
@@ -364,9 +364,9 @@ class VoucherChangeReason(models.TextChoices):
 
 class VoucherStatusChange(models.Model):
     voucher = models.ForeignKey(Voucher, on_delete=models.CASCADE, related_name="status_changes")
-    old = models.CharField(max_length=10)
-    new = models.CharField(max_length=10)
-    actor_label = models.CharField(max_length=150, blank=True)
+    old = models.CharField(_("status before"), max_length=10, choices=VoucherStatus.choices)
+    new = models.CharField(_("status after"), max_length=10, choices=VoucherStatus.choices)
+    actor_label = models.CharField(_("changed by"), max_length=150, blank=True)
     # Stable codes, not words: a page says them in its reader's language.
     reason_code = models.CharField(
         _("platform's reason"), max_length=32, blank=True, choices=VoucherChangeReason.choices
@@ -375,7 +375,7 @@ class VoucherStatusChange(models.Model):
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     # The moment of the change as the service saw it (a scan's redemption and its status row
     # carry the same instant); set once, never edited.
-    at = models.DateTimeField(default=timezone.now, editable=False)
+    at = models.DateTimeField(_("at"), default=timezone.now, editable=False)
 
     class Meta:
         constraints = [

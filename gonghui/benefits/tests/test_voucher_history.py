@@ -143,6 +143,11 @@ def test_admin_history_says_the_platforms_reason_in_words_and_a_typed_one_as_typ
     page = history(expired)
     assert zh("The redemption window ended.") in page
     assert "window_ended" not in page and ">window ended<" not in page
+    # The columns and the states are words in the reader's language, not field names and codes.
+    for heading in ("at", "status before", "status after", "changed by"):
+        assert zh(heading) != heading and zh(heading) in page
+    assert zh("Not yet used") in page and zh("Expired") in page
+    assert ">expired<" not in page and ">open<" not in page
     # A typed reason is text: markup in it is shown, not run.
     VoucherStatusChange.objects.create(
         voucher=expired, old="x", new="y", reason="<b>收银台</b> & “引号”"
