@@ -724,7 +724,7 @@ class Eligibility:
 
 def _grab_member(pk: int) -> Member | None:
     """The member as the grab needs it, in one plain query: the fields eligibility reads and the
-    current card's facts (``grab_card_*``). Building an ORM query with subqueries cost a winner
+    current card's facts (``grab_card``). Building an ORM query with subqueries cost a winner
     ~1 ms before it ran; this is the hottest path of the platform.
 
     The result is a read-only partial instance (status, category, org path, card facts): the
@@ -747,8 +747,7 @@ def _grab_member(pk: int) -> Member | None:
     member_id, status, category, org_id, path, card_ok, card_bank = row
     member = Member(id=member_id, status=status, category=category, org_id=org_id)
     member.org = Org(id=org_id, path=path)
-    member.grab_card_ok = card_ok  # type: ignore[attr-defined]
-    member.grab_card_bank = card_bank  # type: ignore[attr-defined]
+    member.grab_card = CardFacts.of(card_ok, card_bank)  # type: ignore[attr-defined]
     return member
 
 
@@ -790,12 +789,10 @@ def member_eligibility(
             False, "category", _("This campaign is for: %(cats)s.") % {"cats": labels}
         )
     if campaign.require_member_card:
+        if card == LOAD_CARD:  # the grab's member (``_grab_member``) comes with its card
+            card = getattr(member, "grab_card", LOAD_CARD)
         if card != LOAD_CARD:
             current: MemberCard | CardFacts | None = card
-        elif hasattr(member, "grab_card_ok"):  # loaded with the member by _grab_member
-            current = CardFacts.of(
-                getattr(member, "grab_card_ok", None), getattr(member, "grab_card_bank", None)
-            )
         else:
             # No .first(): its ORDER BY id LIMIT 1 tempts PostgreSQL into walking the primary key.
             current = next(

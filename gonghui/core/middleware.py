@@ -23,7 +23,9 @@ class ApplicationErrorMiddleware:
             return None
         # In the language the view was answering in (``request.LANGUAGE_CODE``), which may not
         # be the one active here: a view's translation.override has ended by now.
-        language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language()
+        language = getattr(request, "LANGUAGE_CODE", None)
+        if not language or language == translation.get_language():
+            return self._answer(request, exception)  # the usual case: nothing to switch
         with translation.override(language):
             return self._answer(request, exception)
 

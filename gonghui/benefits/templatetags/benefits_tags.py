@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from gonghui.benefits.services import voucher_code_display
+
 register = template.Library()
 
 
@@ -24,6 +26,4 @@ def fen_yuan(value: object) -> str:
 @register.filter
 def voucher_code(code: str) -> str:
     """A digit code in groups of five, easier to read out and type ("12345 67890 12345")."""
-    from gonghui.benefits.services import voucher_code_display
-
     return voucher_code_display(str(code or ""))

@@ -188,15 +188,14 @@ def test_ticket_grab_answers_in_the_pages_language(
 ):
     """The page's fetch sends no cookies, so not the language cookie: an English page got its
     answer in Chinese. The page names its language; the answer follows it, at no query."""
-    from gonghui.benefits import hot, views
+    from gonghui.benefits import hot
     from gonghui.benefits.services import grab_ticket_issue
 
     c = make_campaign(quota=1)
     ticket = grab_ticket_issue(member=carded(), campaign=c)
     hot.mark_sold_out(hot.campaign_key(c))
-    # The endpoint keeps campaign rows for two seconds; start from this test's row (a rolled
-    # back test's campaign may have had the same id) and load it once before counting.
-    views._campaigns.clear()
+    # The endpoint keeps campaign rows for two seconds (emptied before each test by the
+    # conftest): load this test's row once before counting.
     Client().post(url(c), HTTP_X_GRAB_TICKET=ticket)
     before = translation.get_language()
     for value, message, language in [
