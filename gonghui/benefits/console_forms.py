@@ -411,7 +411,10 @@ class CampaignForm(ApplicationErrorForm):
 
 class CancelForm(ApplicationErrorForm):
     reason = TextField(
-        label=_("Reason"), required=False, widget=forms.Textarea({"rows": 2, "maxlength": 300})
+        label=_("Reason"),
+        required=False,
+        help_text=_("Members holding a voucher of this campaign see it on the voucher."),
+        widget=forms.Textarea({"rows": 2, "maxlength": 300}),
     )
 
 

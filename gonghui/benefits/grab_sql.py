@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from gonghui.core import prepared
 
-_STATEMENT = """
+_STATEMENT = prepared.compact(
+    """
 WITH d AS (
     UPDATE benefits_campaignstock SET remaining = remaining - 1
      WHERE id = (
@@ -50,6 +51,7 @@ WITH d AS (
 )
 SELECT v.id, v.created_at, d.remaining FROM v, d
 """
+)
 
 
 @dataclass(frozen=True)

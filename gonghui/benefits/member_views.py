@@ -224,6 +224,7 @@ def voucher_detail(request: HttpRequest, member: Member, pk: int) -> HttpRespons
             "state": state,
             "stores": pages.voucher_stores(voucher),
             "redemption": pages.voucher_redemption(voucher),
+            "end": pages.voucher_end(voucher, state=state),
             # Grabbed before the redemption window opens: the till would refuse it until then.
             "not_yet": state == "open" and now < voucher.campaign.redeem_from,
             # Only a usable voucher shows a scannable code; a used one shows it struck through.

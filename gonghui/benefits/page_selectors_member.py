@@ -27,7 +27,9 @@ from gonghui.benefits.models import (
     Registration,
     Store,
     Voucher,
+    VoucherChangeReason,
     VoucherStatus,
+    VoucherStatusChange,
 )
 from gonghui.benefits.selectors import (
     campaign_public_get,
@@ -299,6 +301,34 @@ def member_vouchers(*, member: Member, state: object = "") -> MemberVouchers:
 
 def voucher_stores(voucher: Voucher) -> list[Store]:
     return list(voucher.campaign.stores.filter(is_active=True).order_by("name"))
+
+
+@dataclass(frozen=True)
+class VoucherEnd:
+    """Why a voucher can no longer be used, as its member is told."""
+
+    why: str  # the platform's reason, in the reader's language ("" if it gave none)
+    words: str  # what the union's manager wrote when cancelling, as typed ("" if nothing)
+
+
+def voucher_end(voucher: Voucher, *, state: str) -> VoucherEnd | None:
+    """For an expired or cancelled voucher (``state`` as ``voucher_state`` says it), why: the
+    reason of the move that put it there, or, for a window that ended before the nightly job
+    ran, that the window ended. None for any other state, or a move with no reason recorded."""
+    if state == VoucherStatus.EXPIRED and voucher.status == VoucherStatus.OPEN:
+        return VoucherEnd(why=str(VoucherChangeReason.WINDOW_ENDED.label), words="")
+    if state not in (VoucherStatus.EXPIRED, VoucherStatus.CANCELLED):
+        return None
+    change = (
+        VoucherStatusChange.objects.filter(voucher=voucher, new=voucher.status)
+        .order_by("-at", "-pk")
+        .only("reason_code", "reason")
+        .first()
+    )
+    if change is None or not (change.reason_code or change.reason):
+        return None
+    why = dict(VoucherChangeReason.choices).get(change.reason_code, "")
+    return VoucherEnd(why=str(why), words=change.reason)
 
 
 def voucher_redemption(voucher: Voucher) -> Redemption | None:

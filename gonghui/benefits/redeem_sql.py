@@ -46,7 +46,8 @@ def payable_account_code(merchant_id: int) -> str:
     return f"2202.M{merchant_id}"
 
 
-_STATEMENT = """
+_STATEMENT = prepared.compact(
+    """
 WITH q AS (
     SELECT * FROM unnest(%(n)s::int8[], %(code)s::text[], %(store)s::int8[], %(clerk)s::int8[],
                          %(fp)s::text[], %(receipt)s::text[], %(amount)s::int8[],
@@ -124,6 +125,7 @@ SELECT v.n, r.id, r.voucher_id, r.at, v.campaign_id, v.name, v.subsidy_fen, v.co
        v.face_value_fen, v.member_share_fen
   FROM v JOIN r ON r.voucher_id = v.id
 """
+)
 
 
 MEMO_PREFIX = "核销补贴 "  # the ledger memo of a scan's subsidy accrual, before the campaign's name

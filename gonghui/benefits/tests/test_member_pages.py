@@ -7,6 +7,7 @@ import re
 
 import pytest
 import zxingcpp
+from django.conf import settings
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -18,11 +19,13 @@ from gonghui.benefits import hot
 from gonghui.benefits import page_selectors_member as pages
 from gonghui.benefits.models import Campaign, Registration, Voucher
 from gonghui.benefits.services import (
+    campaign_cancel,
     lottery_commit_seed,
     lottery_draw,
     lottery_register,
     voucher_grab,
     voucher_redeem,
+    vouchers_expire,
 )
 from gonghui.benefits.tests.conftest import OTHER_BANK_CARD, POSTAL_CARD, ZHONGYUAN_CARD
 from gonghui.benefits.tests.pages_helpers import text as page_text
@@ -338,6 +341,54 @@ def test_used_and_expired_vouchers_are_marked(world, shop, login, make_campaign,
         body = client.get(f"{VOUCHERS}{v.pk}/").content.decode()
         assert f'data-state="{state}"' in body and "data-stamp" in body
         assert "<svg" not in body  # no scannable code for a voucher that cannot be used
+
+
+def test_an_ended_voucher_says_why(world, shop, login, make_campaign, carded):
+    """Expired (before and after the nightly job) and cancelled vouchers say why, in the
+    reader's language, with the manager's own words for a cancellation."""
+    member = carded()
+    client = login(member=member)
+
+    def end_of(v: Voucher) -> str:
+        body = client.get(f"{VOUCHERS}{v.pk}/").content.decode()
+        m = re.search(r"<p class=\"b-end\" data-end>(.*?)</p>", body, re.S)
+        return m.group(1) if m else ""
+
+    c = make_campaign(name="到期活动")
+    expiring = voucher_grab(campaign=c, member=member).voucher
+    assert expiring is not None
+    Campaign.objects.filter(pk=c.pk).update(
+        redeem_from=timezone.now() - dt.timedelta(days=3),
+        redeem_until=timezone.now() - dt.timedelta(minutes=1),
+    )
+    assert end_of(expiring) == zh("The redemption window ended.")  # the job has not run yet
+    assert vouchers_expire() >= 1
+    assert end_of(expiring) == zh("The redemption window ended.")
+
+    words = "书店装修，活动取消（5月1日起另行通知）"  # markup itself is refused at the form
+    c2 = make_campaign(name="取消活动")
+    cancelled = voucher_grab(campaign=c2, member=member).voucher
+    assert cancelled is not None
+    campaign_cancel(campaign=c2, actor=world.jiefang_officer, reason=words)
+    end = end_of(cancelled)
+    assert zh("The campaign was cancelled.") in end
+    assert end == zh("The campaign was cancelled.") + "<br>" + zh("The union's note: %(words)s") % {
+        "words": words
+    }
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert end_of(cancelled).startswith("The campaign was cancelled.<br>The union's note: ")
+    del client.cookies[settings.LANGUAGE_COOKIE_NAME]
+
+    # A usable or used voucher has no such line.
+    c4 = make_campaign(name="正常活动")
+    fine = voucher_grab(campaign=c4, member=member).voucher
+    assert fine is not None
+    assert end_of(fine) == ""
+    voucher_redeem(
+        code=fine.code, store=shop.store, clerk=shop.clerk, receipt_no="R9", amount_fen=12000
+    )
+    assert end_of(fine) == ""
 
 
 # --- lottery ------------------------------------------------------------------------------------
