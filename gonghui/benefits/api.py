@@ -31,6 +31,7 @@ class CampaignOut(Schema):
     subsidy_fen: int
     member_share_fen: int
     concession_fen: int
+    min_purchase_fen: int
     quota: int
     per_member_limit: int
     release_at: dt.datetime

@@ -42,7 +42,9 @@ MONEY_FIELDS = {
     "subsidy": "subsidy_fen",
     "member_share": "member_share_fen",
     "concession": "concession_fen",
+    "min_purchase": "min_purchase_fen",
 }
+SPLIT_FIELDS = ("face_value", "subsidy", "member_share", "concession")  # must add up
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
@@ -71,10 +73,14 @@ class TextField(forms.CharField):
         )
 
 
-def _money_field(label: Any) -> TextField:
+def _money_field(label: Any, help_text: Any = "") -> TextField:
     """An amount in yuan as typed; an over-long one gets the amount message, not a length one."""
     return TextField(
-        label=label, required=False, max_length=20, error_messages={"max_length": AMOUNT_MESSAGE}
+        label=label,
+        required=False,
+        max_length=20,
+        help_text=help_text,
+        error_messages={"max_length": AMOUNT_MESSAGE},
     )
 
 
@@ -137,6 +143,13 @@ class CampaignForm(ApplicationErrorForm):
     subsidy = _money_field(_("Union subsidy (yuan)"))
     member_share = _money_field(_("Member pays (yuan)"))
     concession = _money_field(_("Merchant concession (yuan)"))
+    min_purchase = _money_field(
+        _("Minimum purchase (yuan)"),
+        _(
+            "The till refuses a voucher on a smaller purchase, usually the face value. "
+            "Empty: any purchase."
+        ),
+    )
     quota = forms.IntegerField(label=_("Vouchers"))
     per_member_limit = forms.IntegerField(label=_("Vouchers per member"), initial=1)
     eligible_org = forms.ModelChoiceField(
@@ -269,6 +282,11 @@ class CampaignForm(ApplicationErrorForm):
     def clean_concession(self) -> int:
         return self._clean_money("concession")
 
+    def clean_min_purchase(self) -> int:
+        if not _nfkc(self.cleaned_data.get("min_purchase")):
+            return 0  # no minimum
+        return self._clean_money("min_purchase")
+
     # The service's checks, repeated here so that every wrong field is named at once.
 
     def clean_name(self) -> str:
@@ -334,7 +352,7 @@ class CampaignForm(ApplicationErrorForm):
         return data
 
     def _check_split(self, data: dict[str, Any]) -> None:
-        if any(name not in data for name in MONEY_FIELDS):
+        if any(name not in data for name in SPLIT_FIELDS):
             return  # an amount is already refused; its own message says why
         face, subsidy = data["face_value"], data["subsidy"]
         share, concession = data["member_share"], data["concession"]

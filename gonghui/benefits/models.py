@@ -132,6 +132,9 @@ class Campaign(models.Model):
     subsidy_fen = models.BigIntegerField(_("union subsidy (fen)"))
     member_share_fen = models.BigIntegerField(_("member pays (fen)"))
     concession_fen = models.BigIntegerField(_("merchant concession (fen)"))
+    # The smallest purchase a voucher may be used on (0: any); the till refuses a smaller one, so
+    # a ¥100 voucher cannot be spent on a ¥10 sale with the union's subsidy paid in full.
+    min_purchase_fen = models.BigIntegerField(_("minimum purchase (fen)"), default=0)
     quota = models.PositiveIntegerField(_("vouchers"))
     per_member_limit = models.PositiveSmallIntegerField(_("vouchers per member"), default=1)
     # Eligibility. eligible_org: members of this subtree (None: the campaign's own org subtree).
@@ -189,6 +192,10 @@ class Campaign(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(face_value_fen__lte=MAX_FACE_VALUE_FEN), name="campaign_face_value_max"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_purchase_fen__gte=0) & Q(min_purchase_fen__lte=MAX_FACE_VALUE_FEN),
+                name="campaign_min_purchase_range",
             ),
             models.CheckConstraint(
                 condition=Q(quota__gte=1) & Q(quota__lte=MAX_QUOTA), name="campaign_quota_range"

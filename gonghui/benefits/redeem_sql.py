@@ -8,7 +8,8 @@ one data-modifying CTE, prepared once per connection, for a batch of scans:
 * the scans come in as arrays and are unnested into rows ``q``;
 * the compare-and-set ``UPDATE … WHERE status = 'open'`` joins each scan with every condition of
   a valid scan (clerk, user, merchant and store active, the ticket's password fingerprint, store
-  in the campaign, campaign open, inside the window, ledger accounts present), so it moves a
+  in the campaign, campaign open, inside the window, purchase not below the campaign's minimum,
+  ledger accounts present), so it moves a
   voucher only when its scan is valid, and a voucher at most once however often it is in the
   batch;
 * the redemptions, the vouchers' status rows, a ledger transaction with its two entries per
@@ -60,7 +61,7 @@ WITH q AS (
            accounts_user AS u, benefits_store AS s
      WHERE v.code = q.code AND v.status = 'open'
        AND c.id = v.campaign_id AND c.status = 'open'
-       AND c.redeem_from <= q.now AND q.now < c.redeem_until
+       AND c.redeem_from <= q.now AND q.now < c.redeem_until AND q.amount >= c.min_purchase_fen
        AND k.id = q.clerk AND k.is_active AND k.merchant_id = c.merchant_id
        AND m.id = k.merchant_id AND m.is_active
        AND u.id = k.user_id AND u.is_active

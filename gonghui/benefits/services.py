@@ -140,6 +140,19 @@ def yuan_to_fen(raw: object, *, field: str = "amount") -> int:
     return int(m.group(1)) * 100 + int((m.group(2) or "0").ljust(2, "0"))
 
 
+def fen_yuan(value: object) -> str:
+    """12345 -> "123.45". Integer arithmetic only: fen never pass through a float."""
+    if value is None or value == "":
+        return ""
+    try:
+        fen = int(str(value))
+    except (TypeError, ValueError):
+        return ""
+    sign = "-" if fen < 0 else ""
+    yuan, cents = divmod(abs(fen), 100)
+    return f"{sign}{yuan:,}.{cents:02d}"
+
+
 def mask_name(name: str) -> str:
     """王小明 -> 王*明, 李娜 -> 李*, anything longer keeps first and last characters."""
     if len(name) <= 1:
@@ -323,6 +336,7 @@ CAMPAIGN_FIELDS = {
     "subsidy_fen",
     "member_share_fen",
     "concession_fen",
+    "min_purchase_fen",
     "quota",
     "per_member_limit",
     "eligible_org",
@@ -347,6 +361,7 @@ def amount_limit_message(field: str) -> str:
         "subsidy_fen": _("The union subsidy can be at most %(limit)s yuan."),
         "member_share_fen": _("The member's share can be at most %(limit)s yuan."),
         "concession_fen": _("The merchant concession can be at most %(limit)s yuan."),
+        "min_purchase_fen": _("The minimum purchase can be at most %(limit)s yuan."),
     }
     return messages[field] % {"limit": limit}
 
@@ -392,6 +407,13 @@ def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
             },
             code="split_mismatch",
             field="subsidy_fen",
+        )
+    out["min_purchase_fen"] = clean_fen(data.get("min_purchase_fen", 0), field="min_purchase_fen")
+    if out["min_purchase_fen"] > MAX_FACE_VALUE_FEN:
+        raise ApplicationError(
+            amount_limit_message("min_purchase_fen"),
+            code="min_purchase_fen_range",
+            field="min_purchase_fen",
         )
     quota = data.get("quota")
     if isinstance(quota, bool) or not isinstance(quota, int) or not 1 <= quota <= MAX_QUOTA:
@@ -1700,6 +1722,16 @@ def _voucher_redeem_orm(
             _("This voucher can be used from %(t)s.")
             % {"t": timezone.localtime(campaign.redeem_from).strftime("%Y-%m-%d %H:%M")},
             code="not_yet",
+        )
+    if amount < campaign.min_purchase_fen:
+        raise ApplicationError(
+            _(
+                "This voucher needs a purchase of at least ¥%(min)s; this one is ¥%(amount)s. "
+                "Nothing was redeemed."
+            )
+            % {"min": fen_yuan(campaign.min_purchase_fen), "amount": fen_yuan(amount)},
+            code="purchase_below_minimum",
+            field="amount",
         )
     with transaction.atomic():
         moved = Voucher.objects.filter(pk=voucher.pk, status=VoucherStatus.OPEN).update(

@@ -113,6 +113,7 @@ def demo_benefits_load(
         member_share_fen=1000,
         subsidy_fen=6800,
         concession_fen=2200,
+        min_purchase_fen=10000,  # "each worth 100 yuan of books"
         quota=2000,
         per_member_limit=1,
         require_member_card=True,

@@ -87,6 +87,12 @@ def test_create_draft_with_full_stock(world, shop):
         ({"member_share_fen": 10**10}, "member_share_fen_range"),
         ({"concession_fen": MAX_FACE_VALUE_FEN * 2}, "concession_fen_range"),
         ({"per_member_limit": MAX_PER_MEMBER + 1}, "limit_range"),
+        ({"min_purchase_fen": -1}, "min_purchase_fen_range"),
+        ({"min_purchase_fen": MAX_FACE_VALUE_FEN + 1}, "min_purchase_fen_range"),
+        ({"min_purchase_fen": 10**11}, "min_purchase_fen_range"),
+        ({"min_purchase_fen": "100"}, "min_purchase_fen_type"),
+        ({"min_purchase_fen": True}, "min_purchase_fen_type"),
+        ({"min_purchase_fen": None}, "min_purchase_fen_type"),
         ({"quota": "2000"}, "quota_range"),
         ({"per_member_limit": 0}, "limit_range"),
         ({"per_member_limit": 99}, "limit_range"),
@@ -120,6 +126,16 @@ def test_amounts_over_the_limit_name_the_amount_and_the_limit(world, shop):
     assert Campaign.objects.count() == 0
 
 
+def test_minimum_purchase_defaults_to_none_and_can_be_the_face_value(world, shop):
+    assert _create(world, shop).min_purchase_fen == 0
+    c = _create(world, shop, name="满百可用", min_purchase_fen=10_000)
+    c.refresh_from_db()
+    assert c.min_purchase_fen == 10_000
+    with translation.override("zh-hans"), pytest.raises(ApplicationError) as exc:
+        _create(world, shop, min_purchase_fen=MAX_FACE_VALUE_FEN + 1)
+    assert exc.value.field == "min_purchase_fen" and "10,000" in str(exc.value.message)
+
+
 def test_the_limits_themselves_are_accepted(world, shop):
     c = _create(
         world,
@@ -149,6 +165,8 @@ def test_the_limits_themselves_are_accepted(world, shop):
         {"quota": MAX_QUOTA + 1},
         {"quota": 0},
         {"per_member_limit": MAX_PER_MEMBER + 1},
+        {"min_purchase_fen": -1},
+        {"min_purchase_fen": MAX_FACE_VALUE_FEN + 1},
     ],
 )
 def test_database_refuses_a_campaign_beyond_the_limits(world, shop, values):

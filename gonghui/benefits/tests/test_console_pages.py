@@ -311,6 +311,31 @@ YUAN_LIMIT = {"limit": f"{MAX_FACE_VALUE_FEN // 100:,}"}
         ),
         ({"per_member_limit": "２１"}, "per_member_limit", (LIMIT_RANGE, {"n": MAX_PER_MEMBER})),
         ({"per_member_limit": "-1"}, "per_member_limit", (LIMIT_RANGE, {"n": MAX_PER_MEMBER})),
+        (
+            {"min_purchase": "10000.01"},
+            "min_purchase",
+            ("The minimum purchase can be at most %(limit)s yuan.", YUAN_LIMIT),
+        ),
+        (
+            {"min_purchase": "9" * 30},
+            "min_purchase",
+            ("Enter an amount in yuan, e.g. 68 or 68.50.", {}),
+        ),
+        (
+            {"min_purchase": "满100"},
+            "min_purchase",
+            ("Enter an amount in yuan, e.g. 68 or 68.50.", {}),
+        ),
+        (
+            {"min_purchase": "-1"},
+            "min_purchase",
+            ("Enter an amount in yuan, e.g. 68 or 68.50.", {}),
+        ),
+        (
+            {"min_purchase": "<script>"},
+            "min_purchase",
+            ("Enter an amount in yuan, e.g. 68 or 68.50.", {}),
+        ),
     ],
 )
 def test_create_campaign_refuses_amounts_and_counts_over_the_limits(
@@ -349,6 +374,11 @@ def test_create_campaign_refuses_amounts_and_counts_over_the_limits(
         ({"quota": str(MAX_QUOTA)}, {"quota": MAX_QUOTA}),
         ({"quota": "１００００００"}, {"quota": MAX_QUOTA}),
         ({"per_member_limit": str(MAX_PER_MEMBER)}, {"per_member_limit": MAX_PER_MEMBER}),
+        ({"min_purchase": ""}, {"min_purchase_fen": 0}),
+        ({"min_purchase": "  "}, {"min_purchase_fen": 0}),
+        ({"min_purchase": "１００"}, {"min_purchase_fen": 10_000}),
+        ({"min_purchase": "¥99.5元"}, {"min_purchase_fen": 9_950}),
+        ({"min_purchase": "10000"}, {"min_purchase_fen": MAX_FACE_VALUE_FEN}),
     ],
 )
 def test_create_campaign_at_the_limits(

@@ -343,6 +343,22 @@ def test_used_and_expired_vouchers_are_marked(world, shop, login, make_campaign,
         assert "<svg" not in body  # no scannable code for a voucher that cannot be used
 
 
+def test_a_minimum_purchase_is_shown_before_the_grab_and_on_the_voucher(
+    world, login, make_campaign, carded
+):
+    member = carded()
+    client = login(member=member)
+    plain = make_campaign(name="无门槛")
+    assert "data-min-purchase" not in client.get(campaign_url(plain)).content.decode()
+    c = make_campaign(name="满百可用", min_purchase_fen=10_000)
+    page = client.get(campaign_url(c)).content.decode()
+    assert "data-min-purchase" in page and "¥100.00" in page
+    v = voucher_grab(campaign=c, member=member).voucher
+    assert v is not None
+    body = client.get(f"{VOUCHERS}{v.pk}/").content.decode()
+    assert re.search(r"<dd data-min-purchase>¥100\.00</dd>", body)
+
+
 def test_an_ended_voucher_says_why(world, shop, login, make_campaign, carded):
     """Expired (before and after the nightly job) and cancelled vouchers say why, in the
     reader's language, with the manager's own words for a cancellation."""

@@ -188,6 +188,24 @@ def test_bad_input_is_refused_with_the_reason_and_nothing_changes(
     unchanged(voucher)
 
 
+def test_a_purchase_below_the_minimum_is_refused_on_the_amount_and_kept(
+    world, shop, login, make_campaign, carded
+):
+    """The clerk is told the minimum and what was typed; the form keeps every field."""
+    c = make_campaign(min_purchase_fen=10_000)
+    v = voucher_grab(campaign=c, member=carded(), request_key="m").voucher
+    assert v is not None
+    client = login(shop.clerk.user)
+    r = client.post(REDEEM, form(v, shop.store, amount="99.99", receipt_no="XH-9"))
+    body = r.content.decode()
+    assert r.status_code == 400 and 'data-error-for="amount"' in body
+    assert "100.00" in body and "99.99" in body
+    assert 'value="99.99"' in body and 'value="XH-9"' in body
+    unchanged(v)
+    r = client.post(REDEEM, form(v, shop.store, amount="100"))
+    assert r.status_code == 302 and Redemption.objects.get().amount_fen == 10_000
+
+
 def test_store_of_another_merchant_or_garbage_is_refused(world, shop, login, voucher):
     client = login(shop.clerk.user)
     for store in (str(shop.rival_store.pk), "", "abc", "<script>", "99999999"):

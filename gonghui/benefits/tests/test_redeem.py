@@ -5,10 +5,11 @@ import io
 
 import pytest
 import zxingcpp
-from django.utils import timezone
+from django.utils import timezone, translation
 from PIL import Image
 from stdnum import luhn
 
+from gonghui.audit.models import AuditEvent
 from gonghui.benefits.models import Redemption, Voucher, VoucherChangeReason, VoucherStatus
 from gonghui.benefits.services import (
     campaigns_advance,
@@ -92,6 +93,48 @@ def test_bad_input_changes_nothing(shop, voucher, field, value, code):
     assert exc.value.code == code
     voucher.refresh_from_db()
     assert voucher.status == VoucherStatus.OPEN and Redemption.objects.count() == 0
+
+
+@pytest.mark.parametrize("amount", [1, 9_999])
+def test_a_purchase_below_the_minimum_is_refused_and_changes_nothing(
+    shop, make_campaign, carded, amount
+):
+    """A ¥100 voucher "for ¥100 of books" cannot be spent on a smaller sale (the union's
+    subsidy would be paid in full on it). On PostgreSQL the statement refuses the scan and the
+    ORM path explains it."""
+    c = make_campaign(min_purchase_fen=10_000)
+    v = voucher_grab(campaign=c, member=carded()).voucher
+    assert v is not None
+    audit_before = AuditEvent.objects.count()
+    with pytest.raises(ApplicationError) as exc:
+        voucher_redeem(
+            code=v.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=amount
+        )
+    assert (exc.value.code, exc.value.field) == ("purchase_below_minimum", "amount")
+    with translation.override("zh-hans"):
+        assert "100.00" in str(exc.value.message)
+    v.refresh_from_db()
+    assert v.status == VoucherStatus.OPEN and Redemption.objects.count() == 0
+    assert ledger_total_fen() == 0 and AuditEvent.objects.count() == audit_before
+    # The same voucher on a purchase of exactly the minimum goes through.
+    r = voucher_redeem(
+        code=v.code, store=shop.store, clerk=shop.clerk, receipt_no="R2", amount_fen=10_000
+    )
+    assert r.amount_fen == 10_000
+
+
+def test_an_already_used_voucher_says_so_before_the_minimum(shop, make_campaign, carded):
+    c = make_campaign(min_purchase_fen=10_000)
+    v = voucher_grab(campaign=c, member=carded()).voucher
+    assert v is not None
+    voucher_redeem(
+        code=v.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=10_000
+    )
+    with pytest.raises(ApplicationError) as exc:
+        voucher_redeem(
+            code=v.code, store=shop.store, clerk=shop.clerk, receipt_no="R2", amount_fen=5
+        )
+    assert exc.value.code == "already_used"
 
 
 def test_new_codes_are_15_digits_with_a_check_digit():
