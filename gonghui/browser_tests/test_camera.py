@@ -117,11 +117,11 @@ def test_the_clerk_scans_the_voucher_with_the_camera(
         assert till.evaluate("document.activeElement.name") == "receipt_no"
         screenshot(till, "merchant-camera-read")
         till.fill("input[name=receipt_no]", "XH-CAM-001")
-        till.fill("input[name=amount]", "88")
+        till.fill("input[name=amount]", "188")
         till.locator("#redeem-form button[type=submit]").tap()
         till.locator("#scan-result .mc-ok").wait_for()
         redemption = Redemption.objects.get(voucher=voucher)
-        assert (redemption.receipt_no, redemption.amount_fen) == ("XH-CAM-001", 8800)
+        assert (redemption.receipt_no, redemption.amount_fen) == ("XH-CAM-001", 18800)
     finally:
         context.close()
 

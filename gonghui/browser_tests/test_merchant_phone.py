@@ -109,16 +109,25 @@ def test_the_typed_code_path_on_a_cheap_phone(
     till.keyboard.type("１２。５")  # full-width digits and the Chinese keyboard's point
     with till.expect_response(lambda r: "/benefits/redeem" in r.url):
         till.keyboard.press("Enter")
+    # The demo's book voucher needs a purchase of ¥100: said at the amount, nothing redeemed.
+    refusal = till.locator("[data-error-for=amount]")
+    refusal.wait_for()
+    assert "100.00" in refusal.inner_text() and "12.50" in refusal.inner_text()
+    assert not Redemption.objects.filter(voucher=voucher).exists()
+    assert till.input_value("input[name=code]") != ""  # what was typed stays
+    till.locator("input[name=amount]").fill("１２８。５")
+    with till.expect_response(lambda r: "/benefits/redeem" in r.url):
+        till.locator("input[name=amount]").press("Enter")
     till.locator("#scan-result .mc-ok").wait_for()
     redemption = Redemption.objects.get(voucher=voucher)
-    assert (redemption.receipt_no, redemption.amount_fen) == ("XH-0001", 1250)
-    assert len(sent) == 1
+    assert (redemption.receipt_no, redemption.amount_fen) == ("XH-0001", 12850)
+    assert len(sent) == 2
     # Cleared for the next customer, the cursor back in the code field.
     assert till.input_value("input[name=code]") == "" and _focused(till) == "code"
     # The same code again (a second press after a lost answer): where and when it was used.
     till.locator("input[name=code]").fill(voucher.code)
     till.locator("input[name=receipt_no]").fill("XH-0001")
-    till.locator("input[name=amount]").fill("12.5")
+    till.locator("input[name=amount]").fill("128.5")
     till.locator("#redeem-submit").tap()
     till.locator("#scan-result .mc-no").wait_for()
     answer = till.inner_text("#scan-result")
