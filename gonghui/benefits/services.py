@@ -140,8 +140,9 @@ def yuan_to_fen(raw: object, *, field: str = "amount") -> int:
     return int(m.group(1)) * 100 + int((m.group(2) or "0").ljust(2, "0"))
 
 
-def fen_yuan(value: object) -> str:
-    """12345 -> "123.45". Integer arithmetic only: fen never pass through a float."""
+def fen_yuan(value: object, *, grouped: bool = True) -> str:
+    """123456 -> "1,234.56" (``grouped``) or "1234.56"; "" for no number. Integer arithmetic
+    only: fen never pass through a float."""
     if value is None or value == "":
         return ""
     try:
@@ -150,7 +151,7 @@ def fen_yuan(value: object) -> str:
         return ""
     sign = "-" if fen < 0 else ""
     yuan, cents = divmod(abs(fen), 100)
-    return f"{sign}{yuan:,}.{cents:02d}"
+    return f"{sign}{yuan:,}.{cents:02d}" if grouped else f"{sign}{yuan}.{cents:02d}"
 
 
 def mask_name(name: str) -> str:

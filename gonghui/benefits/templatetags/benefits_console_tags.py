@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from django import template
 
+from gonghui.benefits.services import fen_yuan
+
 register = template.Library()
 
 
 @register.filter
 def yuan(value: object) -> str:
-    """Fen as yuan with two decimals (12345 -> "123.45"); integer arithmetic only."""
-    if value is None or value == "":
-        return ""
-    try:
-        fen = int(str(value))
-    except (TypeError, ValueError):
-        return ""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    """Fen as yuan with two decimals, not grouped (123456 -> "1234.56"), as in tables."""
+    return fen_yuan(value, grouped=False)
 
 
 @register.filter
