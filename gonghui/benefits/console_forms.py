@@ -255,6 +255,8 @@ class CampaignForm(ApplicationErrorForm):
         )
         for name, fen_field in MONEY_FIELDS.items():
             initial[name] = yuan(getattr(campaign, fen_field))
+        if not campaign.min_purchase_fen:
+            initial["min_purchase"] = ""  # no minimum: the field stays empty, as it was typed
         return initial
 
     def _clean_money(self, name: str) -> int:

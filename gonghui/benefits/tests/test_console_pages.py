@@ -550,6 +550,23 @@ def test_edit_draft_and_refuse_after_schedule(
     assert campaign.name == "四月芳菲购书券（第二批）"
 
 
+def test_edit_keeps_the_minimum_purchase(
+    world: Any, shop: Any, login: Any, make_campaign: Any
+) -> None:
+    """No minimum shows an empty field (not "0.00"); a minimum shows in yuan and is kept."""
+    campaign = make_campaign(status="draft")
+    client = login(world.jiefang_officer)
+    url = reverse("benefits_console:edit", args=[campaign.pk])
+    assert re.search(r'<input[^>]*name="min_purchase"(?![^>]*value=)[^>]*>', text(client.get(url)))
+    response = client.post(url, campaign_post(shop, world, min_purchase="100"))
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.min_purchase_fen == 10_000
+    assert 'value="100.00"' in text(client.get(url))
+    detail = text(client.get(reverse("benefits_console:detail", args=[campaign.pk])))
+    assert re.search(r"data-min-purchase>100\.00<", detail)
+
+
 # ------------------------------------------------------------------ actions
 
 
