@@ -318,6 +318,19 @@ def test_voucher_page_qr_decodes_to_the_code(world, shop, login, make_campaign, 
     assert decoded == [v.code]
 
 
+def _voucher_past_its_window(make_campaign, member: Member, *, name: str) -> Voucher:
+    """A voucher of a campaign whose redemption window ended a minute ago (before the nightly
+    job has marked anything)."""
+    c = make_campaign(name=name)
+    v = voucher_grab(campaign=c, member=member).voucher
+    assert v is not None
+    Campaign.objects.filter(pk=c.pk).update(
+        redeem_from=timezone.now() - dt.timedelta(days=3),
+        redeem_until=timezone.now() - dt.timedelta(minutes=1),
+    )
+    return v
+
+
 def test_used_and_expired_vouchers_are_marked(world, shop, login, make_campaign, carded):
     c = make_campaign()
     member = carded()
@@ -326,14 +339,8 @@ def test_used_and_expired_vouchers_are_marked(world, shop, login, make_campaign,
     voucher_redeem(
         code=used.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=12000
     )
-    c2 = make_campaign(name="过期活动")
-    old = voucher_grab(campaign=c2, member=member).voucher
-    assert old is not None
     # The window ended (the nightly job has not run yet): the page already says expired.
-    Campaign.objects.filter(pk=c2.pk).update(
-        redeem_from=timezone.now() - dt.timedelta(days=3),
-        redeem_until=timezone.now() - dt.timedelta(minutes=1),
-    )
+    old = _voucher_past_its_window(make_campaign, member, name="过期活动")
     client = login(member=member)
     listing = client.get(VOUCHERS).content.decode()
     assert 'data-state="used"' in listing and 'data-state="expired"' in listing
@@ -370,13 +377,7 @@ def test_an_ended_voucher_says_why(world, shop, login, make_campaign, carded):
         m = re.search(r"<p class=\"b-end\" data-end>(.*?)</p>", body, re.S)
         return m.group(1) if m else ""
 
-    c = make_campaign(name="到期活动")
-    expiring = voucher_grab(campaign=c, member=member).voucher
-    assert expiring is not None
-    Campaign.objects.filter(pk=c.pk).update(
-        redeem_from=timezone.now() - dt.timedelta(days=3),
-        redeem_until=timezone.now() - dt.timedelta(minutes=1),
-    )
+    expiring = _voucher_past_its_window(make_campaign, member, name="到期活动")
     assert end_of(expiring) == zh("The redemption window ended.")  # the job has not run yet
     assert vouchers_expire() >= 1
     assert end_of(expiring) == zh("The redemption window ended.")
