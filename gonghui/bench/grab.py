@@ -568,6 +568,9 @@ def run(options: dict[str, Any]) -> str:
         "ratio_vs_member_baseline": ratio(
             grab["throughput_rps"], member_baseline["throughput_rps"]
         ),
+        # Where the machine's CPU went, per request, in each run (server, database, client).
+        "cpu_ms_per_request": grab["cpu_ms_per_request"],
+        "baseline_cpu_ms_per_request": baseline["cpu_ms_per_request"],
         "setup_s": round(setup_s, 2),
     }
     if grab["server_errors"]:
