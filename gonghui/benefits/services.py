@@ -1584,8 +1584,10 @@ def _ticket_invalid() -> ApplicationError:
 
 def _scan_parties(
     clerk: MerchantClerk | ScanAuth, store: Store | int
-) -> tuple[MerchantClerk, Store]:
-    """The clerk and store objects behind a scan's ids (the ORM path needs them)."""
+) -> tuple[MerchantClerk | None, Store | None]:
+    """The clerk and store objects behind a scan's ids (the ORM path needs them): None for a
+    clerk that does not exist or whose ticket no longer matches its password, and for a store
+    id that is not one of the clerk's merchant's stores."""
     if isinstance(clerk, ScanAuth):
         found = (
             MerchantClerk.objects.select_related("user", "merchant")
@@ -1593,14 +1595,56 @@ def _scan_parties(
             .first()
         )
         if found is None or password_fingerprint(found.user.password) != clerk.fingerprint:
-            raise _ticket_invalid()
+            return None, None
         clerk = found
     if not isinstance(store, Store):
-        found_store = Store.objects.filter(pk=store, merchant_id=clerk.merchant_id).first()
-        if found_store is None:
-            raise NotFound()
-        store = found_store
+        return clerk, Store.objects.filter(pk=store, merchant_id=clerk.merchant_id).first()
     return clerk, store
+
+
+def _scan_refusal(
+    facts: redeem_sql.ScanFacts, *, store_given: bool, amount: int, now: dt.datetime
+) -> Exception | None:
+    """Why a scan with these ``facts`` may not redeem, or None if it may. The one place the
+    rules live, whichever way the facts were read. ``store_given``: the caller passed a store
+    object (a signed-in page), not an id to look up."""
+    if not facts.clerk_known:
+        return _ticket_invalid()
+    if not (store_given or facts.store_of_merchant):
+        return NotFound()
+    if not facts.parties_active:
+        return PermissionDenied()
+    if not facts.voucher_known:
+        # Another merchant's voucher gets the same answer as a code that does not exist.
+        return ApplicationError(_("No such voucher."), code="voucher_unknown", field="code")
+    if not facts.at_store:
+        return ApplicationError(
+            _("This voucher cannot be used at this store."), code="wrong_store", field="code"
+        )
+    assert facts.redeem_from is not None and facts.redeem_until is not None
+    if facts.status == VoucherStatus.USED:
+        return _already_used_error(facts.used_store, facts.used_at, facts.used_receipt)
+    if facts.status == VoucherStatus.EXPIRED or now >= facts.redeem_until:
+        return ApplicationError(_("This voucher has expired."), code="expired")
+    if facts.status == VoucherStatus.CANCELLED or facts.campaign_status != CampaignStatus.OPEN:
+        return ApplicationError(_("This voucher is no longer valid."), code="voucher_void")
+    if now < facts.redeem_from:
+        return ApplicationError(
+            _("This voucher can be used from %(t)s.")
+            % {"t": timezone.localtime(facts.redeem_from).strftime("%Y-%m-%d %H:%M")},
+            code="not_yet",
+        )
+    if amount < (facts.min_purchase_fen or 0):
+        return ApplicationError(
+            _(
+                "This voucher needs a purchase of at least ¥%(min)s; this one is ¥%(amount)s. "
+                "Nothing was redeemed."
+            )
+            % {"min": fen_yuan(facts.min_purchase_fen or 0), "amount": fen_yuan(amount)},
+            code="purchase_below_minimum",
+            field="amount",
+        )
+    return None
 
 
 def voucher_redeem(
@@ -1616,31 +1660,33 @@ def voucher_redeem(
 
     ``clerk`` is a clerk object (a signed-in page) or a scan ticket's ``ScanAuth``; ``store``
     an object or an id. On PostgreSQL a valid scan is one prepared statement (``redeem_sql``),
-    shared with the scans other threads of this process make at the same moment;
-    anything else — and every scan on SQLite — takes the ORM path, which explains a refusal.
+    shared with the scans other threads of this process make at the same moment, and a scan
+    it does not take is explained from one more (``redeem_sql.facts``); every scan on SQLite
+    takes the ORM path. Either way ``_scan_refusal`` says why a scan is refused.
     """
     now = now or timezone.now()
     code = clean_voucher_code(code)
     receipt = clean_receipt_no(receipt_no)
     amount = clean_fen(amount_fen, field="amount_fen", minimum=1, maximum=10**9)
+    if not isinstance(store, Store) and not 0 < store < 2**63:
+        raise NotFound()  # no row has such an id (and the database could not compare it)
     if connection.vendor == "postgresql":
         store_id = store.pk if isinstance(store, Store) else store
         clerk_id = clerk.clerk_id if isinstance(clerk, ScanAuth) else clerk.pk
         origin = current_origin()
-        done = redeem_sql.run(
-            redeem_sql.Scan(
-                code=code,
-                store_id=store_id,
-                clerk_id=clerk_id,
-                fingerprint=clerk.fingerprint if isinstance(clerk, ScanAuth) else None,
-                receipt=receipt,
-                amount_fen=amount,
-                now=now,
-                ip_address=origin.ip_address,
-                user_agent=origin.user_agent,
-                source=origin.source,
-            )
+        scan = redeem_sql.Scan(
+            code=code,
+            store_id=store_id,
+            clerk_id=clerk_id,
+            fingerprint=clerk.fingerprint if isinstance(clerk, ScanAuth) else None,
+            receipt=receipt,
+            amount_fen=amount,
+            now=now,
+            ip_address=origin.ip_address,
+            user_agent=origin.user_agent,
+            source=origin.source,
         )
+        done = redeem_sql.run(scan)
         if done is not None:
             # The voucher and its campaign as far as the statement returned them: enough for the
             # clerk's answer (any other field is loaded when asked for).
@@ -1672,7 +1718,13 @@ def voucher_redeem(
                     at=done.at,
                 )
             )
-    clerk, store = _scan_parties(clerk, store)
+        # Not taken: say why from one more statement; only a scan that is valid as it stands
+        # (an open voucher whose ledger accounts do not exist yet, say) goes on to the ORM path.
+        refusal = _scan_refusal(
+            redeem_sql.facts(scan), store_given=isinstance(store, Store), amount=amount, now=now
+        )
+        if refusal is not None:
+            raise refusal
     return _voucher_redeem_orm(
         code=code, store=store, clerk=clerk, receipt=receipt, amount=amount, now=now
     )
@@ -1684,56 +1736,56 @@ REDEMPTION_MEMO_PREFIX = redeem_sql.MEMO_PREFIX
 def _voucher_redeem_orm(
     *,
     code: str,
-    store: Store,
-    clerk: MerchantClerk,
+    store: Store | int,
+    clerk: MerchantClerk | ScanAuth,
     receipt: str,
     amount: int,
     now: dt.datetime,
 ) -> Redemption:
-    """Check every condition of a scan with the ORM, then write what ``redeem_sql`` writes."""
-    if (
-        not clerk.is_active
-        or not clerk.user.is_active
-        or not clerk.merchant.is_active
-        or clerk.merchant_id != store.merchant_id
-        or not store.is_active
-    ):
-        raise PermissionDenied()
-    voucher = (
-        Voucher.objects.select_related("campaign", "campaign__org", "campaign__merchant")
-        .filter(code=code, campaign__merchant_id=clerk.merchant_id)
-        .first()
+    """Read a scan's facts with the ORM, refuse by ``_scan_refusal``, else write what
+    ``redeem_sql`` writes."""
+    store_given = isinstance(store, Store)
+    found_clerk, found_store = _scan_parties(clerk, store)
+    voucher = None
+    if found_clerk is not None:
+        voucher = (
+            Voucher.objects.select_related("campaign", "campaign__org", "campaign__merchant")
+            .filter(code=code, campaign__merchant_id=found_clerk.merchant_id)
+            .first()
+        )
+    used = _live_redemption(voucher) if voucher and voucher.status == VoucherStatus.USED else None
+    campaign = voucher.campaign if voucher else None
+    facts = redeem_sql.ScanFacts(
+        clerk_known=found_clerk is not None,
+        store_of_merchant=found_store is not None
+        and found_clerk is not None
+        and found_store.merchant_id == found_clerk.merchant_id,
+        parties_active=found_clerk is not None
+        and found_store is not None
+        and found_clerk.is_active
+        and found_clerk.user.is_active
+        and found_clerk.merchant.is_active
+        and found_clerk.merchant_id == found_store.merchant_id
+        and found_store.is_active,
+        voucher_known=voucher is not None,
+        at_store=campaign is not None
+        and found_store is not None
+        and campaign.stores.filter(pk=found_store.pk).exists(),
+        status=voucher.status if voucher else None,
+        campaign_status=campaign.status if campaign else None,
+        redeem_from=campaign.redeem_from if campaign else None,
+        redeem_until=campaign.redeem_until if campaign else None,
+        min_purchase_fen=campaign.min_purchase_fen if campaign else None,
+        used_store=used.store.name if used else None,
+        used_at=used.at if used else None,
+        used_receipt=used.receipt_no if used else None,
     )
-    if voucher is None:
-        # Another merchant's voucher gets the same answer as a code that does not exist.
-        raise ApplicationError(_("No such voucher."), code="voucher_unknown", field="code")
-    campaign = voucher.campaign
-    if not campaign.stores.filter(pk=store.pk).exists():
-        raise ApplicationError(
-            _("This voucher cannot be used at this store."), code="wrong_store", field="code"
-        )
-    if voucher.status == VoucherStatus.USED:
-        raise _already_used(voucher)
-    if voucher.status == VoucherStatus.EXPIRED or now >= campaign.redeem_until:
-        raise ApplicationError(_("This voucher has expired."), code="expired")
-    if voucher.status == VoucherStatus.CANCELLED or campaign.status != CampaignStatus.OPEN:
-        raise ApplicationError(_("This voucher is no longer valid."), code="voucher_void")
-    if now < campaign.redeem_from:
-        raise ApplicationError(
-            _("This voucher can be used from %(t)s.")
-            % {"t": timezone.localtime(campaign.redeem_from).strftime("%Y-%m-%d %H:%M")},
-            code="not_yet",
-        )
-    if amount < campaign.min_purchase_fen:
-        raise ApplicationError(
-            _(
-                "This voucher needs a purchase of at least ¥%(min)s; this one is ¥%(amount)s. "
-                "Nothing was redeemed."
-            )
-            % {"min": fen_yuan(campaign.min_purchase_fen), "amount": fen_yuan(amount)},
-            code="purchase_below_minimum",
-            field="amount",
-        )
+    refusal = _scan_refusal(facts, store_given=store_given, amount=amount, now=now)
+    if refusal is not None:
+        raise refusal
+    assert found_clerk is not None and found_store is not None
+    assert voucher is not None and campaign is not None
+    clerk, store = found_clerk, found_store
     with transaction.atomic():
         moved = Voucher.objects.filter(pk=voucher.pk, status=VoucherStatus.OPEN).update(
             status=VoucherStatus.USED, used_at=now, status_changed_at=now
@@ -1779,24 +1831,39 @@ def _voucher_redeem_orm(
     return redemption
 
 
-def _already_used(voucher: Voucher) -> ApplicationError:
-    """Says where and when, so a clerk whose first press did go through (a double tap, an answer
-    lost on the network) recognises its own receipt instead of suspecting the customer. The
-    voucher is the clerk's own merchant's: the redemption names one of its stores."""
-    used = (
+def _live_redemption(voucher: Voucher) -> Redemption | None:
+    """The voucher's latest redemption that was not reversed, with its store."""
+    return (
         Redemption.objects.select_related("store")
         .filter(voucher_id=voucher.pk, reversed_at__isnull=True)
         .order_by("-at")
         .first()
     )
-    if used is None:
+
+
+def _already_used(voucher: Voucher) -> ApplicationError:
+    used = _live_redemption(voucher)
+    return _already_used_error(
+        used.store.name if used else None,
+        used.at if used else None,
+        used.receipt_no if used else None,
+    )
+
+
+def _already_used_error(
+    store: str | None, at: dt.datetime | None, receipt: str | None
+) -> ApplicationError:
+    """Says where and when, so a clerk whose first press did go through (a double tap, an answer
+    lost on the network) recognises its own receipt instead of suspecting the customer. The
+    voucher is the clerk's own merchant's: the redemption names one of its stores."""
+    if store is None or at is None:
         return ApplicationError(_("This voucher has already been used."), code="already_used")
     return ApplicationError(
         _("This voucher was already used at %(store)s on %(t)s, receipt %(receipt)s.")
         % {
-            "store": used.store.name,
-            "t": timezone.localtime(used.at).strftime("%Y-%m-%d %H:%M"),
-            "receipt": used.receipt_no,
+            "store": store,
+            "t": timezone.localtime(at).strftime("%Y-%m-%d %H:%M"),
+            "receipt": receipt,
         },
         code="already_used",
     )

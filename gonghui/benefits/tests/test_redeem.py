@@ -100,8 +100,8 @@ def test_a_purchase_below_the_minimum_is_refused_and_changes_nothing(
     shop, make_campaign, carded, amount
 ):
     """A ¥100 voucher "for ¥100 of books" cannot be spent on a smaller sale (the union's
-    subsidy would be paid in full on it). On PostgreSQL the statement refuses the scan and the
-    ORM path explains it."""
+    subsidy would be paid in full on it). On PostgreSQL the statement refuses the scan and its
+    facts explain it."""
     c = make_campaign(min_purchase_fen=10_000)
     v = voucher_grab(campaign=c, member=carded()).voucher
     assert v is not None

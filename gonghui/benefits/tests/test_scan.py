@@ -164,6 +164,8 @@ def test_ticket_scan_without_cookies_redeems(shop, voucher):
         ({"store": ""}, 400, "store_type", "store"),
         ({"store": "９９"}, 404, "not_found", None),
         ({"store": "99999999"}, 404, "not_found", None),
+        ({"store": "9" * 30}, 404, "not_found", None),
+        ({"store": "-1"}, 404, "not_found", None),
     ],
 )
 def test_ticket_scan_bad_input_says_why_and_changes_nothing(
