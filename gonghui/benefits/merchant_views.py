@@ -26,8 +26,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from gonghui.benefits import page_selectors_member as pages
 from gonghui.benefits.member_forms import RedeemForm, ReverseForm
 from gonghui.benefits.models import CampaignStatus, MerchantClerk, Redemption, Store
-from gonghui.benefits.selectors import clerk_for_user, clerk_redemption_list
+from gonghui.benefits.selectors import (
+    clerk_for_user,
+    clerk_redemption_list,
+    redemption_totals,
+)
 from gonghui.benefits.services import (
+    clean_day,
     clean_receipt_no,
     clean_voucher_code,
     mask_name,
@@ -217,9 +222,15 @@ def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
     query = request.GET.get("q", "")[:40]
     raw_store = request.GET.get("store", "")
     store_id = next((s.pk for s in stores if str(s.pk) == raw_store), None)
-    found = clerk_redemption_list(clerk=clerk, query=query, store_id=store_id).select_related(
-        "voucher__member"
-    )
+    raw_day = request.GET.get("day", "")[:20]
+    day_error = None
+    try:
+        day = clean_day(raw_day)
+    except ApplicationError as error:
+        day, day_error = None, error.message  # the list stays unfiltered by day, and says why
+    found = clerk_redemption_list(
+        clerk=clerk, query=query, store_id=store_id, day=day
+    ).select_related("voucher__member")
     page = Paginator(found, RECENT).get_page(request.GET.get("page"))
     rows = [(r, mask_name(r.voucher.member.name)) for r in page]
     return render(
@@ -233,6 +244,23 @@ def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
             "several_stores": len(stores) > 1 or len({r.store_id for r, _n in rows}) > 1,
             "query": query,
             "store_id": store_id,
-            "filtered": bool(query.strip() or store_id),
+            "day": day,
+            "day_typed": raw_day if day_error else (day.isoformat() if day else ""),
+            "day_error": day_error,
+            "today": timezone.localdate().isoformat(),
+            "totals": redemption_totals(found),
+            "filtered": bool(query.strip() or store_id or day),
+            # The filters again, for the page links.
+            "kept": urlencode(
+                [
+                    (name, value)
+                    for name, value in (
+                        ("q", query),
+                        ("store", store_id or ""),
+                        ("day", day.isoformat() if day else ""),
+                    )
+                    if value
+                ]
+            ),
         },
     )

@@ -8,10 +8,12 @@ staff, so ``scoped`` gives them nothing and these selectors filter by ``clerk.me
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from gonghui.accounts.scoping import scoped
@@ -173,16 +175,22 @@ def clerk_voucher_lookup(*, clerk: MerchantClerk, code: str) -> Voucher:
 
 
 def clerk_redemption_list(
-    *, clerk: MerchantClerk, query: str = "", store_id: int | None = None
+    *,
+    clerk: MerchantClerk,
+    query: str = "",
+    store_id: int | None = None,
+    day: dt.date | None = None,
 ) -> QuerySet[Redemption]:
     """The merchant's redemptions, newest first. ``query``: a receipt number (or its start) or
     the last characters of a voucher code (at least 4), as a clerk reads them off a receipt or
-    a member's phone."""
+    a member's phone. ``day``: made on that calendar day, in the platform's time zone."""
     rows = Redemption.objects.select_related("voucher", "voucher__campaign", "store").filter(
         store__merchant_id=clerk.merchant_id
     )
     if store_id is not None:
         rows = rows.filter(store_id=store_id)
+    if day is not None:
+        rows = rows.filter(at__date=day)
     q = unicodedata.normalize("NFKC", query or "").strip()[:40]
     if q:
         match = Q(receipt_no__istartswith=q)
@@ -190,6 +198,25 @@ def clerk_redemption_list(
             match |= Q(voucher__code__endswith=q)
         rows = rows.filter(match)
     return rows.order_by("-at", "-id")
+
+
+@dataclass(frozen=True)
+class RedemptionTotals:
+    vouchers: int  # redemptions not reversed
+    subsidy_fen: int  # what the union pays the store for them
+    member_share_fen: int  # what the members paid with their union cards
+
+
+def redemption_totals(rows: QuerySet[Redemption]) -> RedemptionTotals:
+    """What a clerk counts at the end of a shift: the vouchers taken among ``rows`` (reversed
+    ones left out) and the money behind them."""
+    live = rows.filter(reversed_at__isnull=True).order_by()
+    got = live.aggregate(
+        n=Count("id"),
+        subsidy=Sum("subsidy_fen"),
+        share=Sum("voucher__campaign__member_share_fen"),
+    )
+    return RedemptionTotals(got["n"], got["subsidy"] or 0, got["share"] or 0)
 
 
 def clerk_settlement_list(*, clerk: MerchantClerk) -> QuerySet[Settlement]:

@@ -1460,6 +1460,27 @@ def clean_receipt_no(raw: object) -> str:
     return receipt
 
 
+_DAY = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", re.ASCII)
+
+
+def clean_day(raw: object) -> dt.date | None:
+    """A calendar day as a clerk types or a date picker sends it (``2026-04-24``, ``2026/4/24``,
+    ``2026年4月24日``, full-width digits too); None when left empty."""
+    text = unicodedata.normalize("NFKC", str(raw or "")).strip()
+    if not text:
+        return None
+    match = _DAY.fullmatch(text[:20])
+    day = None
+    if match is not None:
+        try:
+            day = dt.date(*(int(part) for part in match.groups()))
+        except ValueError:  # 2026-02-30 and the like
+            day = None
+    if day is None or not 2000 <= day.year <= 2100:
+        raise ApplicationError(_("Enter a date like 2026-04-24."), code="day_invalid", field="day")
+    return day
+
+
 def _vouchers_move(
     qs: Any, *, new: str, actor: Any, reason_code: VoucherChangeReason, reason: str = ""
 ) -> int:

@@ -14,7 +14,8 @@ from django.utils.html import escape
 from django.utils.translation import gettext
 
 from gonghui.benefits.models import Campaign, Redemption, Voucher
-from gonghui.benefits.services import voucher_grab, voucher_redeem
+from gonghui.benefits.services import clean_day, voucher_grab, voucher_redeem
+from gonghui.core.errors import ApplicationError
 from gonghui.ledger.models import Transaction
 
 REDEEM = "/merchant/"
@@ -574,3 +575,127 @@ def test_the_list_shows_receipt_numbers_and_a_store_column_only_for_several_stor
     body = client.get(RECENT).content.decode()
     assert f'data-redemption="{redemption.pk}"' in body and "data-receipt>XH-77<" in body
     assert "data-store>" not in body and zh("Store") not in body
+
+
+# --- a shift's redemptions: by day, with what they add up to ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed, day",
+    [
+        ("2026-04-24", dt.date(2026, 4, 24)),
+        ("2026/4/24", dt.date(2026, 4, 24)),
+        ("2026.04.24", dt.date(2026, 4, 24)),
+        ("2026年4月24日", dt.date(2026, 4, 24)),
+        ("２０２６－０４－２４", dt.date(2026, 4, 24)),  # full width
+        (" 2026-04-24 ", dt.date(2026, 4, 24)),
+        ("", None),
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_clean_day_reads_what_a_clerk_types(typed, day):
+    assert clean_day(typed) == day
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "2026-02-30",
+        "2026-13-01",
+        "24/04/2026",
+        "昨天",
+        "1999-12-31",
+        "2101-01-01",
+        "<script>",
+        "' OR 1=1 --",
+        "9" * 500,
+        "2026-04-24x",
+        "20260424",
+    ],
+)
+def test_clean_day_refuses_what_is_not_a_day(typed):
+    with pytest.raises(ApplicationError) as exc:
+        clean_day(typed)
+    assert (exc.value.code, exc.value.field) == ("day_invalid", "day")
+    with translation.override("zh-hans"):
+        assert str(exc.value.message) == "请按 2026-04-24 的格式填写日期。"
+
+
+def test_the_list_filters_by_day_and_adds_up_the_shift(world, shop, login, make_campaign, carded):
+    campaign = make_campaign(quota=40)
+    made = []
+    for i in range(35):
+        v = voucher_grab(campaign=campaign, member=carded()).voucher
+        made.append(
+            voucher_redeem(
+                code=v.code,
+                store=shop.store,
+                clerk=shop.clerk,
+                receipt_no=f"D-{i:02d}",
+                amount_fen=12_000,
+            )
+        )
+    # 32 of them on 24 April (one page and two more), three the day after, in Beijing time.
+    tz = timezone.get_current_timezone()
+    for i, r in enumerate(made):
+        day = 24 if i < 32 else 25
+        at = dt.datetime(2026, 4, day, 9, 0, tzinfo=tz) + dt.timedelta(minutes=i)
+        Redemption.objects.filter(pk=r.pk).update(at=at)
+    # 00:30 on the 25th in Beijing is still the 24th in UTC: it counts for the 25th, the day on
+    # the shop's clock.
+    Redemption.objects.filter(pk=made[34].pk).update(at=dt.datetime(2026, 4, 25, 0, 30, tzinfo=tz))
+    # One of the 24th's is reversed: listed, not counted.
+    Redemption.objects.filter(pk=made[0].pk).update(
+        reversed_at=timezone.now(), reversed_by_label="test", reverse_reason="录错"
+    )
+    client = login(shop.clerk.user)
+
+    def page(**params: str) -> str:
+        with translation.override("zh-hans"):
+            r = client.get(RECENT, params, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert r.status_code == 200
+        return r.content.decode()
+
+    def listed(body: str) -> set[int]:
+        return {x.pk for x in made if f'data-redemption="{x.pk}"' in body}
+
+    body = page(day="2026-04-25")
+    assert listed(body) == {made[32].pk, made[33].pk, made[34].pk}
+    assert "已核销 3 张券：工会补贴 ¥204.00，会员支付 ¥30.00。" in body
+    assert 'value="2026-04-25"' in body
+
+    body = page(day="２０２６年４月２４日")  # full width, as typed
+    assert len(listed(body)) == 30 and made[34].pk not in listed(body)
+    assert "已核销 31 张券：工会补贴 ¥2,108.00，会员支付 ¥310.00。" in body
+    assert "已撤销的核销不计入。" in body
+    assert 'value="2026-04-24"' in body
+    # The next page keeps the day (and the other filters).
+    assert "?day=2026-04-24&amp;page=2" in body
+    assert listed(page(day="2026-04-24", page="2")) == {made[0].pk, made[1].pk}  # the oldest
+    assert "?q=D-&amp;day=2026-04-24&amp;page=2" in page(q="D-", day="2026-04-24")
+    assert listed(page(q="D-3", day="2026-04-25")) == {made[32].pk, made[33].pk, made[34].pk}
+
+    # Without a day: everything, all counted but the reversed one.
+    body = page()
+    assert "已核销 34 张券：工会补贴 ¥2,312.00，会员支付 ¥340.00。" in body
+    assert f'href="?day={timezone.localdate().isoformat()}"' in body  # "today" at a tap
+
+    # A day with nothing.
+    body = page(day="2026-04-23")
+    assert listed(body) == set() and "已核销 0 张券" in body
+    assert zh("No redemption matches.") in body
+
+    # Not a day: said under the field, typed text kept (escaped), the list not filtered by day.
+    for bad in ("2026-02-30", "<script>alert(1)</script>", "9" * 500):
+        body = page(day=bad)
+        assert "请按 2026-04-24 的格式填写日期。" in body and 'data-error-for="day"' in body
+        assert "<script>alert(1)" not in body
+        assert len(listed(body)) == 30  # the first page of everything
+        assert "已核销 34 张券" in body
+
+    # Another merchant's clerk sees none of it, and adds up to nothing.
+    rival = login(shop.rival_clerk.user)
+    with translation.override("zh-hans"):
+        body = rival.get(RECENT, {"day": "2026-04-24"}).content.decode()
+    assert 'data-redemption="' not in body and "已核销 0 张券" in body
