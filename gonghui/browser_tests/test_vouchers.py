@@ -135,6 +135,14 @@ def test_grab_show_qr_redeem_used(
         assert "四月芳菲" in text and "¥68.00" in text and "王*明" in text and "王小明" not in text
         _narrow(till)
         screenshot(till, "merchant-redeemed")
+        # End of the shift: today's redemptions, and what they come to.
+        till.goto(f"{base}/merchant/redemptions/")
+        till.locator("[data-today]").tap()
+        till.wait_for_url(re.compile(r".*/merchant/redemptions/\?day=\d{4}-\d{2}-\d{2}$"))
+        assert till.locator(f"[data-redemption='{redemption.pk}']").count() == 1
+        totals = till.inner_text("[data-totals]")
+        assert "已核销 1 张券" in totals and "¥68.00" in totals and "¥10.00" in totals
+        _narrow(till)
     finally:
         context.close()
 
