@@ -1776,18 +1776,23 @@ def _voucher_redeem_orm(
         )
     used = _live_redemption(voucher) if voucher and voucher.status == VoucherStatus.USED else None
     campaign = voucher.campaign if voucher else None
+    store_of_merchant = parties_active = False
+    if (
+        found_clerk is not None
+        and found_store is not None
+        and found_store.merchant_id == found_clerk.merchant_id
+    ):
+        store_of_merchant = True
+        parties_active = (
+            found_clerk.is_active
+            and found_clerk.user.is_active
+            and found_clerk.merchant.is_active
+            and found_store.is_active
+        )
     facts = redeem_sql.ScanFacts(
         clerk_known=found_clerk is not None,
-        store_of_merchant=found_store is not None
-        and found_clerk is not None
-        and found_store.merchant_id == found_clerk.merchant_id,
-        parties_active=found_clerk is not None
-        and found_store is not None
-        and found_clerk.is_active
-        and found_clerk.user.is_active
-        and found_clerk.merchant.is_active
-        and found_clerk.merchant_id == found_store.merchant_id
-        and found_store.is_active,
+        store_of_merchant=store_of_merchant,
+        parties_active=parties_active,
         voucher_known=voucher is not None,
         at_store=campaign is not None
         and found_store is not None
