@@ -99,17 +99,24 @@ def _database_url(db: Any) -> str:
 
 
 def server_start(
-    *, workers: int, threads: int, extra_env: dict[str, str] | None = None, pages: bool = False
+    *,
+    workers: int,
+    threads: int,
+    extra_env: dict[str, str] | None = None,
+    pages: bool = False,
+    settings_module: str = "gonghui.settings",
 ) -> Server:
     """gunicorn with the production configuration and this process's settings (same database, same
     keys), signed-cookie sessions. With ``pages``, ``collectstatic`` runs first into a temporary
-    directory, as in production, so the server can render pages (the JSON views need no files)."""
+    directory, as in production, so the server can render pages (the JSON views need no files).
+    ``settings_module`` is the platform's settings unless a bench routes a view of its own
+    (``gonghui.bench.server_settings``)."""
     from django.conf import settings
 
     port = _free_port()
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "gonghui.settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "SECRET_KEY": settings.SECRET_KEY,
         "GONGHUI_FIELD_KEY": ",".join(settings.GONGHUI_FIELD_KEY),
         "GONGHUI_INDEX_KEY": settings.GONGHUI_INDEX_KEY,

@@ -7,6 +7,11 @@ is what the merchant page's fetch sends: the form fields and the page's scan tic
 the trivial JSON view on the same server in the same run. Prints JSON: requests, throughput_rps,
 p50_ms, p99_ms, redeemed, double_redeemed (must be 0), same_code_successes (must be 1),
 baseline_rps.
+
+The server also routes the floor view (``gonghui.bench.floor``; the platform's settings and URLs
+otherwise): after the scans, as many POSTs each mark one scratch code used with one guarded UPDATE
+and nothing else. ``floor_vs_baseline`` is what the cheapest durable write a view can make
+reaches on this machine, the ceiling for any real scan.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import uuid
 from typing import Any
 
 from gonghui.bench import positive_int
+from gonghui.bench.floor import PATH as FLOOR_PATH
+from gonghui.bench.floor import floor_cleanup, floor_codes_make, floor_used
 from gonghui.bench.grab import (
     Call,
     add_server_arguments,
@@ -109,8 +116,15 @@ def run(options: dict[str, Any]) -> str:
     calls = [scan(code, i) for i, code in enumerate(singles)]
     calls += [scan(contested, 1_000_000 + i) for i in range(same)]
     random.Random(0).shuffle(calls)
+    floor_prefix = f"F{tag}-"
+    floor_codes = floor_codes_make(floor_prefix, warm + n)
     setup_s = time.perf_counter() - t0
-    server = server_start(workers=options["workers"], threads=options["threads"])
+    # The platform's settings with the floor view routed too (nothing else differs).
+    server = server_start(
+        workers=options["workers"],
+        threads=options["threads"],
+        settings_module="gonghui.bench.server_settings",
+    )
     try:
         load(server.port, baseline_calls(min(2000, len(calls))), concurrency)  # warm-up
         baseline = load(server.port, baseline_calls(len(calls)), concurrency)
@@ -118,8 +132,12 @@ def run(options: dict[str, Any]) -> str:
         # these vouchers are not counted below.
         load(server.port, [scan(code, -1 - i) for i, code in enumerate(warm_codes)], concurrency)
         result = load(server.port, calls, concurrency)
+        load(server.port, floor_calls(floor_codes[:warm]), concurrency)  # warm-up
+        floor = load(server.port, floor_calls(floor_codes[warm:]), concurrency)
+        floor_marked = floor_used(floor_prefix) - warm
     finally:
         server.stop()
+        floor_cleanup(floor_prefix)
     direct = service_only(
         codes=direct_codes,
         store_id=fx.store.pk,
@@ -160,6 +178,13 @@ def run(options: dict[str, Any]) -> str:
         "service_only_vs_baseline": ratio(direct["throughput_rps"], baseline["throughput_rps"]),
         # How many scans shared a statement there, on average (1.0: none did, e.g. on SQLite).
         "service_only_scans_per_statement": direct["scans_per_statement"],
+        # The cheapest durable write a view can make (one guarded UPDATE, nothing checked, nothing
+        # recorded), as many times as there are scans, on the same server after them.
+        "floor_rps": floor["throughput_rps"],
+        "floor_p99_ms": floor["p99_ms"],
+        "floor_marked": floor_marked,
+        "floor_vs_baseline": ratio(floor["throughput_rps"], baseline["throughput_rps"]),
+        "floor_cpu_ms_per_request": floor["cpu_ms_per_request"],
         "setup_s": round(setup_s, 2),
     }
     if result["server_errors"]:
@@ -167,6 +192,15 @@ def run(options: dict[str, Any]) -> str:
     if not options.get("keep"):
         report["cleaned_up"] = fixture_cleanup(fx, extra_users=[user.pk])
     return json.dumps(report, ensure_ascii=False)
+
+
+def floor_calls(codes: list[str]) -> list[Call]:
+    """One floor POST per scratch code (``gonghui.bench.floor``)."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    return [
+        Call("POST", FLOOR_PATH, headers, urllib.parse.urlencode({"code": code}).encode())
+        for code in codes
+    ]
 
 
 def service_only(*, codes: list[str], store_id: int, auth: Any, threads: int) -> dict[str, Any]:

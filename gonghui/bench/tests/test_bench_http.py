@@ -11,6 +11,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from gonghui.bench.floor import PATH as FLOOR_PATH
+from gonghui.bench.floor import TABLE as FLOOR_TABLE
 from gonghui.benefits import hot
 from gonghui.benefits.models import Campaign
 from gonghui.core.limits import raise_open_file_limit
@@ -56,7 +58,22 @@ def test_bench_redeem_small():
     cpu = report["cpu_ms_per_request"]
     assert isinstance(cpu, dict) and set(cpu) == {"server", "database", "client"}
     assert cpu["server"] > 0 and cpu["client"] > 0
+    # the floor: 30 scratch codes, each marked once, on a server of its own; its table is gone
+    assert report["floor_marked"] == 30
+    for key in ("floor_rps", "floor_p99_ms", "floor_vs_baseline"):
+        assert float(report[key]) > 0, key  # type: ignore[arg-type]
+    assert FLOOR_TABLE not in connection.introspection.table_names()
     assert report["cleaned_up"] is True
+
+
+def test_the_floor_view_is_only_on_the_bench_server(client):
+    """The platform's own URLs do not route the floor view; only the bench server's do."""
+    from django.test import override_settings
+    from django.urls import resolve
+
+    assert client.post(FLOOR_PATH, {"code": "x"}).status_code == 404
+    with override_settings(ROOT_URLCONF="gonghui.bench.server_urls"):
+        assert resolve(FLOOR_PATH).func.__name__ == "floor"
 
 
 @pytest.mark.django_db(transaction=True)
