@@ -6,6 +6,10 @@ have one) without touching the database. If Redis loses its state (restart, flus
 finds the ``ready`` key missing and rebuilds stock and holders from the database (``rebuild``);
 ``reconcile`` does the same on demand (e.g. from ``benefits_tick``). Because the database decides,
 a stale Redis can at worst send a request on to the database, never create a voucher too many.
+
+The keys expire (``KEY_TTL``), so a finished campaign leaves nothing behind in Redis. The
+``ready`` key goes an hour before stock and holders: a live campaign's next grab then finds it
+missing and rebuilds all three from the database, and never reads stock or holders half gone.
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ from gonghui.members.models import Member
 
 log = logging.getLogger(__name__)
 
+KEY_TTL = 7 * 86400  # seconds, as the sold-out and winner flags (``hot``)
+READY_EARLY = 3600  # the ready key expires this much before stock and holders
+
 # KEYS: stock, holders (hash member -> vouchers held), ready. ARGV: member id, per-member limit.
 # Returns -2: state missing (rebuild); -1: member at limit; 0: sold out; n > 0: taken, n was left.
+# The first holder of a campaign makes the holders hash: it gets the stock key's time to live.
 GRAB_LUA = """
 if redis.call('EXISTS', KEYS[3]) == 0 then return -2 end
 local have = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
@@ -34,6 +42,8 @@ local stock = tonumber(redis.call('GET', KEYS[1]) or '0')
 if stock <= 0 then return 0 end
 redis.call('DECR', KEYS[1])
 redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+local ttl = redis.call('TTL', KEYS[1])
+if ttl > 0 and redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ttl) end
 return stock
 """
 
@@ -76,8 +86,9 @@ def rebuild(campaign: Campaign, *, r: redis.Redis | None = None) -> None:
     pipe.delete(holders_key)
     if holders:
         pipe.hset(holders_key, mapping=holders)  # type: ignore[arg-type]
-    pipe.set(stock_key, remaining)
-    pipe.set(ready_key, 1)
+        pipe.expire(holders_key, KEY_TTL)
+    pipe.set(stock_key, remaining, ex=KEY_TTL)
+    pipe.set(ready_key, 1, ex=KEY_TTL - READY_EARLY)
     pipe.execute()
     log.info("grab fast path rebuilt for campaign %s: %s left", campaign.pk, remaining)
 
@@ -113,7 +124,7 @@ def grab(*, campaign: Campaign, member: Member, request_key: str) -> Any:
     if result.outcome != GrabOutcome.WON:
         try:
             if result.outcome == GrabOutcome.SOLD_OUT:
-                r.set(keys(campaign)[0], 0)
+                r.set(keys(campaign)[0], 0, keepttl=True)
             else:
                 _run(RELEASE_LUA, campaign, member.pk, r=r)
         except redis.RedisError:

@@ -90,3 +90,30 @@ def test_redis_down_falls_back_to_the_database(make_campaign, carded):
     with override_settings(REDIS_URL="redis://127.0.0.1:1/0", GONGHUI_GRAB_FASTPATH=True):
         c = make_campaign(quota=1)
         assert voucher_grab(campaign=c, member=carded()).outcome == GrabOutcome.WON
+
+
+def test_the_keys_expire_and_a_live_campaign_rebuilds_when_ready_goes(
+    redis_on, make_campaign, carded
+):
+    """Nothing is left in Redis for ever; ``ready`` goes first, so a grab never reads stock or
+    holders half gone, and the database rebuilds them."""
+    c = make_campaign(quota=3)
+    stock, holders, ready = fastpath.keys(c)
+    first = carded()
+    assert voucher_grab(campaign=c, member=first).outcome == GrabOutcome.WON
+    ttl = {key: redis_on.ttl(key) for key in (stock, holders, ready)}
+    assert fastpath.KEY_TTL - 60 < ttl[stock] <= fastpath.KEY_TTL
+    assert fastpath.KEY_TTL - 60 < ttl[holders] <= fastpath.KEY_TTL  # made by the first grab
+    assert ttl[ready] <= fastpath.KEY_TTL - fastpath.READY_EARLY < ttl[stock]
+    redis_on.delete(ready, f"{ready}:lock")  # as when its time is up (the rebuild lock long gone)
+    assert voucher_grab(campaign=c, member=first).outcome == GrabOutcome.ALREADY
+    assert voucher_grab(campaign=c, member=carded()).outcome == GrabOutcome.WON
+    assert int(redis_on.get(stock)) == 1 and redis_on.ttl(ready) > 0
+    assert voucher_grab(campaign=c, member=carded()).outcome == GrabOutcome.WON
+    from gonghui.benefits import hot
+
+    hot.reset_local()
+    assert voucher_grab(campaign=c, member=carded()).outcome == GrabOutcome.SOLD_OUT
+    # sold out keeps the stock key's time to live
+    assert 0 < redis_on.ttl(stock) <= fastpath.KEY_TTL
+    assert Voucher.objects.filter(campaign=c).count() == 3
