@@ -14,6 +14,8 @@ from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
+from gonghui.core.ratelimit import window_count
+
 _local_sold_out: set[str] = set()
 _local_cache = LocMemCache("gonghui-benefits-hot", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
 
@@ -73,16 +75,7 @@ def hit_all(buckets: dict[str, int], *, window: int) -> bool:
 
 def hit(bucket: str, *, limit: int, window: int) -> bool:
     """Count one request in ``bucket``'s fixed window; False when over ``limit``."""
-    cache = shared_cache()
-    key = f"benefits:rate:{bucket}"
-    if cache.add(key, 1, timeout=window):
-        return True
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window)
-        return True
-    return count <= limit
+    return window_count(shared_cache(), f"benefits:rate:{bucket}", window=window) <= limit
 
 
 def reset_local() -> None:

@@ -8,7 +8,7 @@ no member id. Objections are rate-limited per address through the Django cache.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -24,6 +24,7 @@ from gonghui.benefits.models import Campaign, Distribution
 from gonghui.benefits.services import RateLimited
 from gonghui.benefits.settlement import objection_submit
 from gonghui.core.errors import ApplicationError, NotFound
+from gonghui.core.ratelimit import window_count
 
 OBJECTIONS_PER_WINDOW = getattr(settings, "GONGHUI_OBJECTIONS_PER_ADDRESS", 5)
 OBJECTION_WINDOW_SECONDS = 3600
@@ -32,13 +33,11 @@ CAMPAIGNS_PER_PAGE = 20
 
 def objection_rate_check(address: str) -> None:
     """At most a few objections per address per hour (fixed window in the cache)."""
-    key = f"benefits:objection:{address or 'unknown'}"
-    cache.add(key, 0, timeout=OBJECTION_WINDOW_SECONDS)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=OBJECTION_WINDOW_SECONDS)
-        count = 1
+    count = window_count(
+        caches["default"],
+        f"benefits:objection:{address or 'unknown'}",
+        window=OBJECTION_WINDOW_SECONDS,
+    )
     if count > OBJECTIONS_PER_WINDOW:
         raise RateLimited(
             _("Too many objections from this address; try again later."), code="rate_limited"

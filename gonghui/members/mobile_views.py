@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,6 +20,7 @@ from gonghui.accounts.services import signin_code_request, signin_code_verify
 from gonghui.audit.context import client_ip
 from gonghui.core.errors import ApplicationError
 from gonghui.core.forms import apply_error
+from gonghui.core.ratelimit import window_count
 from gonghui.members import selectors
 from gonghui.members.forms import CodeForm, JoinForm, PhoneForm
 from gonghui.members.services import join_application_submit
@@ -137,13 +138,9 @@ def _over_join_limit(request: HttpRequest) -> bool:
     """Count every submission from one address for an hour, in the cache every process shares
     (Redis, or the database's cache table without it; there two racing submissions may count as
     one, which a limit on spam can afford)."""
-    key = f"gonghui:join-submit:{client_ip(request) or 'unknown'}"
-    cache.add(key, 0, timeout=3600)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=3600)
-        count = 1
+    count = window_count(
+        caches["default"], f"gonghui:join-submit:{client_ip(request) or 'unknown'}", window=3600
+    )
     return count > _join_limit()
 
 
