@@ -395,3 +395,68 @@ def test_the_grab_answers_in_english_on_an_english_page(
     assert "cookie" not in sent[0]
     _fits(page)
     assert Voucher.objects.filter(campaign=campaign).count() == 1
+
+
+# --- the public lottery proof on a phone ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("viewport", [SMALL, {"width": 360, "height": 640}])
+def test_the_public_lottery_proof_fits_a_phone(
+    live_server: Any,
+    chromium: Any,
+    world: Any,
+    make_campaign: Any,
+    carded: Any,
+    screenshot: Any,
+    viewport: dict[str, int],
+) -> None:
+    """The member's "rules and how to check" link opens the public proof: its 64-character hash
+    and seed did not wrap, so the page was 865 px wide on a 360 px phone and the hash was cut
+    off. Now every character of both is on the screen, and the program scrolls in its own box."""
+    from gonghui.benefits.services import (
+        campaign_schedule,
+        lottery_commit_seed,
+        lottery_draw,
+        lottery_register,
+    )
+
+    now = timezone.now()
+    lottery = make_campaign(
+        status="draft",
+        distribution="lottery",
+        quota=2,
+        release_at=now - dt.timedelta(hours=1),
+        registration_closes_at=now + dt.timedelta(hours=1),
+    )
+    lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer)
+    campaign_schedule(campaign=lottery, actor=world.jiefang_officer)
+    for _ in range(3):
+        lottery_register(campaign=lottery, member=carded())
+    lottery_draw(
+        campaign=lottery,
+        actor=world.jiefang_officer,
+        now=lottery.registration_closes_at + dt.timedelta(seconds=1),
+    )
+    lottery.refresh_from_db()
+    context = chromium.new_context(
+        viewport=viewport, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/public/campaigns/{lottery.pk}/")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], f"{width}px wide on a {viewport['width']}px phone"
+        for selector, text in (("#seed-hash", lottery.seed_hash), ("#seed", lottery.seed)):
+            code = page.locator(selector)
+            assert code.inner_text().replace("\n", "") == text
+            box = code.bounding_box()
+            assert box is not None and box["x"] >= 0
+            assert box["x"] + box["width"] <= viewport["width"], (selector, box)
+        snippet = page.locator("#verify-snippet").bounding_box()
+        assert snippet is not None and snippet["x"] + snippet["width"] <= viewport["width"]
+        switch = page.locator("header form.lang select").bounding_box()
+        assert switch is not None and switch["height"] >= 44
+        screenshot(page, f"public-lottery-proof-{viewport['width']}")
+    finally:
+        context.close()
