@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
+import unicodedata
 from typing import Any
 
 from django.conf import settings
@@ -169,14 +171,35 @@ def signin_code_request(*, phone: object, ip_address: str | None = None) -> None
         transaction.on_commit(lambda: get_sms_backend().send(phone=phone, text=text))
 
 
+_SIX_DIGITS = re.compile(r"[0-9]{6}")
+
+
+def clean_signin_code(raw: object) -> str:
+    """The six digits of a sign-in code as typed: full-width digits (a Chinese keyboard) read as
+    digits, spaces ignored. Anything else is a typing slip, refused without counting as a wrong
+    code: no code has another form, so the slip cannot be a guess."""
+    code = "".join(unicodedata.normalize("NFKC", str(raw or "")).split())
+    if not code:
+        raise ApplicationError(
+            _("Enter the 6-digit code from the text message."), code="code_required", field="code"
+        )
+    if not _SIX_DIGITS.fullmatch(code):
+        raise ApplicationError(
+            _("The code is 6 digits; check the text message."), code="code_format", field="code"
+        )
+    return code
+
+
 def signin_code_verify(*, phone: object, code: object) -> Any:
     """Return the member for a valid, unexpired, unused code; otherwise raise one generic error."""
     from gonghui.members.models import Member, MemberStatus
 
     phone = clean_phone(phone)
-    code = str(code or "").strip()
+    code = clean_signin_code(code)
     generic = ApplicationError(
-        _("The code is wrong or has expired. Ask for a new one."), code="code_invalid"
+        _("The code is wrong or has expired. Check it, or ask for a new one."),
+        code="code_invalid",
+        field="code",
     )
     # The failed-attempt count must survive the error: decide inside the transaction, raise after
     # it has committed.
@@ -195,11 +218,7 @@ def signin_code_verify(*, phone: object, code: object) -> Any:
             error = ApplicationError(
                 _("Too many wrong codes. Ask for a new one."), code="code_locked"
             )
-        elif not (
-            code.isdigit()
-            and len(code) == 6
-            and hmac.compare_digest(entry.code_hash, _code_hash(phone, code))
-        ):
+        elif not hmac.compare_digest(entry.code_hash, _code_hash(phone, code)):
             SignInCode.objects.filter(pk=entry.pk).update(attempts=entry.attempts + 1)
             error = generic
         else:

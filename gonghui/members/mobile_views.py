@@ -23,6 +23,7 @@ from gonghui.core.forms import apply_error
 from gonghui.core.ratelimit import window_count
 from gonghui.members import selectors
 from gonghui.members.forms import CodeForm, JoinForm, PhoneForm
+from gonghui.members.sensitive import clean_phone
 from gonghui.members.services import join_application_submit
 from gonghui.orgs.selectors import org_by_join_token
 
@@ -77,11 +78,13 @@ def login(request: HttpRequest) -> HttpResponse:
                 # Asked again too soon (the page was reloaded, say): the code sent a moment ago
                 # is still good, so go on to the step that takes it.
                 if error.code == "code_too_soon" or (step == "resend" and error.field != "phone"):
-                    form = CodeForm(initial={"phone": phone})
+                    form = CodeForm(initial={"phone": _as_number(phone)})
                     return _code_step(request, form, error=str(error.message), status=429)
                 apply_error(phone_form, error)
             else:
-                return _code_step(request, CodeForm(initial={"phone": phone}), sent=True)
+                return _code_step(
+                    request, CodeForm(initial={"phone": _as_number(phone)}), sent=True
+                )
         return render(
             request,
             "members/mobile/login.html",
@@ -93,6 +96,14 @@ def login(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _as_number(phone: str) -> str:
+    """The number as it is (13800000000), not as typed (１３８ 0000 0000), where it is one."""
+    try:
+        return clean_phone(phone)
+    except ApplicationError:
+        return phone
+
+
 def _code_step(
     request: HttpRequest,
     form: CodeForm,
@@ -101,7 +112,7 @@ def _code_step(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    phone = form["phone"].value() or ""
+    phone = _as_number(form["phone"].value() or "")
     return render(
         request,
         "members/mobile/login_code.html",

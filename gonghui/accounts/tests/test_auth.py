@@ -271,3 +271,63 @@ def test_chinese_is_the_default_whatever_the_browser_asks(world, login):
     client = login(world.jiefang_officer)
     page = client.get("/console/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
     assert 'lang="zh-hans"' in page
+
+
+def _attempts() -> list[int]:
+    return list(SignInCode.objects.order_by("pk").values_list("attempts", flat=True))
+
+
+def test_a_code_typed_in_full_width_digits_or_with_spaces_signs_in(
+    world, outbox, django_capture_on_commit_callbacks
+):
+    """A Chinese keyboard types １２３４５６: it was refused as wrong and used up an attempt."""
+    for typed in (
+        lambda c: c.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+        lambda c: f" {c[:3]} {c[3:]} ",
+        lambda c: f"{c[:3]}\u3000{c[3:]}",  # an ideographic space
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            SignInCode.objects.update(created_at=timezone.now() - dt.timedelta(minutes=5))
+            signin_code_request(phone="13900000001")
+        member = signin_code_verify(phone="13900000001", code=typed(_code_from(outbox)))
+        assert member.pk == world.jiefang_member.pk
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("", "code_required"),
+        ("   ", "code_required"),
+        (None, "code_required"),
+        ("12345", "code_format"),
+        ("1234567", "code_format"),
+        ("12345a", "code_format"),
+        ("<script>alert(1)</script>", "code_format"),
+        ("١٢٣٤٥٦", "code_format"),  # Arabic-Indic digits are digits to isdigit(), not a code
+        ("9" * 5000, "code_format"),
+    ],
+)
+def test_a_code_that_cannot_be_one_is_refused_without_using_up_an_attempt(
+    world, outbox, django_capture_on_commit_callbacks, typed, code
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        signin_code_request(phone="13900000001")
+    with pytest.raises(ApplicationError) as exc:
+        signin_code_verify(phone="13900000001", code=typed)
+    assert exc.value.code == code and exc.value.field == "code"
+    assert _attempts() == [0]
+    # the right code still works
+    assert signin_code_verify(phone="13900000001", code=_code_from(outbox)).pk
+
+
+def test_a_wrong_code_says_to_check_it_and_counts(
+    world, outbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        signin_code_request(phone="13900000001")
+    right = _code_from(outbox)
+    wrong = "000000" if right != "000000" else "111111"
+    with pytest.raises(ApplicationError) as exc:
+        signin_code_verify(phone="13900000001", code=wrong)
+    assert exc.value.code == "code_invalid"
+    assert _attempts() == [1]

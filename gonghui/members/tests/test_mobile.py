@@ -123,13 +123,38 @@ def test_wrong_code(world, django_capture_on_commit_callbacks):
     _request_code(client, "13900000001", django_capture_on_commit_callbacks)
     code = _last_code("13900000001")
     wrong = f"{(int(code) + 1) % 10**6:06d}"
-    for bad in (wrong, "", "abc", "１２３", "<script>"):
+    for bad, message in (
+        (wrong, "The code is wrong or has expired. Check it, or ask for a new one."),
+        ("", "Enter the 6-digit code from the text message."),
+        ("abc", "The code is 6 digits; check the text message."),
+        ("１２３", "The code is 6 digits; check the text message."),
+        ("<script>", "The code is 6 digits; check the text message."),
+    ):
         response = client.post(LOGIN, {"step": "verify", "phone": "13900000001", "code": bad})
         assert response.status_code == 400
-        assert shows(response, "The code is wrong or has expired. Ask for a new one.")
+        assert shows(response, message), bad
         assert 'value="13900000001"' in _text(response)
+    # only the wrong code counted as an attempt
+    assert list(SignInCode.objects.values_list("attempts", flat=True)) == [1]
     assert MEMBER_SESSION_KEY not in client.session
     assert client.get(HOME)["Location"] == LOGIN
+
+
+def test_the_code_step_shows_the_number_as_it_is_and_takes_a_full_width_code(
+    world, django_capture_on_commit_callbacks
+):
+    """The number typed as １３９ ０００ ０００ ０１ was shown back exactly so; it is shown as
+    13900000001. The code typed on a Chinese keyboard (full-width digits) signs in."""
+    client = Client()
+    response = _request_code(
+        client, "１３９ ０００ ０００ ０１", django_capture_on_commit_callbacks
+    )
+    page = _text(response)
+    assert "<strong>13900000001</strong>" in page and "１３９" not in page
+    code = _last_code("13900000001").translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    response = client.post(LOGIN, {"step": "verify", "phone": "13900000001", "code": code})
+    assert response.status_code == 302
+    assert client.session[MEMBER_SESSION_KEY] == world.jiefang_member.pk
 
 
 def test_expired_code(world, django_capture_on_commit_callbacks):
@@ -139,7 +164,7 @@ def test_expired_code(world, django_capture_on_commit_callbacks):
     SignInCode.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     response = client.post(LOGIN, {"step": "verify", "phone": "13900000001", "code": code})
     assert response.status_code == 400
-    assert shows(response, "The code is wrong or has expired. Ask for a new one.")
+    assert shows(response, "The code is wrong or has expired. Check it, or ask for a new one.")
     assert MEMBER_SESSION_KEY not in client.session
 
 
