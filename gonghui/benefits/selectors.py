@@ -194,7 +194,12 @@ def clerk_redemption_list(
     q = unicodedata.normalize("NFKC", query or "").strip()[:40]
     if q:
         match = Q(receipt_no__istartswith=q)
-        if len(q) >= 4:
+        # A code's tail as the member's phone groups it ("13303 20920"): the groups' spaces and
+        # dashes are not part of the code.
+        tail = "".join(q.split()).replace("-", "")
+        if len(tail) >= 4 and tail.isascii() and tail.isdigit():
+            match |= Q(voucher__code__endswith=tail)
+        elif len(q) >= 4:
             match |= Q(voucher__code__endswith=q)
         rows = rows.filter(match)
     return rows.order_by("-at", "-id")

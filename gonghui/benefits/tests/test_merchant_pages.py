@@ -388,6 +388,14 @@ def test_recent_list_finds_by_receipt_or_code_tail_and_store(
     assert listed(q="ｘｈ-０００７") == {made[7].pk}  # full-width, lower case
     tail = made[3].voucher.code[-6:]
     assert made[3].pk in listed(q=tail)
+    # The code as the member's phone shows it, in groups of five, whole or its last groups, with
+    # spaces, dashes or a full-width space between them.
+    code = made[3].voucher.code
+    groups = [code[i : i + 5] for i in range(0, len(code), 5)]
+    assert listed(q=" ".join(groups)) == {made[3].pk}
+    assert made[3].pk in listed(q=" ".join(groups[-2:]))
+    assert made[3].pk in listed(q="-".join(groups[-2:]))
+    assert made[3].pk in listed(q="\u3000".join(groups[-2:]))
     assert listed(q="XH-0", store=str(shop.other_store.pk), page="1") <= {
         x.pk for x in made if x.store_id == shop.other_store.pk
     }
