@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from gonghui.benefits import page_selectors_member as pages
 from gonghui.benefits.member_forms import RedeemForm, ReverseForm
@@ -191,10 +191,13 @@ def redemption_detail(request: HttpRequest, clerk: MerchantClerk, pk: int) -> Ht
     return _redemption_page(request, clerk, pages.clerk_redemption_get(clerk=clerk, pk=pk))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @clerk_required
 def redemption_reverse_view(request: HttpRequest, clerk: MerchantClerk, pk: int) -> HttpResponse:
     redemption = pages.clerk_redemption_get(clerk=clerk, pk=pk)
+    if request.method == "GET":
+        # The address a refused reversal leaves in the bar, reloaded: back to the redemption.
+        return redirect("merchant:redemption", pk=redemption.pk)
     form = ReverseForm(request.POST)
     form.is_valid()
     try:

@@ -32,6 +32,20 @@ class ApplicationError(Exception):
         return str(self.message)
 
 
+class MethodNotAllowed(ApplicationError):
+    """A page opened at the address a form submits to."""
+
+    status = 405
+
+    def __init__(self) -> None:
+        from django.utils.translation import gettext_lazy as _
+
+        super().__init__(
+            _("This address takes a submitted form; it is not a page. Go back and try again."),
+            code="method_not_allowed",
+        )
+
+
 class NotFound(ApplicationError):
     """The object does not exist or the actor may not see it: one boring answer for both."""
 

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
 
-from gonghui.core.errors import ApplicationError
+from gonghui.core.errors import ApplicationError, MethodNotAllowed, NotFound
 
 
 class ApplicationErrorMiddleware:
@@ -16,7 +16,15 @@ class ApplicationErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code == 405 and request.method == "GET" and not response.content:
+            # A form's address opened as a page (reloaded after a refused submission, typed in
+            # the address bar): Django's answer is an empty body, a white screen. Say what it is
+            # and give a way back. The Allow header stays.
+            page = self._answer(request, MethodNotAllowed())
+            page["Allow"] = response.get("Allow", "")
+            return page
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, ApplicationError):
@@ -35,7 +43,15 @@ class ApplicationErrorMiddleware:
             if exception.field:
                 body["field"] = exception.field
             return JsonResponse(body, status=exception.status)
-        return render(request, "core/error.html", {"error": exception}, status=exception.status)
+        plain_not_found = exception.status == 404 and str(exception.message) == str(
+            NotFound().message
+        )
+        return render(
+            request,
+            "core/error.html",
+            {"error": exception, "plain_not_found": plain_not_found},
+            status=exception.status,
+        )
 
 
 class DefaultLanguageMiddleware:

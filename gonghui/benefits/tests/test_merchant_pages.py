@@ -273,6 +273,12 @@ def test_supervisor_reverses_within_the_window(world, shop, login, voucher):
     for reason in ("", "   ", "<script>x</script>"):
         r = boss.post(f"{url}reverse/", {"reason": reason})
         assert r.status_code == 400 and 'data-error-for="reason"' in r.content.decode()
+    # The refused form leaves .../reverse/ in the address bar; reloading it was a blank 405.
+    r = boss.get(f"{url}reverse/")
+    assert r.status_code == 302 and r["Location"] == url
+    assert clerk.get(f"{url}reverse/")["Location"] == url
+    rival = login(shop.rival_clerk.user)
+    assert rival.get(f"{url}reverse/").status_code == 404
     redemption.refresh_from_db()
     assert redemption.reversed_at is None
     r = boss.post(f"{url}reverse/", {"reason": "收银员扫错顾客"})

@@ -55,3 +55,37 @@ def test_an_error_answer_is_made_in_the_requests_language_not_the_active_one() -
             assert translation.get_language() == before  # nothing left behind
         assert response is not None and response.status_code == 404
         assert json.loads(response.content) == {"code": "not_found", "message": message}
+
+
+def test_a_form_address_opened_as_a_page_says_what_it_is() -> None:
+    """Django answers GET on a POST-only view with an empty 405: a white screen on a phone."""
+    from django.views.decorators.http import require_POST
+
+    middleware = ApplicationErrorMiddleware(require_POST(lambda request: HttpResponse("done")))
+    request = RequestFactory().get("/m/benefits/x/submit/")
+    request.LANGUAGE_CODE = "zh-hans"  # type: ignore[attr-defined]
+    with translation.override("zh-hans"):
+        response = middleware(request)
+    body = response.content.decode()
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert (
+        _zh("This address takes a submitted form; it is not a page. Go back and try again.") in body
+    )
+    assert 'href="/"' in body  # a way home, not only "back"
+    as_json = middleware(RequestFactory().get("/x", HTTP_ACCEPT="application/json"))
+    assert as_json.status_code == 405
+    assert json.loads(as_json.content)["code"] == "method_not_allowed"
+    posted = middleware(RequestFactory().post("/x"))
+    assert posted.status_code == 200 and posted.content == b"done"
+
+
+def test_a_plain_not_found_page_explains_itself() -> None:
+    middleware = ApplicationErrorMiddleware(lambda request: HttpResponse())
+    request = RequestFactory().get("/public/notices/999/")
+    request.LANGUAGE_CODE = "zh-hans"  # type: ignore[attr-defined]
+    with translation.override("zh-hans"):
+        body = middleware.process_exception(request, NotFound()).content.decode()
+        named = middleware.process_exception(request, NotFound("没有这个活动。")).content.decode()
+    assert _zh("Not found") in body and _zh("Cannot do this") not in body
+    assert _zh("It does not exist, or it is not yours to see.") in body
+    assert "没有这个活动。" in named
