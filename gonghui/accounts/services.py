@@ -27,6 +27,20 @@ from gonghui.orgs.models import Org
 
 
 @transaction.atomic
+def password_check(password: str, user: User) -> None:
+    """The platform's password policy (``AUTH_PASSWORD_VALIDATORS``) for any new account, staff or
+    merchant clerk: every broken rule in one message on the password field."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ApplicationError(
+            " ".join(exc.messages), code="password_weak", field="password"
+        ) from None
+
+
 def staff_create(
     *,
     actor: Any,
@@ -39,20 +53,12 @@ def staff_create(
 ) -> User:
     if actor is not None and not (actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, org)):
         raise PermissionDenied()
-    from django.contrib.auth.password_validation import validate_password
-    from django.core.exceptions import ValidationError
-
     if User.objects.filter(username=username).exists():
         raise ApplicationError(
             _("This user name is taken."), code="username_taken", field="username"
         )
     user = User(username=username, org=org, full_name=full_name, phone=phone, is_staff=True)
-    try:
-        validate_password(password, user)
-    except ValidationError as exc:
-        raise ApplicationError(
-            " ".join(exc.messages), code="password_weak", field="password"
-        ) from None
+    password_check(password, user)
     user.set_password(password)
     user.save()
     for role in roles:

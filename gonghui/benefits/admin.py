@@ -166,8 +166,8 @@ class StoreAdmin(ScopedModelAdmin):
 class MerchantClerkForm(ServiceForm):
     username = forms.CharField(label=_("User name"), max_length=150)
     password = forms.CharField(
-        label=_("Password"), widget=forms.PasswordInput(render_value=False), min_length=10
-    )
+        label=_("Password"), widget=forms.PasswordInput(render_value=False)
+    )  # the policy (length, letters and digits, not common) is the service's: one message
 
     class Meta:
         model = MerchantClerk

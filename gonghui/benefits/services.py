@@ -290,8 +290,10 @@ def store_update(
 def merchant_clerk_create(
     *, actor: Any, merchant: Merchant, username: str, password: str, is_supervisor: bool = False
 ) -> MerchantClerk:
-    """A merchant sign-in account: a non-staff ``User`` tied to one merchant."""
+    """A merchant sign-in account: a non-staff ``User`` tied to one merchant, with a password that
+    meets the platform's policy (a supervisor can reverse redemptions)."""
     from gonghui.accounts.models import User
+    from gonghui.accounts.services import password_check
 
     require_manager(actor, merchant.org)
     username = clean_text(username, field="username", max_length=150)
@@ -299,7 +301,10 @@ def merchant_clerk_create(
         raise ApplicationError(
             _("This user name is taken."), code="username_taken", field="username"
         )
-    user = User.objects.create_user(username=username, password=password, is_staff=False)
+    user = User(username=username, is_staff=False)
+    password_check(str(password or ""), user)
+    user.set_password(password)
+    user.save()
     clerk = MerchantClerk.objects.create(user=user, merchant=merchant, is_supervisor=is_supervisor)
     audit_record(
         actor=actor,

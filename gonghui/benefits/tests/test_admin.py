@@ -270,3 +270,46 @@ def test_store_change_with_bad_name_says_why_and_changes_nothing(
     shop.store.refresh_from_db()
     assert (shop.store.name, shop.store.is_active) == ("图书大厦", True)
     assert not AuditEvent.objects.filter(object_type="benefits.store", action="update").exists()
+
+
+@pytest.mark.parametrize(
+    ("password", "messages"),
+    [
+        ("abcdefghij", ["The password must contain both letters and digits."]),
+        ("Ab1", []),  # too short (Django's own message)
+        ("1234567890", ["This password is entirely numeric."]),
+        ("", []),
+        ("ｐａｓｓ１２", []),
+        ("<script>", ["The password must contain both letters and digits."]),
+    ],
+)
+def test_a_clerk_account_meets_the_password_policy(
+    world: Any, shop: Any, login: Any, password: str, messages: list[str]
+) -> None:
+    """A merchant clerk (a supervisor can reverse redemptions) was saved with "abcdefghij": the
+    clerk form checked only the length. The platform's policy now applies, as for staff."""
+    users = MerchantClerk.objects.count()
+    response = login(world.jiefang_officer).post(
+        reverse("admin:benefits_merchantclerk_add"),
+        {"merchant": shop.merchant.pk, "username": "weak_clerk", "password": password},
+    )
+    assert response.status_code == 200
+    body = text(response)
+    for message in messages:
+        assert zh(message) in body, body[-2000:]
+    assert MerchantClerk.objects.count() == users
+    assert not MerchantClerk.objects.filter(user__username="weak_clerk").exists()
+    from gonghui.accounts.models import User
+
+    assert not User.objects.filter(username="weak_clerk").exists()
+
+
+def test_the_clerk_service_refuses_a_weak_password(world: Any, shop: Any) -> None:
+    from gonghui.benefits.services import merchant_clerk_create
+    from gonghui.core.errors import ApplicationError
+
+    with pytest.raises(ApplicationError) as exc:
+        merchant_clerk_create(
+            actor=world.jiefang_officer, merchant=shop.merchant, username="w", password="abcdefghij"
+        )
+    assert exc.value.code == "password_weak" and exc.value.field == "password"
