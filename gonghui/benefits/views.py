@@ -173,29 +173,42 @@ def redeem(request: HttpRequest) -> JsonResponse:
 
 
 def redemption_message(redemption: Redemption) -> str:
-    """The clerk's answer to a scan that went through: which voucher it was, what to collect from
-    the member, and the sale it was recorded against. Reads only what ``voucher_redeem`` returned
+    """The clerk's answer to a scan that went through: which voucher it was, what to collect for
+    the sale (and how much of it on the union card), and the sale it was recorded against. Reads only what ``voucher_redeem`` returned
     (no query)."""
     campaign = redemption.voucher.campaign
+    # The voucher pays its face value; the customer pays what the sale comes to beyond it, and
+    # the member's share of the voucher, which must go on the union card.
+    beyond_fen = max(redemption.amount_fen - campaign.face_value_fen, 0)
     parts = {
         "campaign": campaign.name,
         "face": fen_yuan(campaign.face_value_fen),
         "share": fen_yuan(campaign.member_share_fen),
+        "due": fen_yuan(beyond_fen + campaign.member_share_fen),
         "receipt": redemption.receipt_no,
         "amount": fen_yuan(redemption.amount_fen),
     }
-    if campaign.member_share_fen:
-        return (
-            _(
-                "Redeemed: %(campaign)s, ¥%(face)s voucher. Collect ¥%(share)s from the member's "
-                "union card. Receipt %(receipt)s, purchase ¥%(amount)s."
-            )
-            % parts
+    if campaign.member_share_fen and beyond_fen:
+        text = _(
+            "Redeemed: %(campaign)s, ¥%(face)s voucher. Collect ¥%(due)s for this sale, "
+            "¥%(share)s of it on the member's union card. Receipt %(receipt)s, purchase "
+            "¥%(amount)s."
         )
-    return (
-        _("Redeemed: %(campaign)s, ¥%(face)s voucher. Receipt %(receipt)s, purchase ¥%(amount)s.")
-        % parts
-    )
+    elif campaign.member_share_fen:
+        text = _(
+            "Redeemed: %(campaign)s, ¥%(face)s voucher. Collect ¥%(share)s from the member's "
+            "union card. Receipt %(receipt)s, purchase ¥%(amount)s."
+        )
+    elif beyond_fen:
+        text = _(
+            "Redeemed: %(campaign)s, ¥%(face)s voucher. Collect ¥%(due)s for this sale. "
+            "Receipt %(receipt)s, purchase ¥%(amount)s."
+        )
+    else:
+        text = _(
+            "Redeemed: %(campaign)s, ¥%(face)s voucher. Receipt %(receipt)s, purchase ¥%(amount)s."
+        )
+    return text % parts
 
 
 def _amount_fen(request: HttpRequest) -> int:

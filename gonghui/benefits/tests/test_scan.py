@@ -16,6 +16,7 @@ from django.core import signing
 from django.db import connection
 from django.db.models import Q
 from django.test import Client
+from django.utils import translation
 
 from gonghui.audit.models import AuditEvent
 from gonghui.benefits import redeem_sql
@@ -132,7 +133,9 @@ def test_ticket_scan_without_cookies_redeems(shop, voucher):
     # Which voucher it was, and what the member pays with the union card (both paths: the
     # statement on PostgreSQL, the ORM on SQLite).
     assert body["message"].startswith("核销成功：四月芳菲")
-    assert "面值 ¥100.00" in body["message"] and "收取 ¥10.00" in body["message"]
+    assert "面值 ¥100.00" in body["message"]
+    # ¥126.80 with a ¥100 voucher: ¥26.80 beyond it, plus the member's ¥10 on the union card
+    assert "本单应收 ¥36.80，其中 ¥10.00 须用工会会员卡支付" in body["message"]
     assert (redemption.amount_fen, redemption.subsidy_fen, redemption.clerk) == (
         12680,
         6800,
@@ -585,3 +588,35 @@ def _now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+@pytest.mark.parametrize(
+    ("member_share", "amount", "says", "not_says"),
+    [
+        (1000, 12850, "本单应收 ¥38.50，其中 ¥10.00 须用工会会员卡支付", "收取 ¥10.00"),
+        (1000, 10000, "请向会员收取 ¥10.00（须用工会会员卡支付）", "应收"),
+        (1000, 3000, "请向会员收取 ¥10.00（须用工会会员卡支付）", "应收"),
+        (0, 12850, "本单应收 ¥28.50。", "会员卡"),
+        (0, 10000, "小票 R9，消费 ¥100.00。", "收"),
+    ],
+)
+def test_the_answer_says_what_to_collect_for_the_sale(
+    shop, make_campaign, carded, member_share, amount, says, not_says
+):
+    """ "Collect ¥10" on a ¥1,280 sale: the clerk read the member's share as the whole bill."""
+    from gonghui.benefits.services import voucher_grab
+    from gonghui.benefits.views import redemption_message
+
+    campaign = make_campaign(
+        face_value_fen=10000,
+        member_share_fen=member_share,
+        subsidy_fen=6800,
+        concession_fen=10000 - 6800 - member_share,
+    )
+    voucher = voucher_grab(campaign=campaign, member=carded()).voucher
+    redemption = voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R9", amount_fen=amount
+    )
+    with translation.override("zh-hans"):
+        message = redemption_message(redemption)
+    assert says in message and not_says not in message, message
