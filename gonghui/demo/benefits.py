@@ -7,6 +7,7 @@ Everything goes through the benefits services, as an administrator's clicks woul
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -176,7 +177,10 @@ DEMO_SCANS = 5  # of which used at the bookstore
 def _finished_lottery(*, city: Org, merchant_store: Store, now: dt.datetime, n: int) -> Campaign:
     """A small lottery already drawn: its seed hash was committed while registration was open,
     the seed is revealed, and anyone can re-run the draw on the public page."""
-    closes = now + dt.timedelta(minutes=1)
+    # The seed is committed while registration is open, as the service requires; registration
+    # closes a few seconds later, and the draw waits for that moment, so the public proof never
+    # shows winners before its own deadline.
+    closes = timezone.now() + dt.timedelta(seconds=3)
     campaign = campaign_create(
         actor=None,
         org=city,
@@ -215,6 +219,9 @@ def _finished_lottery(*, city: Org, merchant_store: Store, now: dt.datetime, n: 
         if member_eligibility(member=member, campaign=campaign).ok:
             lottery_register(campaign=campaign, member=member, now=now)
             registered += 1
-    lottery_draw(campaign=campaign, actor=None, now=closes + dt.timedelta(seconds=1))
+    wait = (closes - timezone.now()).total_seconds() + 0.1
+    if wait > 0:
+        time.sleep(wait)
+    lottery_draw(campaign=campaign, actor=None)
     campaign.refresh_from_db()
     return campaign

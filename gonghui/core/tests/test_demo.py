@@ -283,3 +283,22 @@ def test_reset_is_refused_without_debug(demo: DemoSummary) -> None:
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("demo", "--no-serve", "--reset", stdout=StringIO())
     assert Member.objects.count() == N
+
+
+def test_the_demo_lottery_is_drawn_after_its_own_deadline(demo: DemoSummary) -> None:
+    """Right after loading, the public proof showed winners while "registration closes" was
+    still a minute ahead. The seed is committed before the deadline and drawn after it."""
+    from django.utils import timezone
+
+    from gonghui.audit.models import AuditEvent
+    from gonghui.benefits.models import Campaign, Distribution
+
+    lottery = Campaign.objects.get(distribution=Distribution.LOTTERY)
+    assert lottery.drawn_at is not None and lottery.registration_closes_at is not None
+    assert lottery.registration_closes_at <= lottery.drawn_at <= timezone.now()
+    committed = (
+        AuditEvent.objects.filter(object_type="benefits.campaign", object_id=str(lottery.pk))
+        .filter(changes__has_key="seed_hash")
+        .get()
+    )
+    assert committed.at < lottery.registration_closes_at
