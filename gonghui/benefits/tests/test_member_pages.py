@@ -438,6 +438,8 @@ def test_lottery_register_then_draw_shows_won_and_lost(world, login, make_campai
     assert campaign_url(c, "register/") in body and c.seed_hash in body
     assert "data-seed" not in body  # revealed after the draw only
     assert f"/public/campaigns/{c.pk}/" in body
+    # a lottery's start is when registration opens, not a "release" of vouchers
+    assert zh("Registration opens") in body and zh("Release time") not in body
     for client in (ca, ca, cb):  # a registers twice: still one entry
         r = client.post(campaign_url(c, "register/"))
         assert r.status_code == 302
