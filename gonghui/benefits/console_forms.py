@@ -516,9 +516,15 @@ class ObjectionForm(ApplicationErrorForm):
         label=_("Your name"), required=False, widget=forms.TextInput({"maxlength": 50})
     )
     phone = TextField(
-        label=_("Mobile phone"), required=False, widget=forms.TextInput({"maxlength": 20})
+        label=_("Mobile phone"),
+        required=False,
+        widget=forms.TextInput({"maxlength": 20, "inputmode": "tel", "autocomplete": "tel"}),
     )
-    text = TextField(label=_("Your objection"), required=False, widget=forms.Textarea({"rows": 4}))
+    text = TextField(
+        label=_("Your objection"),
+        required=False,
+        widget=forms.Textarea({"rows": 4, "maxlength": 2000}),
+    )
 
     def clean_name(self) -> str:
         value = self.cleaned_data.get("name")
@@ -530,6 +536,8 @@ class ObjectionForm(ApplicationErrorForm):
 
     def clean_text(self) -> str:
         value = self.cleaned_data.get("text")
+        if not str(value or "").strip():
+            raise forms.ValidationError(_("Write what you object to."), code="text_required")
         return str(
             _service_check(lambda: clean_text(value, field="text", max_length=2000, multiline=True))
         )

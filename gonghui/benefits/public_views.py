@@ -40,7 +40,8 @@ def objection_rate_check(address: str) -> None:
     )
     if count > OBJECTIONS_PER_WINDOW:
         raise RateLimited(
-            _("Too many objections from this address; try again later."), code="rate_limited"
+            _("Too many objections from this network address; try again in an hour."),
+            code="rate_limited",
         )
 
 
@@ -79,7 +80,8 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
                     phone=form.cleaned_data["phone"],
                     text=form.cleaned_data["text"],
                 )
-                return redirect(f"{request.path}?sent=1")
+                # back at the form, where the thanks are (not at the top of a long list)
+                return redirect(f"{request.path}?sent=1#objection")
         except RateLimited as exc:
             form.add_error(None, str(exc.message))
             status = 429

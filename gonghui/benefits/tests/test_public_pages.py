@@ -100,6 +100,10 @@ def test_objection_submitted_and_blocks(world: Any, notice: PublicNotice) -> Non
         url, {"name": "赵 六", "phone": "１３８００００００09", "text": "<script>x</script>不对"}
     )
     assert response.status_code == 302
+    # back at the form, where the thanks are shown (not at the top of a long list of vouchers)
+    assert response["Location"] == f"{url}?sent=1#objection"
+    thanks = text(Client().get(response["Location"]))
+    assert 'id="objection-sent"' in thanks.split('id="objection"')[1]
     objection = Objection.objects.get()
     assert objection.phone == "13800000009"
     assert objection.text == "<script>x</script>不对"  # stored as typed, shown escaped to staff
@@ -134,7 +138,8 @@ def test_objection_submitted_and_blocks(world: Any, notice: PublicNotice) -> Non
             {"name": "赵" * 51, "phone": "13800000009", "text": "有异议"},
             "The name may have at most 50 characters.",
         ),
-        ({"name": "赵六", "phone": "13800000009", "text": ""}, "This field is required."),
+        ({"name": "赵六", "phone": "13800000009", "text": ""}, "Write what you object to."),
+        ({"name": "赵六", "phone": "13800000009", "text": " \u3000 "}, "Write what you object to."),
         (
             {"name": "赵六", "phone": "13800000009", "text": "异" * 2001},
             "At most %(n)d characters.",
@@ -155,10 +160,13 @@ def test_objection_form_names_every_wrong_field_at_once(notice: PublicNotice) ->
     )
     assert response.status_code == 400
     body = text(response)
+    # the form posts back to itself at the form, so the errors are on the first screen
+    assert 'action="#objection"' in body
+    assert 'inputmode="tel"' in body.split('id="field-phone"')[1]
     for field, message in [
         ("name", "Enter the name."),
         ("phone", "Enter the mobile number."),
-        ("text", "This field is required."),
+        ("text", "Write what you object to."),
     ]:
         block = body.split(f'id="field-{field}"')[1].split('<div class="field"')[0]
         assert zh(message) in block, field
@@ -218,7 +226,9 @@ def test_objection_rate_limited_per_address(notice: PublicNotice) -> None:
         assert client.post(url, data).status_code == 302
     response = client.post(url, {"name": "赵六", "phone": "13800000009", "text": "再来"})
     assert response.status_code == 429
-    assert zh("Too many objections from this address; try again later.") in text(response)
+    assert zh("Too many objections from this network address; try again in an hour.") in text(
+        response
+    )
     assert Objection.objects.count() == OBJECTIONS_PER_WINDOW
     # another address is not affected
     other = Client(REMOTE_ADDR="203.0.113.8")
