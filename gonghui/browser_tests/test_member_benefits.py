@@ -458,5 +458,9 @@ def test_the_public_lottery_proof_fits_a_phone(
         switch = page.locator("header form.lang select").bounding_box()
         assert switch is not None and switch["height"] >= 44
         screenshot(page, f"public-lottery-proof-{viewport['width']}")
+        # the public list's link to this proof is thumb-sized too (it was 18 px high)
+        page.goto(f"{live_server.url}/public/")
+        link = page.locator(f'a.tap[href$="/public/campaigns/{lottery.pk}/#proof"]').bounding_box()
+        assert link is not None and link["height"] >= 44
     finally:
         context.close()

@@ -193,3 +193,26 @@ def test_a_page_left_open_past_its_sign_in_offers_a_reload(
     assert link.get_attribute("href") == f"{live_server.url}/merchant/"
     assert till.input_value("input[name=code]") == voucher.code
     assert not Redemption.objects.filter(voucher=voucher).exists()
+
+
+def test_the_clerks_links_and_buttons_are_thumb_sized(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any
+) -> None:
+    """ "Recent" in the header was 60×23 px and "Today" 30×23: a thumb hit the brand or nothing."""
+    base = live_server.url
+    _sign_in(till, base)
+    for path in ("/merchant/", "/merchant/redemptions/"):
+        till.goto(f"{base}{path}")
+        boxes = till.evaluate(
+            """() => [...document.querySelectorAll(
+                    'header a, header button, .mc-search a, .mc-pages a')]
+                 .filter(e => e.offsetParent !== null)
+                 .map(e => { const r = e.getBoundingClientRect();
+                             return {what: e.textContent.trim(), width: r.width,
+                                     height: r.height, right: r.right}; })"""
+        )
+        assert len(boxes) >= (3 if path == "/merchant/" else 4), boxes
+        small = [b for b in boxes if b["width"] < 44 or b["height"] < 44]
+        assert not small, f"{path}: under 44×44: {small}"
+        assert all(b["right"] <= 360 for b in boxes), boxes
+        _fits(till)

@@ -180,7 +180,7 @@ def _finished_lottery(*, city: Org, merchant_store: Store, now: dt.datetime, n: 
     # The seed is committed while registration is open, as the service requires; registration
     # closes a few seconds later, and the draw waits for that moment, so the public proof never
     # shows winners before its own deadline.
-    closes = timezone.now() + dt.timedelta(seconds=3)
+    closes = timezone.now() + dt.timedelta(seconds=1)
     campaign = campaign_create(
         actor=None,
         org=city,
