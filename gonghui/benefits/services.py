@@ -119,8 +119,18 @@ def clean_fen(raw: object, *, field: str, minimum: int = 0, maximum: int = 10**1
         raise ApplicationError(
             _("Amounts are whole numbers of fen."), code=f"{field}_type", field=field
         )
-    if raw < minimum or raw > maximum:
-        raise ApplicationError(_("The amount is out of range."), code=f"{field}_range", field=field)
+    if raw < minimum:
+        raise ApplicationError(
+            _("The amount must be at least ¥%(min)s.") % {"min": fen_yuan(minimum)},
+            code=f"{field}_range",
+            field=field,
+        )
+    if raw > maximum:
+        raise ApplicationError(
+            _("The amount may be at most ¥%(max)s.") % {"max": fen_yuan(maximum)},
+            code=f"{field}_range",
+            field=field,
+        )
     return raw
 
 
@@ -132,7 +142,11 @@ def yuan_to_fen(raw: object, *, field: str = "amount") -> int:
     text = text.replace("。", ".").removeprefix("¥").removesuffix("元").strip()
     if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d*)?", text):
         text = text.replace(",", "")
-    m = re.fullmatch(r"(\d{1,9})(?:\.(\d{1,2}))?", text)
+    if re.fullmatch(r"\d{10,}(?:\.\d*)?", text):
+        raise ApplicationError(
+            _("The amount is far too large; check it."), code=f"{field}_range", field=field
+        )
+    m = re.fullmatch(r"(\d{1,9})(?:\.(\d{0,2}))?", text)  # "50." is 50
     if not m:
         raise ApplicationError(
             _("Enter an amount in yuan, e.g. 68 or 68.50."), code=f"{field}_format", field=field
