@@ -349,3 +349,27 @@ def test_tick_command_expires_and_closes(voucher):
     voucher.refresh_from_db()
     assert voucher.status == VoucherStatus.EXPIRED
     assert voucher.status_changes.latest("id").at == voucher.status_changed_at
+
+
+def test_the_demo_runs_the_campaign_clock(world, make_campaign, monkeypatch):
+    """In the demo a campaign scheduled by a clerk stayed "scheduled" past its release time: only
+    cron runs ``benefits_tick`` in production. The demo's own loop runs it; a failure is said and
+    the demo goes on."""
+    from io import StringIO
+
+    from gonghui.benefits.models import Campaign, CampaignStatus
+    from gonghui.core.management.commands.demo import demo_clock_tick
+
+    c = make_campaign(status="scheduled")
+    Campaign.objects.filter(pk=c.pk).update(release_at=timezone.now() - dt.timedelta(seconds=5))
+    errors = StringIO()
+    demo_clock_tick(errors)
+    c.refresh_from_db()
+    assert c.status == CampaignStatus.OPEN and errors.getvalue() == ""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr("gonghui.core.management.commands.demo.call_command", broken)
+    demo_clock_tick(errors)
+    assert "benefits_tick failed: database gone" in errors.getvalue()

@@ -130,8 +130,12 @@ class Command(BaseCommand):
             [*cli, "runserver", "--noreload", "--insecure", f"127.0.0.1:{port}"], env=env
         )
         self.stdout.write(f"Serving on http://127.0.0.1:{port}/ with a task worker. Ctrl-C stops.")
+        next_tick = 0.0
         try:
             while server.poll() is None and worker.poll() is None:
+                if time.monotonic() >= next_tick:
+                    demo_clock_tick(self.stderr)
+                    next_tick = time.monotonic() + DEMO_TICK_SECONDS
                 time.sleep(0.5)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
@@ -151,3 +155,18 @@ class Command(BaseCommand):
         ]
         if failed:
             raise CommandError(f"{', '.join(failed)} stopped unexpectedly")
+
+
+DEMO_TICK_SECONDS = 30
+
+
+def demo_clock_tick(errors: Any) -> None:
+    """The campaign clock production runs from cron every minute (``benefits_tick``: campaigns open
+    at their release time, close after their window, vouchers expire), run by the demo itself so a
+    campaign scheduled in the demo opens on time. A failed tick is said and the demo goes on."""
+    import io
+
+    try:
+        call_command("benefits_tick", stdout=io.StringIO())
+    except Exception as exc:  # noqa: BLE001 (the demo keeps serving; the next tick tries again)
+        errors.write(f"benefits_tick failed: {exc}\n")
