@@ -83,5 +83,5 @@ class ReverseForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason for reversal"),
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "maxlength": 300}),
     )

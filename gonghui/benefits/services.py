@@ -1942,6 +1942,10 @@ def redemption_reverse(
     ).get(pk=redemption.pk)
     if not _may_reverse(supervisor, redemption):
         raise PermissionDenied()
+    if not unicodedata.normalize("NFKC", str(reason or "")).strip():
+        raise ApplicationError(
+            _("Write why the redemption is reversed."), code="reason_empty", field="reason"
+        )
     why = clean_text(reason, field="reason", max_length=300)
     limit = dt.timedelta(minutes=settings.GONGHUI_REDEMPTION_REVERSAL_MINUTES)
     if now - redemption.at > limit:

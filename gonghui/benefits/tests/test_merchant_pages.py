@@ -277,9 +277,11 @@ def test_supervisor_reverses_within_the_window(world, shop, login, voucher):
     assert redemption.reversed_at is None
     boss = login(shop.supervisor.user)
     assert f"{url}reverse/" in boss.get(url).content.decode()
-    for reason in ("", "   ", "<script>x</script>"):
+    for reason in ("", "   ", "\u3000", "<script>x</script>"):
         r = boss.post(f"{url}reverse/", {"reason": reason})
         assert r.status_code == 400 and 'data-error-for="reason"' in r.content.decode()
+        if reason != "<script>x</script>":
+            assert zh("Write why the redemption is reversed.") in r.content.decode()
     # The refused form leaves .../reverse/ in the address bar; reloading it was a blank 405.
     r = boss.get(f"{url}reverse/")
     assert r.status_code == 302 and r["Location"] == url
