@@ -30,6 +30,7 @@ from gonghui.benefits.models import (
     VoucherStatusChange,
 )
 from gonghui.benefits.services import (
+    fen_yuan,
     merchant_clerk_create,
     merchant_clerk_update,
     merchant_create,
@@ -238,8 +239,71 @@ class CampaignAdmin(ScopedModelAdmin):
     search_fields = ("name", "merchant__name")
     list_select_related = ("org", "merchant")
     inlines = (StatusChangeInline,)
-    exclude = ("seed_enc",)
-    readonly_fields = ("console_link",)
+    # Money in yuan and the card banks as words, as on the console's pages (not fen, not JSON).
+    fields = (
+        "console_link",
+        "org",
+        "name",
+        "merchant",
+        "stores",
+        "distribution",
+        "status",
+        "face_value_yuan",
+        "subsidy_yuan",
+        "member_share_yuan",
+        "concession_yuan",
+        "min_purchase_yuan",
+        "quota",
+        "per_member_limit",
+        "eligible_org",
+        "require_member_card",
+        "card_banks_text",
+        "categories_text",
+        "release_at",
+        "registration_closes_at",
+        "redeem_from",
+        "redeem_until",
+        "excluded_goods",
+        "terms",
+        "notice_days",
+        "seed_hash",
+        "seed",
+        "drawn_at",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("Face value (yuan)"))
+    def face_value_yuan(self, obj: Campaign) -> str:
+        return fen_yuan(obj.face_value_fen)
+
+    @admin.display(description=_("Union subsidy (yuan)"))
+    def subsidy_yuan(self, obj: Campaign) -> str:
+        return fen_yuan(obj.subsidy_fen)
+
+    @admin.display(description=_("Member pays (yuan)"))
+    def member_share_yuan(self, obj: Campaign) -> str:
+        return fen_yuan(obj.member_share_fen)
+
+    @admin.display(description=_("Merchant concession (yuan)"))
+    def concession_yuan(self, obj: Campaign) -> str:
+        return fen_yuan(obj.concession_fen)
+
+    @admin.display(description=_("Minimum purchase (yuan)"))
+    def min_purchase_yuan(self, obj: Campaign) -> str:
+        return fen_yuan(obj.min_purchase_fen) if obj.min_purchase_fen else "—"
+
+    @admin.display(description=_("Card issuing banks"))
+    def card_banks_text(self, obj: Campaign) -> str:
+        return "、".join(obj.card_banks or []) or "—"
+
+    @admin.display(description=_("Worker categories"))
+    def categories_text(self, obj: Campaign) -> str:
+        from gonghui.members.models import WorkerCategory
+
+        labels = dict(WorkerCategory.choices)
+        return "、".join(str(labels.get(c, c)) for c in obj.categories or []) or "—"
 
     @admin.display(description=_("Console"))
     def console_link(self, obj: Campaign) -> str:
@@ -282,8 +346,8 @@ class RedemptionAdmin(ScopedModelAdmin):
         "campaign",
         "store",
         "receipt_no",
-        "amount_fen",
-        "subsidy_fen",
+        "amount_yuan",
+        "subsidy_yuan",
         "at",
         "reversed_at",
     )
@@ -294,14 +358,22 @@ class RedemptionAdmin(ScopedModelAdmin):
         "campaign",
         "store",
         "receipt_no",
-        "amount_fen",
-        "subsidy_fen",
+        "amount_yuan",
+        "subsidy_yuan",
         "at",
         "reversed_at",
         "reversed_by_label",
         "reverse_reason",
     )
     readonly_fields = fields
+
+    @admin.display(description=_("Purchase (yuan)"))
+    def amount_yuan(self, obj: Redemption) -> str:
+        return fen_yuan(obj.amount_fen)
+
+    @admin.display(description=_("Subsidy (yuan)"))
+    def subsidy_yuan(self, obj: Redemption) -> str:
+        return fen_yuan(obj.subsidy_fen)
 
     @admin.display(description=_("voucher"))
     def voucher_tail(self, obj: Redemption) -> str:

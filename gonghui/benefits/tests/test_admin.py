@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from gonghui.benefits.models import Campaign, Merchant, MerchantClerk, Store
-from gonghui.benefits.services import voucher_grab
+from gonghui.benefits.services import fen_yuan, voucher_grab
 from gonghui.benefits.tests.pages_helpers import CAMPAIGN_NAME, redeem_some, text, zh
 
 MODELS = ["merchant", "store", "merchantclerk", "campaign", "voucher", "redemption"]
@@ -67,6 +67,17 @@ def test_change_pages_read_only_and_scoped(
     page = jiefang.get(url)
     assert page.status_code == 200 and CAMPAIGN_NAME in text(page)
     assert 'name="name"' not in page.content.decode()  # read-only: no inputs
+    # money in yuan and the banks as words, as in the console (it showed 10000 and \u4e2d…)
+    body = text(page)
+    assert zh("Face value (yuan)") in body and "100.00" in body and "68.00" in body
+    assert "中原银行" in body and "\\u4e2d" not in body
+    redemption_page = text(
+        jiefang.get(reverse("admin:benefits_redemption_change", args=[data["redemption"].pk]))
+    )
+    assert zh("Purchase (yuan)") in redemption_page
+    assert fen_yuan(data["redemption"].amount_fen) in redemption_page
+    listing = text(jiefang.get(reverse("admin:benefits_redemption_changelist")))
+    assert fen_yuan(data["redemption"].subsidy_fen) in listing
     response = jiefang.post(url, {"name": "改名", "status": "settled"})
     assert response.status_code == 403
     campaign.refresh_from_db()
