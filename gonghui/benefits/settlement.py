@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -165,16 +166,46 @@ def _rows(data: bytes) -> Iterator[tuple[int, tuple[Any, ...]]]:
 
 
 def _code_text(value: Any) -> str:
-    """A code cell as text. A spreadsheet keeps a code of digits typed into a cell that is not
+    """A code or receipt cell as text. A spreadsheet keeps digits typed into a cell that is not
     text as a number (``123456789012345`` or ``1.23456789012345E14``); 15 digits are kept exactly,
-    so the number is the code."""
+    so the number is the code (and ``20230424.0`` is the receipt ``20230424``)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
 
 
+def _heading_key(text: str) -> str:
+    """A heading as compared: NFKC (``消费金额（元）`` typed with full-width brackets is the
+    template's ``消费金额(元)``), without spaces."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _check_headings(cells: list[str]) -> None:
+    """The first row names the template's columns (the time column is not read, so not checked);
+    a wrong one is named with the heading it should have."""
+    for index, expected in enumerate(REGISTER_HEADERS[:3]):
+        found = cells[index] if index < len(cells) else ""
+        if _heading_key(found) == _heading_key(expected):
+            continue
+        column = "ABCD"[index]
+        if found:
+            message = _("Column %(column)s should be headed “%(expected)s”; it is “%(found)s”.") % {
+                "column": column,
+                "expected": expected,
+                "found": found[:40],
+            }
+        else:
+            message = _("Column %(column)s should be headed “%(expected)s”; it is empty.") % {
+                "column": column,
+                "expected": expected,
+            }
+        raise ApplicationError(message, code="register_headers", field="register")
+
+
 def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowError]]:
-    """Read the register row by row (streaming); bad rows are reported with their row number."""
+    """Read the register row by row (streaming); bad rows are reported with their row number.
+    A register without a row to settle (the untouched template: its example row is skipped) is
+    refused, so it cannot pass as a reconciled settlement of nothing."""
     if len(data) > MAX_REGISTER_BYTES:
         raise _too_large()
     rows: list[RegisterRow] = []
@@ -184,18 +215,13 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
     for row_no, raw in _rows(data):
         cells = [("" if c is None else str(c)).strip() for c in raw[:4]]
         if row_no == 1:
-            header_ok = [c.replace(" ", "") for c in cells[:3]] == REGISTER_HEADERS[:3]
-            if not header_ok:
-                raise ApplicationError(
-                    _("The first row must be the template's headings."),
-                    code="register_headers",
-                    field="register",
-                )
+            _check_headings(cells)
+            header_ok = True
             continue
         if not any(cells):
             continue
         code = cells[0] if cells else ""
-        receipt = cells[1] if len(cells) > 1 else ""
+        receipt = _code_text(raw[1]).strip() if len(raw) > 1 and raw[1] is not None else ""
         if code.startswith("（示例"):
             continue
         if not code:
@@ -222,7 +248,16 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
         seen[code] = row_no
         rows.append(RegisterRow(row_no, code, receipt, amount))
     if not header_ok:
-        raise ApplicationError(_("The register is empty."), code="register_empty")
+        raise ApplicationError(_("The register is empty."), code="register_empty", field="register")
+    if not rows and not errors:
+        raise ApplicationError(
+            _(
+                "The register has no rows (the example row is ignored). Fill it in and upload it "
+                "again."
+            ),
+            code="register_no_rows",
+            field="register",
+        )
     return rows, errors
 
 
