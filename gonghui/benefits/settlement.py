@@ -388,12 +388,26 @@ def _magic(f: Any) -> bytes:
 @dataclass
 class ReconcileLine:
     code: str
-    status: str  # matched / missing_in_register / missing_in_platform / amount_differs
+    # matched / receipt_differs / amount_differs / missing_in_register / missing_in_platform
+    status: str
     register_row: int | None = None
     receipt_no: str = ""
     register_amount_fen: int | None = None
     platform_amount_fen: int | None = None
     platform_receipt_no: str = ""
+    platform_subsidy_fen: int = 0
+    # Both sides have the voucher and their receipt numbers differ. Also set on a line whose
+    # amounts differ (its status says that first), so neither difference hides the other.
+    receipt_differs: bool = False
+
+
+RECONCILE_STATUSES = (
+    "matched",
+    "missing_in_register",
+    "missing_in_platform",
+    "amount_differs",
+    "receipt_differs",
+)
 
 
 @dataclass
@@ -404,73 +418,96 @@ class ReconcileResult:
         return sum(1 for line in self.lines if line.status == status)
 
     @property
+    def counts(self) -> dict[str, int]:
+        """Lines by status, every status present (for pages: ``result.counts.matched``)."""
+        counts = dict.fromkeys(RECONCILE_STATUSES, 0)
+        for line in self.lines:
+            counts[line.status] += 1
+        return counts
+
+    @property
     def differences(self) -> int:
         """Lines where the register and the platform disagree (anything but a match)."""
         return sum(1 for line in self.lines if line.status != "matched")
 
+    @property
+    def payable_fen(self) -> int:
+        """The subsidy of every live redemption of the store: paid on our records, whatever the
+        register says, so a line only in the register adds nothing."""
+        return sum(line.platform_subsidy_fen for line in self.lines)
+
+
+def _receipt_key(receipt: str) -> str:
+    """A receipt number as compared: NFKC (full-width digits are the same digits), without
+    spaces, upper case (a till prints ``R-0001``, a clerk types ``r-0001``)."""
+    return "".join(unicodedata.normalize("NFKC", receipt).split()).upper()
+
 
 def settlement_compare(*, settlement: Settlement) -> ReconcileResult:
-    """Compare the register with our redemptions of this store: matched, missing on either side,
-    amount differences. A read: pages show it; ``settlement_reconcile`` stores its counts."""
+    """Compare the register with our live (not reversed) redemptions of this store: matched,
+    missing on either side, amount or receipt differences, and the subsidy payable. A read,
+    worked out afresh each time: pages and the report show it, ``settlement_reconcile`` stores
+    its counts, and approval reconciles again, so what is shown is what would be approved."""
     ours = {
-        r.voucher.code: r
-        for r in Redemption.objects.filter(
+        code: (amount, receipt, subsidy)
+        for code, amount, receipt, subsidy in Redemption.objects.filter(
             voucher__campaign_id=settlement.campaign_id,
             store_id=settlement.store_id,
             reversed_at__isnull=True,
-        ).select_related("voucher")
+        )
+        .order_by("at", "pk")
+        .values_list("voucher__code", "amount_fen", "receipt_no", "subsidy_fen")
     }
     result = ReconcileResult()
-    for line in settlement.lines.all():
-        mine = ours.pop(line.code, None)
+    for row_no, code, receipt, amount in settlement.lines.order_by("row_no").values_list(
+        "row_no", "code", "receipt_no", "amount_fen"
+    ):
+        mine = ours.pop(code, None)
         if mine is None:
-            result.lines.append(
-                ReconcileLine(
-                    line.code,
-                    "missing_in_platform",
-                    line.row_no,
-                    line.receipt_no,
-                    line.amount_fen,
-                )
-            )
+            result.lines.append(ReconcileLine(code, "missing_in_platform", row_no, receipt, amount))
             continue
-        status = "matched" if mine.amount_fen == line.amount_fen else "amount_differs"
+        our_amount, our_receipt, subsidy = mine
+        receipt_differs = _receipt_key(receipt) != _receipt_key(our_receipt)
+        if our_amount != amount:
+            status = "amount_differs"
+        elif receipt_differs:
+            status = "receipt_differs"
+        else:
+            status = "matched"
         result.lines.append(
             ReconcileLine(
-                line.code,
+                code,
                 status,
-                line.row_no,
-                line.receipt_no,
-                line.amount_fen,
-                mine.amount_fen,
-                mine.receipt_no,
+                row_no,
+                receipt,
+                amount,
+                our_amount,
+                our_receipt,
+                subsidy,
+                receipt_differs,
             )
         )
-    for code, mine in sorted(ours.items(), key=lambda kv: kv[1].at):
+    # What is left is in our records only, in the order it was redeemed (dicts keep it).
+    for code, (our_amount, our_receipt, subsidy) in ours.items():
         result.lines.append(
             ReconcileLine(
                 code,
                 "missing_in_register",
-                platform_amount_fen=mine.amount_fen,
-                platform_receipt_no=mine.receipt_no,
+                platform_amount_fen=our_amount,
+                platform_receipt_no=our_receipt,
+                platform_subsidy_fen=subsidy,
             )
         )
     return result
 
 
 def settlement_reconcile(*, settlement: Settlement, actor: Any) -> ReconcileResult:
-    """Run the comparison and store its counts and the subsidy payable on the settlement."""
+    """Run the comparison and store its counts and the subsidy payable on the settlement: the
+    record of the figures at upload (and, run again by ``settlement_approve``, at approval).
+    Pages never show these stored figures; they show ``settlement_compare`` as it stands."""
     if actor is not None:
         require_manager(actor, settlement.campaign.org)
     result = settlement_compare(settlement=settlement)
-    payable = (
-        Redemption.objects.filter(
-            voucher__campaign_id=settlement.campaign_id,
-            store_id=settlement.store_id,
-            reversed_at__isnull=True,
-        ).aggregate(s=Sum("subsidy_fen"))["s"]
-        or 0
-    )
     Settlement.objects.filter(
         pk=settlement.pk,
         status__in=[SettlementStatus.UPLOADED, SettlementStatus.RECONCILED],
@@ -480,7 +517,8 @@ def settlement_reconcile(*, settlement: Settlement, actor: Any) -> ReconcileResu
         missing_in_register=result.count("missing_in_register"),
         missing_in_platform=result.count("missing_in_platform"),
         amount_differences=result.count("amount_differs"),
-        payable_fen=payable,
+        receipt_differences=result.count("receipt_differs"),
+        payable_fen=result.payable_fen,
     )
     settlement.refresh_from_db()
     return result
@@ -491,6 +529,7 @@ RECONCILE_LABELS = {
     "missing_in_register": gettext_lazy("On the platform, not in the store's register"),
     "missing_in_platform": gettext_lazy("In the store's register, not on the platform"),
     "amount_differs": gettext_lazy("Amounts differ"),
+    "receipt_differs": gettext_lazy("Receipt numbers differ"),
 }
 
 
@@ -520,17 +559,20 @@ def settlement_report_xlsx(*, settlement: Settlement, result: ReconcileResult) -
     row(summary, ["门店", settlement.store.name])
     for key, label in RECONCILE_LABELS.items():
         row(summary, [str(label), result.count(key)])
-    row(summary, ["应付补贴(元)", yuan(settlement.payable_fen)])
+    row(summary, ["应付补贴(元)", yuan(result.payable_fen)])
     row(
         detail,
         ["券码", "结果", "登记表行号", "登记小票号", "登记金额(元)", "平台小票号", "平台金额(元)"],
     )
     for line in result.lines:
+        outcome = str(RECONCILE_LABELS[line.status])
+        if line.receipt_differs and line.status != "receipt_differs":
+            outcome = f"{outcome}；{RECONCILE_LABELS['receipt_differs']}"
         row(
             detail,
             [
                 line.code,
-                str(RECONCILE_LABELS[line.status]),
+                outcome,
                 line.register_row,
                 line.receipt_no,
                 yuan(line.register_amount_fen),

@@ -1170,7 +1170,8 @@ def test_report_writes_the_stores_text_as_text(
     receipt = wb["明细"]["D2"]
     assert (receipt.value, receipt.data_type) == (hostile, "s")
     assert wb["明细"]["E2"].value == 128.5 and wb["明细"]["E2"].data_type == "n"
-    assert wb["汇总"]["B7"].value == 68 and wb["汇总"]["B7"].number_format == "0.00"
+    assert wb["汇总"]["A8"].value == "应付补贴(元)"
+    assert wb["汇总"]["B8"].value == 68 and wb["汇总"]["B8"].number_format == "0.00"
     for ws in wb.worksheets:
         for row in ws.iter_rows():
             assert all(c.data_type != "f" for c in row)
