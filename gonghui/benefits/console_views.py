@@ -409,6 +409,8 @@ def _render_settlement_detail(
     approve_form: ApproveForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    # The figures are the comparison the table shows, worked out now: the counts and payable
+    # stored at upload go stale when a redemption is reversed, and approval reconciles afresh.
     result = settlement_compare(settlement=settlement)
     reconciled = settlement.status == SettlementStatus.RECONCILED
     return render(
@@ -418,6 +420,9 @@ def _render_settlement_detail(
             "settlement": settlement,
             "campaign": settlement.campaign,
             "result": result,
+            "counts": result.counts,
+            "live_figures": settlement.status
+            in {SettlementStatus.UPLOADED, SettlementStatus.RECONCILED},
             "labels": RECONCILE_LABELS,
             "uploader": pages.uploader_label(settlement),
             "can_approve": reconciled and _campaign_settles(settlement),

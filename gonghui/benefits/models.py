@@ -477,6 +477,7 @@ class Settlement(models.Model):
     missing_in_register = models.PositiveIntegerField(_("only in our records"), default=0)
     missing_in_platform = models.PositiveIntegerField(_("only in the register"), default=0)
     amount_differences = models.PositiveIntegerField(_("amount differences"), default=0)
+    receipt_differences = models.PositiveIntegerField(_("receipt differences"), default=0)
     payable_fen = models.BigIntegerField(_("payable (fen)"), default=0)
     uploaded_by_label = models.CharField(max_length=150, blank=True)
     uploaded_at = models.DateTimeField(auto_now_add=True)

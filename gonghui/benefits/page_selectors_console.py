@@ -33,6 +33,7 @@ from gonghui.benefits.models import (
     VoucherStatus,
 )
 from gonghui.benefits.services import mask_name
+from gonghui.benefits.settlement import settlement_compare
 from gonghui.core.errors import NotFound
 from gonghui.ledger.models import Account, Entry
 from gonghui.members.models import CardBin, WorkerCategory
@@ -271,10 +272,13 @@ class StoreSettlementRow:
     settlement: Settlement | None
     redeemed: int
     subsidy_fen: int
+    # The settlement's comparison as it stands now, by outcome (None: nothing uploaded).
+    counts: dict[str, int] | None = None
 
 
 def campaign_settlement_rows(*, actor: Any, campaign: Campaign) -> list[StoreSettlementRow]:
-    """One row per store of the campaign: its live settlement (if any) and our own figures."""
+    """One row per store of the campaign: its live settlement (if any) with its comparison as it
+    stands now (as the settlement's own page shows it), and our own figures."""
     campaign = selectors.campaign_get(actor=actor, pk=campaign.pk)
     live = {
         s.store_id: s
@@ -298,6 +302,9 @@ def campaign_settlement_rows(*, actor: Any, campaign: Campaign) -> list[StoreSet
             settlement=live.get(store.pk),
             redeemed=totals.get(store.pk, (0, 0))[0],
             subsidy_fen=int(totals.get(store.pk, (0, 0))[1]),
+            counts=(
+                settlement_compare(settlement=live[store.pk]).counts if store.pk in live else None
+            ),
         )
         for store in campaign.stores.order_by("name")
     ]

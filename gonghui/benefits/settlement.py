@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -165,16 +166,46 @@ def _rows(data: bytes) -> Iterator[tuple[int, tuple[Any, ...]]]:
 
 
 def _code_text(value: Any) -> str:
-    """A code cell as text. A spreadsheet keeps a code of digits typed into a cell that is not
+    """A code or receipt cell as text. A spreadsheet keeps digits typed into a cell that is not
     text as a number (``123456789012345`` or ``1.23456789012345E14``); 15 digits are kept exactly,
-    so the number is the code."""
+    so the number is the code (and ``20230424.0`` is the receipt ``20230424``)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
 
 
+def _heading_key(text: str) -> str:
+    """A heading as compared: NFKC (``消费金额（元）`` typed with full-width brackets is the
+    template's ``消费金额(元)``), without spaces."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _check_headings(cells: list[str]) -> None:
+    """The first row names the template's columns (the time column is not read, so not checked);
+    a wrong one is named with the heading it should have."""
+    for index, expected in enumerate(REGISTER_HEADERS[:3]):
+        found = cells[index] if index < len(cells) else ""
+        if _heading_key(found) == _heading_key(expected):
+            continue
+        column = "ABCD"[index]
+        if found:
+            message = _("Column %(column)s should be headed “%(expected)s”; it is “%(found)s”.") % {
+                "column": column,
+                "expected": expected,
+                "found": found[:40],
+            }
+        else:
+            message = _("Column %(column)s should be headed “%(expected)s”; it is empty.") % {
+                "column": column,
+                "expected": expected,
+            }
+        raise ApplicationError(message, code="register_headers", field="register")
+
+
 def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowError]]:
-    """Read the register row by row (streaming); bad rows are reported with their row number."""
+    """Read the register row by row (streaming); bad rows are reported with their row number.
+    A register without a row to settle (the untouched template: its example row is skipped) is
+    refused, so it cannot pass as a reconciled settlement of nothing."""
     if len(data) > MAX_REGISTER_BYTES:
         raise _too_large()
     rows: list[RegisterRow] = []
@@ -184,18 +215,13 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
     for row_no, raw in _rows(data):
         cells = [("" if c is None else str(c)).strip() for c in raw[:4]]
         if row_no == 1:
-            header_ok = [c.replace(" ", "") for c in cells[:3]] == REGISTER_HEADERS[:3]
-            if not header_ok:
-                raise ApplicationError(
-                    _("The first row must be the template's headings."),
-                    code="register_headers",
-                    field="register",
-                )
+            _check_headings(cells)
+            header_ok = True
             continue
         if not any(cells):
             continue
         code = cells[0] if cells else ""
-        receipt = cells[1] if len(cells) > 1 else ""
+        receipt = _code_text(raw[1]).strip() if len(raw) > 1 and raw[1] is not None else ""
         if code.startswith("（示例"):
             continue
         if not code:
@@ -222,7 +248,16 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
         seen[code] = row_no
         rows.append(RegisterRow(row_no, code, receipt, amount))
     if not header_ok:
-        raise ApplicationError(_("The register is empty."), code="register_empty")
+        raise ApplicationError(_("The register is empty."), code="register_empty", field="register")
+    if not rows and not errors:
+        raise ApplicationError(
+            _(
+                "The register has no rows (the example row is ignored). Fill it in and upload it "
+                "again."
+            ),
+            code="register_no_rows",
+            field="register",
+        )
     return rows, errors
 
 
@@ -353,12 +388,26 @@ def _magic(f: Any) -> bytes:
 @dataclass
 class ReconcileLine:
     code: str
-    status: str  # matched / missing_in_register / missing_in_platform / amount_differs
+    # matched / receipt_differs / amount_differs / missing_in_register / missing_in_platform
+    status: str
     register_row: int | None = None
     receipt_no: str = ""
     register_amount_fen: int | None = None
     platform_amount_fen: int | None = None
     platform_receipt_no: str = ""
+    platform_subsidy_fen: int = 0
+    # Both sides have the voucher and their receipt numbers differ. Also set on a line whose
+    # amounts differ (its status says that first), so neither difference hides the other.
+    receipt_differs: bool = False
+
+
+RECONCILE_STATUSES = (
+    "matched",
+    "missing_in_register",
+    "missing_in_platform",
+    "amount_differs",
+    "receipt_differs",
+)
 
 
 @dataclass
@@ -369,73 +418,96 @@ class ReconcileResult:
         return sum(1 for line in self.lines if line.status == status)
 
     @property
+    def counts(self) -> dict[str, int]:
+        """Lines by status, every status present (for pages: ``result.counts.matched``)."""
+        counts = dict.fromkeys(RECONCILE_STATUSES, 0)
+        for line in self.lines:
+            counts[line.status] += 1
+        return counts
+
+    @property
     def differences(self) -> int:
         """Lines where the register and the platform disagree (anything but a match)."""
         return sum(1 for line in self.lines if line.status != "matched")
 
+    @property
+    def payable_fen(self) -> int:
+        """The subsidy of every live redemption of the store: paid on our records, whatever the
+        register says, so a line only in the register adds nothing."""
+        return sum(line.platform_subsidy_fen for line in self.lines)
+
+
+def _receipt_key(receipt: str) -> str:
+    """A receipt number as compared: NFKC (full-width digits are the same digits), without
+    spaces, upper case (a till prints ``R-0001``, a clerk types ``r-0001``)."""
+    return "".join(unicodedata.normalize("NFKC", receipt).split()).upper()
+
 
 def settlement_compare(*, settlement: Settlement) -> ReconcileResult:
-    """Compare the register with our redemptions of this store: matched, missing on either side,
-    amount differences. A read: pages show it; ``settlement_reconcile`` stores its counts."""
+    """Compare the register with our live (not reversed) redemptions of this store: matched,
+    missing on either side, amount or receipt differences, and the subsidy payable. A read,
+    worked out afresh each time: pages and the report show it, ``settlement_reconcile`` stores
+    its counts, and approval reconciles again, so what is shown is what would be approved."""
     ours = {
-        r.voucher.code: r
-        for r in Redemption.objects.filter(
+        code: (amount, receipt, subsidy)
+        for code, amount, receipt, subsidy in Redemption.objects.filter(
             voucher__campaign_id=settlement.campaign_id,
             store_id=settlement.store_id,
             reversed_at__isnull=True,
-        ).select_related("voucher")
+        )
+        .order_by("at", "pk")
+        .values_list("voucher__code", "amount_fen", "receipt_no", "subsidy_fen")
     }
     result = ReconcileResult()
-    for line in settlement.lines.all():
-        mine = ours.pop(line.code, None)
+    for row_no, code, receipt, amount in settlement.lines.order_by("row_no").values_list(
+        "row_no", "code", "receipt_no", "amount_fen"
+    ):
+        mine = ours.pop(code, None)
         if mine is None:
-            result.lines.append(
-                ReconcileLine(
-                    line.code,
-                    "missing_in_platform",
-                    line.row_no,
-                    line.receipt_no,
-                    line.amount_fen,
-                )
-            )
+            result.lines.append(ReconcileLine(code, "missing_in_platform", row_no, receipt, amount))
             continue
-        status = "matched" if mine.amount_fen == line.amount_fen else "amount_differs"
+        our_amount, our_receipt, subsidy = mine
+        receipt_differs = _receipt_key(receipt) != _receipt_key(our_receipt)
+        if our_amount != amount:
+            status = "amount_differs"
+        elif receipt_differs:
+            status = "receipt_differs"
+        else:
+            status = "matched"
         result.lines.append(
             ReconcileLine(
-                line.code,
+                code,
                 status,
-                line.row_no,
-                line.receipt_no,
-                line.amount_fen,
-                mine.amount_fen,
-                mine.receipt_no,
+                row_no,
+                receipt,
+                amount,
+                our_amount,
+                our_receipt,
+                subsidy,
+                receipt_differs,
             )
         )
-    for code, mine in sorted(ours.items(), key=lambda kv: kv[1].at):
+    # What is left is in our records only, in the order it was redeemed (dicts keep it).
+    for code, (our_amount, our_receipt, subsidy) in ours.items():
         result.lines.append(
             ReconcileLine(
                 code,
                 "missing_in_register",
-                platform_amount_fen=mine.amount_fen,
-                platform_receipt_no=mine.receipt_no,
+                platform_amount_fen=our_amount,
+                platform_receipt_no=our_receipt,
+                platform_subsidy_fen=subsidy,
             )
         )
     return result
 
 
 def settlement_reconcile(*, settlement: Settlement, actor: Any) -> ReconcileResult:
-    """Run the comparison and store its counts and the subsidy payable on the settlement."""
+    """Run the comparison and store its counts and the subsidy payable on the settlement: the
+    record of the figures at upload (and, run again by ``settlement_approve``, at approval).
+    Pages never show these stored figures; they show ``settlement_compare`` as it stands."""
     if actor is not None:
         require_manager(actor, settlement.campaign.org)
     result = settlement_compare(settlement=settlement)
-    payable = (
-        Redemption.objects.filter(
-            voucher__campaign_id=settlement.campaign_id,
-            store_id=settlement.store_id,
-            reversed_at__isnull=True,
-        ).aggregate(s=Sum("subsidy_fen"))["s"]
-        or 0
-    )
     Settlement.objects.filter(
         pk=settlement.pk,
         status__in=[SettlementStatus.UPLOADED, SettlementStatus.RECONCILED],
@@ -445,7 +517,8 @@ def settlement_reconcile(*, settlement: Settlement, actor: Any) -> ReconcileResu
         missing_in_register=result.count("missing_in_register"),
         missing_in_platform=result.count("missing_in_platform"),
         amount_differences=result.count("amount_differs"),
-        payable_fen=payable,
+        receipt_differences=result.count("receipt_differs"),
+        payable_fen=result.payable_fen,
     )
     settlement.refresh_from_db()
     return result
@@ -456,6 +529,7 @@ RECONCILE_LABELS = {
     "missing_in_register": gettext_lazy("On the platform, not in the store's register"),
     "missing_in_platform": gettext_lazy("In the store's register, not on the platform"),
     "amount_differs": gettext_lazy("Amounts differ"),
+    "receipt_differs": gettext_lazy("Receipt numbers differ"),
 }
 
 
@@ -485,17 +559,20 @@ def settlement_report_xlsx(*, settlement: Settlement, result: ReconcileResult) -
     row(summary, ["门店", settlement.store.name])
     for key, label in RECONCILE_LABELS.items():
         row(summary, [str(label), result.count(key)])
-    row(summary, ["应付补贴(元)", yuan(settlement.payable_fen)])
+    row(summary, ["应付补贴(元)", yuan(result.payable_fen)])
     row(
         detail,
         ["券码", "结果", "登记表行号", "登记小票号", "登记金额(元)", "平台小票号", "平台金额(元)"],
     )
     for line in result.lines:
+        outcome = str(RECONCILE_LABELS[line.status])
+        if line.receipt_differs and line.status != "receipt_differs":
+            outcome = f"{outcome}；{RECONCILE_LABELS['receipt_differs']}"
         row(
             detail,
             [
                 line.code,
-                str(RECONCILE_LABELS[line.status]),
+                outcome,
                 line.register_row,
                 line.receipt_no,
                 yuan(line.register_amount_fen),

@@ -638,7 +638,10 @@ def test_actions_refused_change_nothing(
         (
             reverse("benefits_console:settlement_upload", args=[closed.pk, shop.store.pk]),
             {
-                "register": SimpleUploadedFile("r.xlsx", register_xlsx([])),
+                # a register the service would take: only the permission check refuses it
+                "register": SimpleUploadedFile(
+                    "r.xlsx", register_xlsx(rows_for(settled_world["redemptions"]))
+                ),
                 "invoice": SimpleUploadedFile("i.pdf", PDF),
             },
         ),
@@ -794,6 +797,7 @@ def test_upload_reconcile_report(
 
 
 BIG = 10 * 1024 * 1024 + 10
+ONE_ROW = ("ZZZZZZZZZZZZZZZZZZZZZZ", "R-9", "10.00")  # a register that parses (not our code)
 
 
 @pytest.mark.parametrize(
@@ -819,12 +823,12 @@ BIG = 10 * 1024 * 1024 + 10
         ),
         (("r.xlsx", b"PK" + b"\x00" * BIG), ("i.pdf", PDF), "The register file is too large."),
         (
-            ("r.xlsx", register_xlsx([])),
+            ("r.xlsx", register_xlsx([ONE_ROW])),
             ("i.exe", b"MZ\x90\x00"),
             "The invoice must be a PDF, PNG or JPEG file.",
         ),
         (
-            ("r.xlsx", register_xlsx([])),
+            ("r.xlsx", register_xlsx([ONE_ROW])),
             ("i.pdf", b"%PDF" + b"\x00" * BIG),
             "The invoice file is too large.",
         ),
@@ -889,7 +893,7 @@ def test_upload_for_store_outside_campaign(
             login(world.jiefang_officer),
             campaign,
             store,
-            SimpleUploadedFile("r.xlsx", register_xlsx([])),
+            SimpleUploadedFile("r.xlsx", register_xlsx([ONE_ROW])),
             SimpleUploadedFile("i.pdf", PDF),
         )
         assert response.status_code == 404
@@ -1166,7 +1170,8 @@ def test_report_writes_the_stores_text_as_text(
     receipt = wb["明细"]["D2"]
     assert (receipt.value, receipt.data_type) == (hostile, "s")
     assert wb["明细"]["E2"].value == 128.5 and wb["明细"]["E2"].data_type == "n"
-    assert wb["汇总"]["B7"].value == 68 and wb["汇总"]["B7"].number_format == "0.00"
+    assert wb["汇总"]["A8"].value == "应付补贴(元)"
+    assert wb["汇总"]["B8"].value == 68 and wb["汇总"]["B8"].number_format == "0.00"
     for ws in wb.worksheets:
         for row in ws.iter_rows():
             assert all(c.data_type != "f" for c in row)
