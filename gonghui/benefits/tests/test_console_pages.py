@@ -1425,3 +1425,18 @@ def test_dashboard_says_when_unions_are_left_out(
     assert 'id="by-org-more"' in body
     assert body.split('id="by-org"')[1].split("</table>")[0].count("<tr>") == 2  # head + 1
 
+
+def test_approve_and_publish_ask_first(
+    world: Any, login: Any, settled_world: dict[str, Any]
+) -> None:
+    """Both are irreversible: their buttons carry the question the browser asks (data-confirm)."""
+    client = login(world.jiefang_officer)
+    settlement = settled_world["settlement"]
+    page = text(client.get(reverse("benefits_console:settlement_detail", args=[settlement.pk])))
+    approve = page.split(reverse("benefits_console:settlement_approve", args=[settlement.pk]))[1]
+    assert re.search(r'<button type="submit" data-confirm="[^"]+">', approve.split("</form>")[0])
+    settlement_approve(settlement=settlement, actor=world.jiefang_officer)
+    campaign = settled_world["campaign"]
+    page = text(client.get(reverse("benefits_console:settlement", args=[campaign.pk])))
+    publish = page.split(reverse("benefits_console:notice_publish", args=[campaign.pk]))[1]
+    assert re.search(r'<button type="submit" data-confirm="[^"]+">', publish.split("</form>")[0])
