@@ -30,7 +30,13 @@ from gonghui.benefits.models import (
     Merchant,
     Store,
 )
-from gonghui.benefits.services import amount_limit_message, clean_text, yuan_to_fen
+from gonghui.benefits.services import (
+    amount_limit_message,
+    clean_text,
+    limit_over_quota_message,
+    split_mismatch_message,
+    yuan_to_fen,
+)
 from gonghui.core.errors import ApplicationError
 from gonghui.core.forms import apply_error
 from gonghui.members.models import WorkerCategory
@@ -109,12 +115,36 @@ class ApplicationErrorForm(forms.Form):
 
 class CampaignFilterForm(forms.Form):
     q = TextField(label=_("Search"), required=False, max_length=100)
+    org = forms.ModelChoiceField(
+        label=_("Organising union"),
+        required=False,
+        queryset=Org.objects.none(),
+        empty_label=_("All"),
+    )
     status = forms.ChoiceField(
         label=_("Status"), required=False, choices=[("", _("All")), *CampaignStatus.choices]
     )
     kind = forms.ChoiceField(
         label=_("Hand-out"), required=False, choices=[("", _("All")), *Distribution.choices]
     )
+
+    def __init__(self, *args: Any, orgs: Any, org_choices: list[Org], **kwargs: Any) -> None:
+        """``orgs``: the unions the actor may see (a hand-edited link may name any of them);
+        ``org_choices``: those the select offers (the ones organising a campaign)."""
+        super().__init__(*args, **kwargs)
+        field = self.fields["org"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = orgs
+        chosen = str(self.data.get("org") or "") if self.is_bound else ""
+        if chosen.isdigit() and len(chosen) < 19 and all(str(o.pk) != chosen for o in org_choices):
+            # A union of the actor's without campaigns, named by a link: shown as chosen.
+            org_choices = sorted([*org_choices, *orgs.filter(pk=chosen)], key=lambda o: o.path)
+        top = min((o.depth for o in org_choices), default=0)
+        # Indented by depth, so a county's sub-unions read as its own.
+        field.widget.choices = [
+            ("", field.empty_label),
+            *((o.pk, "\u3000" * (o.depth - top) + o.name) for o in org_choices),
+        ]
 
     def clean_q(self) -> str:
         return _nfkc(self.cleaned_data.get("q"))
@@ -343,6 +373,9 @@ class CampaignForm(ApplicationErrorForm):
         data = super().clean() or {}
         self._check_split(data)
         self._check_times(data)
+        quota, limit = data.get("quota"), data.get("per_member_limit")
+        if quota is not None and limit is not None and limit > quota:
+            self.add_error("per_member_limit", limit_over_quota_message(quota))
         if self.campaign is None and "stores" in data and "merchant" in data:
             stores = list(data["stores"] or [])
             if not stores:
@@ -363,11 +396,12 @@ class CampaignForm(ApplicationErrorForm):
         elif subsidy + share + concession != face:
             self.add_error(
                 "subsidy",
-                gettext(
-                    "Subsidy, member share and concession must add up to the face value "
-                    "(%(a)d + %(b)d + %(c)d ≠ %(f)d fen)."
-                )
-                % {"a": subsidy, "b": share, "c": concession, "f": face},
+                split_mismatch_message(
+                    face_value_fen=face,
+                    subsidy_fen=subsidy,
+                    member_share_fen=share,
+                    concession_fen=concession,
+                ),
             )
 
     def _check_times(self, data: dict[str, Any]) -> None:
@@ -389,6 +423,13 @@ class CampaignForm(ApplicationErrorForm):
                 self.add_error(
                     "registration_closes_at",
                     gettext("Registration must close before the redemption window ends."),
+                )
+            elif start is not None and start < closes:
+                self.add_error(
+                    "redeem_from",
+                    gettext(
+                        "A lottery's redemption window can start only when registration has closed."
+                    ),
                 )
         if end is None:
             return
@@ -434,6 +475,15 @@ class CancelForm(ApplicationErrorForm):
         label=_("Reason"),
         required=False,
         help_text=_("Members holding a voucher of this campaign see it on the voucher."),
+        widget=forms.Textarea({"rows": 2, "maxlength": 300}),
+    )
+
+
+class CloseForm(ApplicationErrorForm):
+    reason = TextField(
+        label=_("Why close it now"),
+        required=False,
+        help_text=_("Members holding a voucher not yet used see it on the voucher."),
         widget=forms.Textarea({"rows": 2, "maxlength": 300}),
     )
 

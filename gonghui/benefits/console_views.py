@@ -8,6 +8,7 @@ do what the page would not offer. A campaign outside the subtree is one boring 4
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from gonghui.accounts.decorators import View, staff_required
@@ -30,6 +32,7 @@ from gonghui.benefits.console_forms import (
     CampaignFilterForm,
     CampaignForm,
     CancelForm,
+    CloseForm,
     NoticePublishForm,
     ResolveForm,
     SettlementUploadForm,
@@ -44,8 +47,10 @@ from gonghui.benefits.models import (
 )
 from gonghui.benefits.services import (
     campaign_cancel,
+    campaign_close,
     campaign_create,
     campaign_schedule,
+    campaign_unschedule,
     campaign_update,
     lottery_commit_seed,
     lottery_draw,
@@ -92,7 +97,11 @@ def _xlsx(data: bytes, filename: str) -> HttpResponse:
 
 @reader()
 def campaign_list(request: HttpRequest, user: User) -> HttpResponse:
-    form = CampaignFilterForm(request.GET)
+    form = CampaignFilterForm(
+        request.GET,
+        orgs=pages.visible_orgs(actor=user),
+        org_choices=pages.campaign_filter_orgs(actor=user),
+    )
     page = None
     if form.is_valid():
         qs = pages.console_campaign_list(
@@ -100,6 +109,7 @@ def campaign_list(request: HttpRequest, user: User) -> HttpResponse:
             status=form.cleaned_data["status"],
             distribution=form.cleaned_data["kind"],
             query=form.cleaned_data["q"],
+            org=form.cleaned_data["org"],
         )
         page = Paginator(qs, CAMPAIGNS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
@@ -185,16 +195,67 @@ def campaign_edit(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     return _render_form(request, form, campaign)
 
 
+def _local(value: dt.datetime | None) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _confirmations(campaign: Campaign, figures: pages.CampaignFigures) -> dict[str, str]:
+    """What each irreversible action asks before it is sent (``data-confirm``), naming what it
+    does to members and money."""
+    held = figures.open
+    return {
+        "schedule": _(
+            "Schedule this campaign? Members see it now, and it opens by itself at %(t)s."
+        )
+        % {"t": _local(campaign.release_at)},
+        "unschedule": _(
+            "Take this campaign back to draft? Members no longer see it, and it will not open "
+            "until it is scheduled again."
+        ),
+        "cancel": _("Cancel this campaign? This cannot be undone.")
+        if not held
+        else ngettext(
+            "Cancel this campaign? The %(n)d voucher members hold will be void. This cannot be "
+            "undone.",
+            "Cancel this campaign? The %(n)d vouchers members hold will be void. This cannot be "
+            "undone.",
+            held,
+        )
+        % {"n": held},
+        "close": _("Close this campaign now? Redemption stops at once. This cannot be undone.")
+        if not held
+        else ngettext(
+            "Close this campaign now? Redemption stops at once and the %(n)d voucher not yet "
+            "used expires. This cannot be undone.",
+            "Close this campaign now? Redemption stops at once and the %(n)d vouchers not yet "
+            "used expire. This cannot be undone.",
+            held,
+        )
+        % {"n": held},
+        "draw": _(
+            "Run the draw now? The winners are chosen and the seed is published. This cannot "
+            "be undone."
+        ),
+    }
+
+
 def _render_detail(
     request: HttpRequest,
     user: User,
     campaign: Campaign,
     *,
     cancel_form: CancelForm | None = None,
+    close_form: CloseForm | None = None,
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
     can_manage = user.can(MANAGE_BENEFITS)
+    now = timezone.now()
+    figures = pages.campaign_figures(actor=user, campaign=campaign)
+    is_open = campaign.status == CampaignStatus.OPEN
+    # Used vouchers are owed to the store: such a campaign is closed and settled, not cancelled.
+    used = is_open and pages.campaign_has_redemptions(actor=user, campaign=campaign)
+    is_lottery = campaign.distribution == Distribution.LOTTERY
     return render(
         request,
         "benefits/console/campaign_detail.html",
@@ -202,17 +263,33 @@ def _render_detail(
             "campaign": campaign,
             "history": pages.campaign_history(actor=user, campaign=campaign),
             "categories": pages.campaign_category_labels(campaign=campaign),
-            "figures": pages.campaign_figures(actor=user, campaign=campaign),
+            "figures": figures,
             "stores": campaign.stores.order_by("name"),
             "can_manage": can_manage,
             "cancel_form": cancel_form or CancelForm(),
+            "close_form": close_form or CloseForm(),
             "error": error,
-            "is_lottery": campaign.distribution == Distribution.LOTTERY,
+            "is_lottery": is_lottery,
             "can_edit": can_manage and campaign.status == CampaignStatus.DRAFT,
             "can_schedule": can_manage and campaign.status == CampaignStatus.DRAFT,
+            "can_unschedule": can_manage
+            and campaign.status == CampaignStatus.SCHEDULED
+            and now < campaign.release_at,
             "can_cancel": can_manage
+            and not used
             and campaign.status
             in {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.OPEN},
+            # Offered where cancelling is not; shown again with its errors after a refused try.
+            "can_close": can_manage and is_open and (used or close_form is not None),
+            "cancel_refused": can_manage and used,
+            "can_draw": can_manage
+            and is_lottery
+            and is_open
+            and bool(campaign.seed_hash)
+            and not campaign.drawn_at,
+            "draw_waits": campaign.registration_closes_at is not None
+            and now < campaign.registration_closes_at,
+            "confirm": _confirmations(campaign, figures),
             "can_settle": can_manage
             and campaign.status
             in {
@@ -276,20 +353,63 @@ def campaign_schedule_view(request: HttpRequest, user: User, pk: int) -> HttpRes
 
 @manager()
 @require_POST
+def campaign_unschedule_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    if campaign.status == CampaignStatus.DRAFT:
+        # A double click: the second finds the work done.
+        messages.info(request, _("The campaign is a draft again; change it and schedule it."))
+        return redirect("benefits_console:detail", pk=campaign.pk)
+
+    def run(campaign: Campaign) -> str:
+        campaign_unschedule(campaign=campaign, actor=user)
+        return _("The campaign is a draft again; change it and schedule it.")
+
+    return _action(request, user, pk, run)
+
+
+@manager()
+@require_POST
 def campaign_cancel_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     campaign = selectors.campaign_get(actor=user, pk=pk)
     form = CancelForm(request.POST)
+    error = ""
     if form.is_valid():
         try:
             campaign_cancel(campaign=campaign, actor=user, reason=form.cleaned_data["reason"])
         except ApplicationError as exc:
             _user_error(exc)
-            form.add_application_error(exc)
+            if exc.field:
+                form.add_application_error(exc)
+            else:
+                # Not about the reason typed (the form may not even be offered): said above all.
+                error = str(exc.message)
         else:
             messages.success(request, _("The campaign was cancelled."))
             return redirect("benefits_console:detail", pk=campaign.pk)
     campaign.refresh_from_db()
-    return _render_detail(request, user, campaign, cancel_form=form, status=400)
+    return _render_detail(request, user, campaign, cancel_form=form, error=error, status=400)
+
+
+@manager()
+@require_POST
+def campaign_close_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    form = CloseForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            campaign_close(campaign=campaign, actor=user, reason=form.cleaned_data["reason"])
+        except ApplicationError as exc:
+            _user_error(exc)
+            if exc.field:
+                form.add_application_error(exc)
+            else:
+                error = str(exc.message)
+        else:
+            messages.success(request, _("The campaign is closed; settle it with its stores now."))
+            return redirect("benefits_console:detail", pk=campaign.pk)
+    campaign.refresh_from_db()
+    return _render_detail(request, user, campaign, close_form=form, error=error, status=400)
 
 
 @manager()

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import CharField, Count, Q, QuerySet, Sum, Value
+from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Concat, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -44,16 +44,59 @@ from gonghui.orgs.models import Org
 
 
 def console_campaign_list(
-    *, actor: Any, status: str = "", distribution: str = "", query: str = ""
+    *,
+    actor: Any,
+    status: str = "",
+    distribution: str = "",
+    query: str = "",
+    org: Org | None = None,
 ) -> QuerySet[Campaign]:
+    """The console's list: the actor's campaigns, by status, hand-out, organising union (with its
+    sub-unions) and a text found in the campaign's, its union's, merchant's or a store's name."""
     qs = selectors.campaign_list(actor=actor)
     if status:
         qs = qs.filter(status=status)
     if distribution:
         qs = qs.filter(distribution=distribution)
+    if org is not None:
+        # Within the actor's own campaigns (above): a union outside its subtree finds nothing.
+        qs = qs.filter(org__path__startswith=org.path)
     if query:
-        qs = qs.filter(Q(name__icontains=query) | Q(merchant__name__icontains=query))
+        at_store = Campaign.stores.through.objects.filter(
+            campaign_id=OuterRef("pk"), store__name__icontains=query
+        )
+        qs = qs.filter(
+            Q(name__icontains=query)
+            | Q(merchant__name__icontains=query)
+            | Q(org__name__icontains=query)
+            | Q(org__short_name__icontains=query)
+            | Q(Exists(at_store))
+        )
     return qs.order_by("-release_at", "-id")
+
+
+def campaign_filter_orgs(*, actor: Any) -> list[Org]:
+    """The unions the list can be narrowed to: those the actor may see whose subtree organises
+    one of its campaigns (not every base union of the city, which would make a select of
+    thousands), tree order."""
+    campaign_paths = set(
+        scoped(Campaign.objects.all(), actor=actor)
+        .order_by()
+        .values_list("org__path", flat=True)
+        .distinct()
+    )
+    ancestors: set[str] = set()
+    for path in campaign_paths:
+        parts = [p for p in path.split("/") if p]
+        ancestors.update("/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts)))
+    return list(visible_orgs(actor=actor).filter(path__in=ancestors))
+
+
+def campaign_has_redemptions(*, actor: Any, campaign: Campaign) -> bool:
+    """Whether vouchers of the campaign have been used (and not reversed): it can then no longer
+    be cancelled, only closed and settled."""
+    campaign = selectors.campaign_get(actor=actor, pk=campaign.pk)
+    return Redemption.objects.filter(voucher__campaign=campaign, reversed_at__isnull=True).exists()
 
 
 def visible_orgs(*, actor: Any) -> QuerySet[Org]:

@@ -386,6 +386,27 @@ def amount_limit_message(field: str) -> str:
     return messages[field] % {"limit": limit}
 
 
+def split_mismatch_message(
+    *, face_value_fen: int, subsidy_fen: int, member_share_fen: int, concession_fen: int
+) -> str:
+    """The refusal of a split that does not add up, in yuan as the form is typed (not fen)."""
+    return _(
+        "Subsidy, member share and concession must add up to the face value "
+        "(%(a)s + %(b)s + %(c)s ≠ %(f)s yuan)."
+    ) % {
+        "a": fen_yuan(subsidy_fen, grouped=False),
+        "b": fen_yuan(member_share_fen, grouped=False),
+        "c": fen_yuan(concession_fen, grouped=False),
+        "f": fen_yuan(face_value_fen, grouped=False),
+    }
+
+
+def limit_over_quota_message(quota: int) -> str:
+    return _("Vouchers per member cannot be more than the number of vouchers (%(n)d).") % {
+        "n": quota
+    }
+
+
 def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
     unknown = set(data) - CAMPAIGN_FIELDS
     if unknown:
@@ -415,16 +436,12 @@ def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
         != out["face_value_fen"]
     ):
         raise ApplicationError(
-            _(
-                "Subsidy, member share and concession must add up to the face value "
-                "(%(a)d + %(b)d + %(c)d ≠ %(f)d fen)."
-            )
-            % {
-                "a": out["subsidy_fen"],
-                "b": out["member_share_fen"],
-                "c": out["concession_fen"],
-                "f": out["face_value_fen"],
-            },
+            split_mismatch_message(
+                face_value_fen=out["face_value_fen"],
+                subsidy_fen=out["subsidy_fen"],
+                member_share_fen=out["member_share_fen"],
+                concession_fen=out["concession_fen"],
+            ),
             code="split_mismatch",
             field="subsidy_fen",
         )
@@ -449,6 +466,11 @@ def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
             _("Vouchers per member must be between 1 and %(n)d.") % {"n": MAX_PER_MEMBER},
             code="limit_range",
             field="per_member_limit",
+        )
+    if limit > quota:
+        # A promise the stock cannot keep: nobody could ever hold that many.
+        raise ApplicationError(
+            limit_over_quota_message(quota), code="limit_over_quota", field="per_member_limit"
         )
     out["per_member_limit"] = limit
     eligible_org = data.get("eligible_org")
@@ -496,6 +518,14 @@ def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
                 _("Registration must close before the redemption window ends."),
                 code="registration_order",
                 field="registration_closes_at",
+            )
+        if out["redeem_from"] < closes:
+            # Vouchers of a lottery exist only after the draw, which waits for registration to
+            # close: a window opening earlier promises redemption nobody can make.
+            raise ApplicationError(
+                _("A lottery's redemption window can start only when registration has closed."),
+                code="redeem_before_draw",
+                field="redeem_from",
             )
         out["registration_closes_at"] = closes
     else:
@@ -705,6 +735,80 @@ def campaign_cancel(*, campaign: Campaign, actor: Any, reason: str) -> Campaign:
             new=VoucherStatus.CANCELLED,
             actor=actor,
             reason_code=VoucherChangeReason.CAMPAIGN_CANCELLED,
+            reason=reason,
+        )
+    return campaign
+
+
+def campaign_unschedule(
+    *, campaign: Campaign, actor: Any, now: dt.datetime | None = None
+) -> Campaign:
+    """Take a scheduled campaign back to draft, so that its terms can be changed, before it opens.
+
+    Once the release time has come members may have grabbed or registered: the terms are then
+    what they were promised, and only cancelling (or closing) is left."""
+    require_manager(actor, campaign.org)
+    now = now or timezone.now()
+    if campaign.status == CampaignStatus.SCHEDULED and campaign.release_at <= now:
+        raise ApplicationError(
+            _("The release time has passed; the campaign can no longer go back to draft."),
+            code="release_passed",
+        )
+    # The clock opens a scheduled campaign by the same compare-and-set: whichever comes first
+    # wins, and the other is told the campaign changed.
+    return campaign_transition(campaign=campaign, new=CampaignStatus.DRAFT, actor=actor)
+
+
+def campaign_close(
+    *, campaign: Campaign, actor: Any, reason: str, now: dt.datetime | None = None
+) -> Campaign:
+    """Close an open campaign ahead of its date: the redemption window ends now.
+
+    For a campaign whose vouchers have been used (it can no longer be cancelled) and that must
+    stop early. The clock would close it at ``redeem_until``; here the window's end becomes now,
+    so that everything keyed on the window (the till, the member's voucher, the nightly expiry)
+    agrees, and the vouchers not used expire at once with the manager's reason. The date first
+    promised stays in the audit line. Settlement follows as after any close."""
+    require_manager(actor, campaign.org)
+    reason = clean_text(reason, field="reason", max_length=300)
+    now = now or timezone.now()
+    if campaign.status == CampaignStatus.OPEN:
+        if campaign.distribution == Distribution.LOTTERY and campaign.drawn_at is None:
+            raise ApplicationError(
+                _("The draw has not run, so nobody holds a voucher; cancel the campaign instead."),
+                code="lottery_not_drawn",
+            )
+        if now <= campaign.redeem_from:
+            raise ApplicationError(
+                _("Redemption has not started yet; cancel the campaign instead."),
+                code="window_not_started",
+            )
+    promised_until = campaign.redeem_until
+    with transaction.atomic():
+        # As cancelling does: empty the stock first, so that a grab waiting for a stock row finds
+        # none left and every voucher a grab will ever make is among those expired below.
+        CampaignStock.objects.filter(campaign=campaign).update(remaining=0)
+        campaign_transition(
+            campaign=campaign,
+            new=CampaignStatus.CLOSED,
+            actor=actor,
+            reason=reason,
+        )
+        Campaign.objects.filter(pk=campaign.pk).update(redeem_until=now)
+        campaign.redeem_until = now
+        _vouchers_move(
+            Voucher.objects.filter(campaign=campaign, status=VoucherStatus.OPEN),
+            new=VoucherStatus.EXPIRED,
+            actor=actor,
+            reason_code=VoucherChangeReason.WINDOW_ENDED,
+            reason=reason,
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            obj=campaign,
+            org=campaign.org,
+            changes={"redeem_until": [_jsonable(promised_until), _jsonable(now)]},
             reason=reason,
         )
     return campaign

@@ -198,7 +198,7 @@ def _finished_lottery(*, city: Org, merchant_store: Store, now: dt.datetime, n: 
         card_banks=CARD_BANKS,
         release_at=now - dt.timedelta(days=3),
         registration_closes_at=closes,
-        redeem_from=now,
+        redeem_from=closes,
         redeem_until=now + dt.timedelta(days=20),
         excluded_goods=EXCLUDED_GOODS,
         terms="会员在报名期内报名，报名截止后以公开种子抽签，中签者获得购书券。",

@@ -105,6 +105,12 @@ def campaign_fields(**overrides: Any) -> dict[str, Any]:
         "excluded_goods": "特价书、教材教辅、公务员考试用书、洗化、食品",
         "terms": "每人限领一张，仅限会员卡支付。",
     }
+    if overrides.get("distribution") == "lottery" and "redeem_from" not in overrides:
+        # A lottery's vouchers exist only after the draw: its window opens when registration
+        # closes (the service refuses an earlier start).
+        closes = overrides.get("registration_closes_at")
+        if closes is not None:
+            fields["redeem_from"] = closes
     fields.update(overrides)
     return fields
 

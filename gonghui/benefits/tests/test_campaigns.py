@@ -488,3 +488,63 @@ def test_the_data_step_moves_only_the_services_reasons(world, shop):
     assert set(CampaignChangeReason.values) == set(MIGRATION.LEGACY_REASONS.values()) | {
         "notice_closed"
     }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "field"),
+    [
+        # more per member than there are vouchers at all
+        ({"quota": 5, "per_member_limit": 6}, "limit_over_quota", "per_member_limit"),
+        ({"quota": 1, "per_member_limit": MAX_PER_MEMBER}, "limit_over_quota", "per_member_limit"),
+        # a lottery redeemable before its registration closes (there are no vouchers yet)
+        ("lottery_early", "redeem_before_draw", "redeem_from"),
+    ],
+)
+def test_implausible_terms_refused_and_nothing_made(world, shop, overrides, code, field):
+    if overrides == "lottery_early":
+        base = campaign_fields()
+        overrides = {
+            "distribution": "lottery",
+            "registration_closes_at": base["release_at"] + dt.timedelta(days=2),
+            "redeem_from": base["release_at"] + dt.timedelta(days=1),
+        }
+    with pytest.raises(ApplicationError) as exc:
+        _create(world, shop, **overrides)
+    assert (exc.value.code, exc.value.field) == (code, field)
+    assert Campaign.objects.count() == 0
+
+
+def test_implausible_terms_refused_on_update_too(world, shop):
+    c = _create(world, shop, quota=5, per_member_limit=2)
+    with pytest.raises(ApplicationError) as exc:
+        campaign_update(actor=world.jiefang_officer, campaign=c, quota=1)
+    assert exc.value.code == "limit_over_quota"
+    c.refresh_from_db()
+    assert (c.quota, c.per_member_limit) == (5, 2)
+
+
+def test_plausible_edges_accepted(world, shop):
+    c = _create(world, shop, quota=3, per_member_limit=3)
+    assert c.per_member_limit == c.quota == 3
+    base = campaign_fields()
+    closes = base["release_at"] + dt.timedelta(days=1)
+    lottery = _create(
+        world, shop, distribution="lottery", registration_closes_at=closes, redeem_from=closes
+    )
+    assert lottery.redeem_from == lottery.registration_closes_at
+
+
+def test_split_mismatch_is_said_in_yuan_as_typed(world, shop):
+    """The form is typed in yuan: the refusal adds up in yuan too, not in fen."""
+    with translation.override("en"), pytest.raises(ApplicationError) as exc:
+        _create(
+            world,
+            shop,
+            face_value_fen=10000,
+            subsidy_fen=5000,
+            member_share_fen=1000,
+            concession_fen=3000,
+        )
+    assert exc.value.code == "split_mismatch" and exc.value.field == "subsidy_fen"
+    assert "(50.00 + 10.00 + 30.00 ≠ 100.00 yuan)" in str(exc.value.message)
+    assert "10000" not in str(exc.value.message)

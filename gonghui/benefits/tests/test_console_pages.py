@@ -219,7 +219,7 @@ def test_create_campaign_yuan_to_fen(world: Any, shop: Any, login: Any) -> None:
         (
             {"concession": "21"},
             "Subsidy, member share and concession must add up to the face value "
-            "(%(a)d + %(b)d + %(c)d ≠ %(f)d fen).",
+            "(%(a)s + %(b)s + %(c)s ≠ %(f)s yuan).",
             'value="21"',
         ),
         ({"name": ""}, "This field is required.", 'value="68"'),
@@ -267,6 +267,10 @@ def test_create_campaign_bad_input(
     assert Campaign.objects.count() == 0
 
 
+SPLIT_MISMATCH = (
+    "Subsidy, member share and concession must add up to the face value "
+    "(%(a)s + %(b)s + %(c)s ≠ %(f)s yuan)."
+)
 FACE_LIMIT = "The face value can be at most %(limit)s yuan."
 QUOTA_RANGE = "The number of vouchers must be between 1 and %(n)d."
 LIMIT_RANGE = "Vouchers per member must be between 1 and %(n)d."
@@ -392,6 +396,78 @@ def test_create_campaign_at_the_limits(
     assert {f: getattr(campaign, f) for f in expected} == expected
 
 
+LIMIT_OVER_QUOTA = "Vouchers per member cannot be more than the number of vouchers (%(n)d)."
+LOTTERY_EARLY = "A lottery's redemption window can start only when registration has closed."
+
+
+def _lottery(days_closes: int, days_from: int | None) -> dict[str, Any]:
+    now = timezone.now()
+
+    def local(days: int) -> str:
+        return timezone.localtime(now + dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
+
+    return {
+        "distribution": "lottery",
+        "registration_closes_at": local(days_closes),
+        "redeem_from": "" if days_from is None else local(days_from),
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "errors"),
+    [
+        ({"quota": "5", "per_member_limit": "6"}, {"per_member_limit": (LIMIT_OVER_QUOTA, 5)}),
+        ({"quota": "５", "per_member_limit": "６"}, {"per_member_limit": (LIMIT_OVER_QUOTA, 5)}),
+        ({"quota": "1", "per_member_limit": "20"}, {"per_member_limit": (LIMIT_OVER_QUOTA, 1)}),
+        # one field wrong on its own: its own message, no second one about the pair
+        ({"quota": "", "per_member_limit": "3"}, {"quota": ("This field is required.", None)}),
+        ({"quota": "9" * 30, "per_member_limit": "3"}, {"quota": (QUOTA_RANGE, MAX_QUOTA)}),
+        (
+            {"quota": "5", "per_member_limit": "9" * 30},
+            {"per_member_limit": (LIMIT_RANGE, MAX_PER_MEMBER)},
+        ),
+        (
+            {"quota": "5", "per_member_limit": ""},
+            {"per_member_limit": ("This field is required.", None)},
+        ),
+        (_lottery(3, 2), {"redeem_from": (LOTTERY_EARLY, None)}),
+        (_lottery(3, None), {"redeem_from": ("This field is required.", None)}),
+    ],
+)
+def test_create_campaign_refuses_implausible_terms(
+    world: Any,
+    shop: Any,
+    login: Any,
+    overrides: dict[str, Any],
+    errors: dict[str, tuple[str, int | None]],
+) -> None:
+    response = login(world.jiefang_officer).post(
+        reverse("benefits_console:new"), campaign_post(shop, world, **overrides)
+    )
+    assert response.status_code == 400
+    body = text(response)
+    for field, (msgid, n) in errors.items():
+        message = zh(msgid) % {"n": n} if n is not None else zh(msgid)
+        assert message in _field_block(body, field), field
+    if errors.get("per_member_limit", ("",))[0] != LIMIT_OVER_QUOTA:
+        assert zh(LIMIT_OVER_QUOTA).split("(")[0] not in body
+    assert Campaign.objects.count() == 0
+
+
+def test_create_campaign_accepts_the_plausible_edges(world: Any, shop: Any, login: Any) -> None:
+    client = login(world.jiefang_officer)
+    response = client.post(
+        reverse("benefits_console:new"),
+        campaign_post(shop, world, quota="３", per_member_limit="３"),
+    )
+    assert response.status_code == 302, text(response)[:2000]
+    response = client.post(
+        reverse("benefits_console:new"), campaign_post(shop, world, **_lottery(3, 3))
+    )
+    assert response.status_code == 302, text(response)[:2000]
+    assert Campaign.objects.count() == 2
+
+
 def _field_block(body: str, name: str) -> str:
     return body.split(f'id="field-{name}"')[1].split('<div class="field"')[0]
 
@@ -419,11 +495,7 @@ def test_create_campaign_names_every_wrong_field_at_once(world: Any, shop: Any, 
     body = text(response)
     expected = {
         "name": zh("The text contains characters that are not allowed."),
-        "subsidy": zh(
-            "Subsidy, member share and concession must add up to the face value "
-            "(%(a)d + %(b)d + %(c)d ≠ %(f)d fen)."
-        )
-        % {"a": 6800, "b": 1000, "c": 2100, "f": 10000},
+        "subsidy": zh(SPLIT_MISMATCH) % {"a": "68.00", "b": "10.00", "c": "21.00", "f": "100.00"},
         "quota": zh("The number of vouchers must be between 1 and %(n)d.") % {"n": MAX_QUOTA},
         "per_member_limit": zh("Vouchers per member must be between 1 and %(n)d.") % {"n": 20},
         "registration_closes_at": zh("Registration must close after it opens."),
@@ -1357,3 +1429,19 @@ def test_dashboard_says_when_unions_are_left_out(
     body = client.get(url).content.decode()
     assert 'id="by-org-more"' in body
     assert body.split('id="by-org"')[1].split("</table>")[0].count("<tr>") == 2  # head + 1
+
+
+def test_approve_and_publish_ask_first(
+    world: Any, login: Any, settled_world: dict[str, Any]
+) -> None:
+    """Both are irreversible: their buttons carry the question the browser asks (data-confirm)."""
+    client = login(world.jiefang_officer)
+    settlement = settled_world["settlement"]
+    page = text(client.get(reverse("benefits_console:settlement_detail", args=[settlement.pk])))
+    approve = page.split(reverse("benefits_console:settlement_approve", args=[settlement.pk]))[1]
+    assert re.search(r'<button type="submit" data-confirm="[^"]+">', approve.split("</form>")[0])
+    settlement_approve(settlement=settlement, actor=world.jiefang_officer)
+    campaign = settled_world["campaign"]
+    page = text(client.get(reverse("benefits_console:settlement", args=[campaign.pk])))
+    publish = page.split(reverse("benefits_console:notice_publish", args=[campaign.pk]))[1]
+    assert re.search(r'<button type="submit" data-confirm="[^"]+">', publish.split("</form>")[0])
