@@ -41,7 +41,9 @@ class Merchant(models.Model):
 
 
 class Store(models.Model):
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="stores")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="stores", verbose_name=_("merchant")
+    )
     name = models.CharField(_("name"), max_length=100)
     address = models.CharField(_("address"), max_length=200, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
@@ -59,9 +61,14 @@ class MerchantClerk(models.Model):
     """A sign-in account of a merchant. Clerks see only their merchant's vouchers and files."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_clerk"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="merchant_clerk",
+        verbose_name=_("user"),
     )
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="clerks")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="clerks", verbose_name=_("merchant")
+    )
     # A supervisor may reverse a redemption (within the reversal window) and upload settlements.
     is_supervisor = models.BooleanField(_("supervisor"), default=False)
     is_active = models.BooleanField(_("active"), default=True)
@@ -123,7 +130,9 @@ class Campaign(models.Model):
         "orgs.Org", on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("union")
     )
     name = models.CharField(_("name"), max_length=100)
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="campaigns")
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("merchant")
+    )
     stores = models.ManyToManyField(Store, related_name="campaigns", verbose_name=_("stores"))
     distribution = models.CharField(
         _("hand-out"), max_length=8, choices=Distribution.choices, default=Distribution.GRAB
@@ -165,7 +174,12 @@ class Campaign(models.Model):
     seed = models.CharField(_("revealed seed"), max_length=128, blank=True)
     drawn_at = models.DateTimeField(_("drawn at"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -282,7 +296,7 @@ class CampaignStatusChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.campaign_id}: {self.old} → {self.new}"
+        return f"{self.get_old_display()} → {self.get_new_display()}"
 
 
 class VoucherStatus(models.TextChoices):
@@ -303,12 +317,21 @@ VOUCHER_TRANSITIONS: dict[str, set[str]] = {
 class Voucher(models.Model):
     # No index of its own: the (campaign, member, slot) constraint's index leads with it.
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.PROTECT, related_name="vouchers", db_index=False
+        Campaign,
+        on_delete=models.PROTECT,
+        related_name="vouchers",
+        db_index=False,
+        verbose_name=_("campaign"),
     )
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="vouchers")
+    member = models.ForeignKey(
+        "members.Member",
+        on_delete=models.PROTECT,
+        related_name="vouchers",
+        verbose_name=_("member"),
+    )
     # The member's n-th voucher of this campaign; unique with (campaign, member) and at most the
     # campaign's limit (copied here so the database can check it).
-    slot = models.PositiveSmallIntegerField(default=1)
+    slot = models.PositiveSmallIntegerField(_("member's voucher number"), default=1)
     per_member_limit = models.PositiveSmallIntegerField(default=1)
     # Unique by the constraint in Meta (one plain b-tree; ``unique=True`` would add a pattern-ops
     # twin on PostgreSQL that no query uses, and every grab would write both).
@@ -393,21 +416,29 @@ class VoucherStatusChange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.voucher_id}: {self.old} → {self.new}"
+        return f"{self.get_old_display()} → {self.get_new_display()}"
 
 
 class Redemption(models.Model):
-    voucher = models.ForeignKey(Voucher, on_delete=models.PROTECT, related_name="redemptions")
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="redemptions")
+    voucher = models.ForeignKey(
+        Voucher, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("voucher")
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("store")
+    )
     clerk = models.ForeignKey(
-        MerchantClerk, null=True, on_delete=models.SET_NULL, related_name="redemptions"
+        MerchantClerk,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="redemptions",
+        verbose_name=_("clerk"),
     )
     receipt_no = models.CharField(_("receipt number"), max_length=40)
     amount_fen = models.BigIntegerField(_("purchase amount (fen)"))
     subsidy_fen = models.BigIntegerField(_("subsidy (fen)"))
     at = models.DateTimeField(_("redeemed at"), default=timezone.now, editable=False)
     reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
-    reversed_by_label = models.CharField(max_length=150, blank=True)
+    reversed_by_label = models.CharField(_("reversed by"), max_length=150, blank=True)
     reverse_reason = models.CharField(_("reason for reversal"), max_length=300, blank=True)
 
     class Meta:

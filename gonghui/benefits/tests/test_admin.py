@@ -78,6 +78,13 @@ def test_change_pages_read_only_and_scoped(
     assert fen_yuan(data["redemption"].amount_fen) in redemption_page
     listing = text(jiefang.get(reverse("admin:benefits_redemption_changelist")))
     assert fen_yuan(data["redemption"].subsidy_fen) in listing
+    # the registry's labels are words of the reader's language, not field names
+    for label in ("merchant", "store", "campaign"):
+        assert zh(label) in body + redemption_page + listing, label
+    for english in (">Merchant<", ">Store<", ">Campaign<", "Reversed by label"):
+        assert english not in body + redemption_page + listing, english
+    # the history lines say the states in words ("草稿 → 待发布"), not codes
+    assert "draft → scheduled" not in body
     response = jiefang.post(url, {"name": "改名", "status": "settled"})
     assert response.status_code == 403
     campaign.refresh_from_db()
