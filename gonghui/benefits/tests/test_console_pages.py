@@ -1445,3 +1445,8 @@ def test_approve_and_publish_ask_first(
     page = text(client.get(reverse("benefits_console:settlement", args=[campaign.pk])))
     publish = page.split(reverse("benefits_console:notice_publish", args=[campaign.pk]))[1]
     assert re.search(r'<button type="submit" data-confirm="[^"]+">', publish.split("</form>")[0])
+    # closing the notice posts the payment orders: the most irreversible of all asks too
+    notice_publish(campaign=campaign, actor=world.jiefang_officer)
+    page = text(client.get(reverse("benefits_console:objections", args=[campaign.pk])))
+    close = page.split(reverse("benefits_console:notice_close", args=[campaign.pk]))[1]
+    assert re.search(r"<button [^>]*data-confirm=\"[^\"]+\">", close.split("</form>")[0])
