@@ -65,9 +65,15 @@ _LONG_AMOUNT = re.compile(r"¥?\d{10,}(?:\.\d{0,2})?元?")
 
 class TextField(forms.CharField):
     """A CharField that refuses a NUL character in the services' words (Django's own zh-hans
-    message for it says "empty string", which sends the user looking for the wrong thing)."""
+    message for it says "empty string", which sends the user looking for the wrong thing) and says
+    a length limit plainly."""
 
     def __init__(self, **kwargs: Any) -> None:
+        # Django's own zh-hans length message reads "确保该变量包含不超过 100 字符": say it plainly.
+        kwargs["error_messages"] = {
+            "max_length": _("At most %(limit_value)d characters (this has %(show_value)d)."),
+            **(kwargs.get("error_messages") or {}),
+        }
         super().__init__(**kwargs)
         self.validators = [
             v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)

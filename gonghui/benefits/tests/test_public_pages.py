@@ -406,7 +406,8 @@ def test_index_search_by_merchant_and_full_width(shop: Any, make_campaign: Any) 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"q": "书" * 101}, "不超过 100 字符"),
+        ({"q": "书" * 101}, "最多100个字符（现为101个）"),
+        ({"q": "x" * 3000}, "最多100个字符（现为3000个）"),
         ({"kind": "everything"}, "选择一个有效的选项"),
         ({"kind": "<b>notice</b>"}, "选择一个有效的选项"),
     ],
