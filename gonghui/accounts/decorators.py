@@ -1,7 +1,7 @@
 """The one gate for staff pages: signed-in staff holding a capability.
 
 Anonymous visitors (and member sessions, which are not staff users) are sent to the staff sign-in;
-a signed-in user without the capability gets 403. Which rows they then see is the business of the
+a merchant clerk is sent back to its own pages; a signed-in user without the capability gets 403. Which rows they then see is the business of the
 selectors and the scoping function, not of this gate.
 """
 
@@ -13,6 +13,8 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from gonghui.accounts.models import User
 from gonghui.accounts.roles import Capability
@@ -32,6 +34,14 @@ def staff_required(
             user = request.user
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
+            if isinstance(user, User) and not user.is_staff:
+                # A merchant clerk who opened a staff address goes back to the till, not to a
+                # "not allowed" page under a menu of pages it cannot open either.
+                from gonghui.accounts.views import landing_url
+
+                target = landing_url(user)
+                if target != reverse("console:home"):
+                    return redirect(target)
             if not isinstance(user, User) or not user.is_staff or not user.can(capability):
                 raise PermissionDenied()
             if pass_user:

@@ -450,6 +450,18 @@ def test_a_clerk_signing_in_lands_on_the_redeem_page_not_the_console(world, shop
     assert r["Location"] == "/console/"
 
 
+def test_a_clerk_opening_a_staff_page_is_sent_back_to_the_till(world, shop, login):
+    """A clerk at /console/ saw "not allowed" under the staff menu, with no way back."""
+    clerk = login(shop.clerk.user)
+    for path in ("/console/", "/console/benefits/", "/console/members/"):
+        r = clerk.get(path)
+        assert r.status_code == 302 and r["Location"] == REDEEM, path
+    # A switched-off clerk has no till: refused, not sent round in a circle.
+    shop.clerk.is_active = False
+    shop.clerk.save()
+    assert clerk.get("/console/").status_code == 403
+
+
 def test_refusals_are_shown_in_the_merchant_frame(world, shop, login, voucher):
     redemption = voucher_redeem(
         code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=100
