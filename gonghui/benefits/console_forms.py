@@ -17,6 +17,7 @@ from typing import Any
 
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
+from django.db.models import Min
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -248,6 +249,13 @@ class CampaignForm(ApplicationErrorForm):
         self.fields["stores"].label_from_instance = (  # type: ignore[attr-defined]
             lambda s: f"{s.merchant.name} · {s.name}"
         )
+        # The unions as a tree (the queryset is in path order): a county's base unions read as its
+        # own, indented under it, not as one flat list of hundreds of names.
+        top = orgs.aggregate(top=Min("depth"))["top"] or 0
+        for name in ("org", "eligible_org"):
+            self.fields[name].label_from_instance = (  # type: ignore[attr-defined]
+                lambda o: "\u3000" * (o.depth - top) + o.name
+            )
         if campaign is not None:
             # What was promised about who organises and where it is redeemed is fixed at creation.
             for name in ("org", "merchant", "stores"):

@@ -214,6 +214,20 @@ def test_create_campaign_yuan_to_fen(world: Any, shop: Any, login: Any) -> None:
     assert list(campaign.stores.all()) == [shop.store]
 
 
+def test_the_union_pickers_read_as_a_tree(world: Any, shop: Any, login: Any) -> None:
+    """The organising and eligible union pickers listed hundreds of unions flat; a county's base
+    unions now sit indented under it, and each picker keeps to what the staff member may see."""
+    for who, top in ((world.city_admin, world.city), (world.jiefang_officer, world.jiefang)):
+        body = login(who).get(reverse("benefits_console:new")).content.decode()
+        for field in ("org", "eligible_org"):
+            select = body.split(f'name="{field}"')[1].split("</select>")[0]
+            indent = "\u3000" * (world.jiefang_base.depth - top.depth)
+            assert f">{top.name}<" in select  # the staff member's own union, not indented
+            assert f">{indent}{world.jiefang_base.name}<" in select
+            if who == world.jiefang_officer:
+                assert world.zhongzhan.name not in select
+
+
 @pytest.mark.parametrize(
     ("overrides", "message", "kept"),
     [
