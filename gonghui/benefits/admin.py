@@ -230,6 +230,18 @@ class StatusChangeInline(ReadOnlyInline):
     verbose_name_plural = _("status history")
 
 
+def _yuan_column(field: str, label: Any, *, none: int | None = None) -> Any:
+    """A read-only column showing the integer fen ``field`` in yuan ("100.00"), as the console
+    does; ``none``: the value that means "not set", shown as a dash."""
+
+    @admin.display(description=label)
+    def column(self: Any, obj: Any) -> str:
+        value = getattr(obj, field)
+        return "—" if value == none else fen_yuan(value)
+
+    return column
+
+
 @admin.register(Campaign)
 class CampaignAdmin(ScopedModelAdmin):
     """Read-only: a campaign changes only through the console's services."""
@@ -274,25 +286,11 @@ class CampaignAdmin(ScopedModelAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description=_("Face value (yuan)"))
-    def face_value_yuan(self, obj: Campaign) -> str:
-        return fen_yuan(obj.face_value_fen)
-
-    @admin.display(description=_("Union subsidy (yuan)"))
-    def subsidy_yuan(self, obj: Campaign) -> str:
-        return fen_yuan(obj.subsidy_fen)
-
-    @admin.display(description=_("Member pays (yuan)"))
-    def member_share_yuan(self, obj: Campaign) -> str:
-        return fen_yuan(obj.member_share_fen)
-
-    @admin.display(description=_("Merchant concession (yuan)"))
-    def concession_yuan(self, obj: Campaign) -> str:
-        return fen_yuan(obj.concession_fen)
-
-    @admin.display(description=_("Minimum purchase (yuan)"))
-    def min_purchase_yuan(self, obj: Campaign) -> str:
-        return fen_yuan(obj.min_purchase_fen) if obj.min_purchase_fen else "—"
+    face_value_yuan = _yuan_column("face_value_fen", _("Face value (yuan)"))
+    subsidy_yuan = _yuan_column("subsidy_fen", _("Union subsidy (yuan)"))
+    member_share_yuan = _yuan_column("member_share_fen", _("Member pays (yuan)"))
+    concession_yuan = _yuan_column("concession_fen", _("Merchant concession (yuan)"))
+    min_purchase_yuan = _yuan_column("min_purchase_fen", _("Minimum purchase (yuan)"), none=0)
 
     @admin.display(description=_("Card issuing banks"))
     def card_banks_text(self, obj: Campaign) -> str:
@@ -367,13 +365,8 @@ class RedemptionAdmin(ScopedModelAdmin):
     )
     readonly_fields = fields
 
-    @admin.display(description=_("Purchase (yuan)"))
-    def amount_yuan(self, obj: Redemption) -> str:
-        return fen_yuan(obj.amount_fen)
-
-    @admin.display(description=_("Subsidy (yuan)"))
-    def subsidy_yuan(self, obj: Redemption) -> str:
-        return fen_yuan(obj.subsidy_fen)
+    amount_yuan = _yuan_column("amount_fen", _("Purchase (yuan)"))
+    subsidy_yuan = _yuan_column("subsidy_fen", _("Subsidy (yuan)"))
 
     @admin.display(description=_("voucher"))
     def voucher_tail(self, obj: Redemption) -> str:

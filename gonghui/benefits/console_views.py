@@ -367,49 +367,61 @@ def campaign_unschedule_view(request: HttpRequest, user: User, pk: int) -> HttpR
     return _action(request, user, pk, run)
 
 
-@manager()
-@require_POST
-def campaign_cancel_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+def _reasoned_action(
+    request: HttpRequest,
+    user: User,
+    pk: int,
+    *,
+    form_class: type[CancelForm] | type[CloseForm],
+    run: Callable[[Campaign, str], str],
+) -> HttpResponse:
+    """Run a campaign action that needs a typed reason (cancel, close now). A refusal about the
+    reason is shown under the reason; any other (the form may not even be offered) above all."""
     campaign = selectors.campaign_get(actor=user, pk=pk)
-    form = CancelForm(request.POST)
+    form = form_class(request.POST)
     error = ""
     if form.is_valid():
         try:
-            campaign_cancel(campaign=campaign, actor=user, reason=form.cleaned_data["reason"])
+            message = run(campaign, form.cleaned_data["reason"])
         except ApplicationError as exc:
             _user_error(exc)
             if exc.field:
                 form.add_application_error(exc)
             else:
-                # Not about the reason typed (the form may not even be offered): said above all.
                 error = str(exc.message)
         else:
-            messages.success(request, _("The campaign was cancelled."))
+            messages.success(request, message)
             return redirect("benefits_console:detail", pk=campaign.pk)
     campaign.refresh_from_db()
-    return _render_detail(request, user, campaign, cancel_form=form, error=error, status=400)
+    return _render_detail(
+        request,
+        user,
+        campaign,
+        cancel_form=form if isinstance(form, CancelForm) else None,
+        close_form=form if isinstance(form, CloseForm) else None,
+        error=error,
+        status=400,
+    )
+
+
+@manager()
+@require_POST
+def campaign_cancel_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    def run(campaign: Campaign, reason: str) -> str:
+        campaign_cancel(campaign=campaign, actor=user, reason=reason)
+        return _("The campaign was cancelled.")
+
+    return _reasoned_action(request, user, pk, form_class=CancelForm, run=run)
 
 
 @manager()
 @require_POST
 def campaign_close_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
-    campaign = selectors.campaign_get(actor=user, pk=pk)
-    form = CloseForm(request.POST)
-    error = ""
-    if form.is_valid():
-        try:
-            campaign_close(campaign=campaign, actor=user, reason=form.cleaned_data["reason"])
-        except ApplicationError as exc:
-            _user_error(exc)
-            if exc.field:
-                form.add_application_error(exc)
-            else:
-                error = str(exc.message)
-        else:
-            messages.success(request, _("The campaign is closed; settle it with its stores now."))
-            return redirect("benefits_console:detail", pk=campaign.pk)
-    campaign.refresh_from_db()
-    return _render_detail(request, user, campaign, close_form=form, error=error, status=400)
+    def run(campaign: Campaign, reason: str) -> str:
+        campaign_close(campaign=campaign, actor=user, reason=reason)
+        return _("The campaign is closed; settle it with its stores now.")
+
+    return _reasoned_action(request, user, pk, form_class=CloseForm, run=run)
 
 
 @manager()
