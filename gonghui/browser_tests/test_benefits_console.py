@@ -33,9 +33,8 @@ def _field_text(page: Any, name: str) -> str:
     return str(page.inner_text(f"#field-{name}"))
 
 
-def test_campaign_form_names_every_mistake_and_keeps_lines(
-    live_server: Any, world: World, chromium: Any, screenshot: Any
-) -> None:
+def _bookshop(world: World) -> tuple[Any, Any]:
+    """A county bookshop with one store, for the console's campaign forms."""
     merchant = merchant_create(
         actor=world.jiefang_officer,
         org=world.jiefang,
@@ -44,7 +43,13 @@ def test_campaign_form_names_every_mistake_and_keeps_lines(
         settlement_bank="中原银行焦作分行",
         settlement_account_no="410000123456789012",
     )
-    store = store_create(actor=None, merchant=merchant, name="解放路门店")
+    return merchant, store_create(actor=None, merchant=merchant, name="解放路门店")
+
+
+def test_campaign_form_names_every_mistake_and_keeps_lines(
+    live_server: Any, world: World, chromium: Any, screenshot: Any
+) -> None:
+    merchant, store = _bookshop(world)
     context = chromium.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     context.set_default_timeout(15_000)
     page = context.new_page()
@@ -105,15 +110,7 @@ def _open_campaign_with_vouchers(world: World, *, name: str, held: int) -> Campa
     from gonghui.members.services import member_card_set
     from gonghui.members.tests.factories import MemberFactory
 
-    merchant = merchant_create(
-        actor=world.jiefang_officer,
-        org=world.jiefang,
-        name="解放路书店",
-        settlement_account_name="解放路书店有限公司",
-        settlement_bank="中原银行焦作分行",
-        settlement_account_no="410000123456789012",
-    )
-    store = store_create(actor=None, merchant=merchant, name="解放路门店")
+    merchant, store = _bookshop(world)
     campaign = campaign_create(
         actor=world.jiefang_officer,
         org=world.jiefang,

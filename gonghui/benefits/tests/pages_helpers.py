@@ -26,6 +26,19 @@ def zh(message: str) -> str:
         return gettext(message)
 
 
+def clients(world: Any, shop: Any, login: Any) -> dict[str, Client]:
+    """One signed-in client per kind of visitor the permission matrices try."""
+    return {
+        "city_admin": login(world.city_admin),
+        "jiefang_staff": login(world.jiefang_officer),
+        "jiefang_viewer": login(world.jiefang_viewer),
+        "zhongzhan_staff": login(world.zhongzhan_officer),
+        "member": login(member=world.jiefang_member),
+        "anonymous": Client(),
+        "clerk": login(shop.clerk.user),
+    }
+
+
 def text(response: Any) -> str:
     return html.unescape(response.content.decode())
 

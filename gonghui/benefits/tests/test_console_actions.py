@@ -26,7 +26,7 @@ from gonghui.benefits.services import (
     lottery_commit_seed,
     voucher_grab,
 )
-from gonghui.benefits.tests.pages_helpers import CAMPAIGN_NAME, redeem_some, text, zh
+from gonghui.benefits.tests.pages_helpers import CAMPAIGN_NAME, clients, redeem_some, text, zh
 from gonghui.core.errors import ApplicationError, PermissionDenied
 
 MANAGE_EXPECT = {
@@ -38,18 +38,6 @@ MANAGE_EXPECT = {
     "anonymous": 302,
     "clerk": 302,  # sent back to the till (/merchant/)
 }
-
-
-def clients(world: Any, shop: Any, login: Any) -> dict[str, Client]:
-    return {
-        "city_admin": login(world.city_admin),
-        "jiefang_staff": login(world.jiefang_officer),
-        "jiefang_viewer": login(world.jiefang_viewer),
-        "zhongzhan_staff": login(world.zhongzhan_officer),
-        "member": login(member=world.jiefang_member),
-        "anonymous": Client(),
-        "clerk": login(shop.clerk.user),
-    }
 
 
 def state(campaign: Campaign) -> tuple[Any, ...]:

@@ -12,7 +12,6 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -46,6 +45,7 @@ from gonghui.benefits.tests.pages_helpers import (
     CAMPAIGN_NAME,
     PDF,
     campaign_post,
+    clients,
     redeem_some,
     register_xlsx,
     rows_for,
@@ -61,18 +61,6 @@ OTHER_NAME = "李秀英"
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     cache.clear()
-
-
-def clients(world: Any, shop: Any, login: Any) -> dict[str, Client]:
-    return {
-        "city_admin": login(world.city_admin),
-        "jiefang_staff": login(world.jiefang_officer),
-        "jiefang_viewer": login(world.jiefang_viewer),
-        "zhongzhan_staff": login(world.zhongzhan_officer),
-        "member": login(member=world.jiefang_member),
-        "anonymous": Client(),
-        "clerk": login(shop.clerk.user),
-    }
 
 
 def snapshot(campaign: Campaign) -> tuple[Any, ...]:
