@@ -717,11 +717,16 @@ def campaign_cancel(*, campaign: Campaign, actor: Any, reason: str) -> Campaign:
     """Cancel a campaign that has not closed; open vouchers are cancelled with it."""
     require_manager(actor, campaign.org)
     reason = clean_text(reason, field="reason", max_length=300)
-    if Redemption.objects.filter(voucher__campaign=campaign, reversed_at__isnull=True).exists():
-        raise ApplicationError(
-            _("Vouchers of this campaign have been used; close it and settle instead."),
-            code="campaign_has_redemptions",
-        )
+    _refuse_if_used(campaign)
+    try:
+        _campaign_cancel_locked(campaign=campaign, actor=actor, reason=reason)
+    except ApplicationError:
+        campaign.refresh_from_db()  # the transition above was undone with the rest
+        raise
+    return campaign
+
+
+def _campaign_cancel_locked(*, campaign: Campaign, actor: Any, reason: str) -> None:
     with transaction.atomic():
         # Empty the stock first. The UPDATE waits for any grab holding a stock row (it decremented
         # and is still writing its voucher), and no grab can take one afterwards; so the vouchers
@@ -737,7 +742,18 @@ def campaign_cancel(*, campaign: Campaign, actor: Any, reason: str) -> Campaign:
             reason_code=VoucherChangeReason.CAMPAIGN_CANCELLED,
             reason=reason,
         )
-    return campaign
+        # Asked again now that the open vouchers are locked: a scan that was writing when the
+        # question above was asked has committed by now (its voucher was waited for), and no
+        # scan can use a voucher from here on. Refusing then undoes everything above.
+        _refuse_if_used(campaign)
+
+
+def _refuse_if_used(campaign: Campaign) -> None:
+    if Redemption.objects.filter(voucher__campaign=campaign, reversed_at__isnull=True).exists():
+        raise ApplicationError(
+            _("Vouchers of this campaign have been used; close it and settle instead."),
+            code="campaign_has_redemptions",
+        )
 
 
 def campaign_unschedule(
@@ -1608,34 +1624,44 @@ def _vouchers_move(
     qs: Any, *, new: str, actor: Any, reason_code: VoucherChangeReason, reason: str = ""
 ) -> int:
     """Move the vouchers of ``qs`` to ``new`` for the platform's ``reason_code`` (stored as a
-    code, shown in the reader's language); ``reason`` is what a person typed, if anyone did."""
+    code, shown in the reader's language); ``reason`` is what a person typed, if anyone did.
+    Runs inside the caller's transaction.
+
+    The vouchers are locked before they are read (PostgreSQL; on SQLite the caller's transaction
+    already holds the write lock): a scan still writing one of them is waited for and, once it
+    has used the voucher, the voucher is no longer in ``qs``. So the rows moved and the history
+    rows written are the same vouchers, and a voucher used at that moment keeps a history that
+    says so (no "open → expired" line for a used voucher)."""
     code = VoucherChangeReason(reason_code).value
     now = timezone.now()
-    ids = list(qs.values_list("pk", "status"))
+    ids = list(qs.select_for_update(of=("self",)).order_by("pk").values_list("pk", "status"))
     if not ids:
         return 0
     moved = 0
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
-        pks = [pk for pk, _s in chunk]
-        old = chunk[0][1]
-        moved += Voucher.objects.filter(pk__in=pks, status=old).update(
-            status=new, status_changed_at=now
-        )
-        VoucherStatusChange.objects.bulk_create(
-            [
-                VoucherStatusChange(
-                    voucher_id=pk,
-                    old=s,
-                    new=new,
-                    actor_label=actor_label_of(actor),
-                    reason_code=code,
-                    reason=reason[:300],
-                    at=now,
-                )
-                for pk, s in chunk
-            ]
-        )
+        for old in sorted({s for _pk, s in chunk}):
+            pks = [pk for pk, s in chunk if s == old]
+            updated = Voucher.objects.filter(pk__in=pks, status=old).update(
+                status=new, status_changed_at=now
+            )
+            if updated != len(pks):  # impossible under the lock; never record an unmade move
+                raise RuntimeError("vouchers changed while locked")
+            moved += updated
+            VoucherStatusChange.objects.bulk_create(
+                [
+                    VoucherStatusChange(
+                        voucher_id=pk,
+                        old=old,
+                        new=new,
+                        actor_label=actor_label_of(actor),
+                        reason_code=code,
+                        reason=reason[:300],
+                        at=now,
+                    )
+                    for pk in pks
+                ]
+            )
     return moved
 
 

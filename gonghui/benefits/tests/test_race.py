@@ -205,6 +205,146 @@ def test_postgres_cancel_waits_for_a_grab_in_flight(world, make_campaign):
     assert late.outcome != GrabOutcome.WON
 
 
+def _scan_in_flight(campaign: Any, shop: Any, voucher: Any) -> tuple[Any, Any, Any]:
+    """A thread that has redeemed ``voucher`` in a transaction it has not committed yet:
+    (thread, scanned, release); the scan commits once ``release`` is set."""
+    from django.db import transaction
+
+    scanned, release = threading.Event(), threading.Event()
+
+    def scan() -> None:
+        try:
+            with transaction.atomic():
+                voucher_redeem(
+                    code=voucher.code,
+                    store=shop.store,
+                    clerk=shop.clerk,
+                    receipt_no="R-RACE",
+                    amount_fen=10_000,
+                )
+                scanned.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=scan)
+    thread.start()
+    assert scanned.wait(10)
+    return thread, scanned, release
+
+
+def _history(voucher: Any) -> list[tuple[str, str]]:
+    from gonghui.benefits.models import VoucherStatusChange
+
+    return list(
+        VoucherStatusChange.objects.filter(voucher=voucher).order_by("pk").values_list("old", "new")
+    )
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_close_now_while_a_scan_commits(world, shop, make_campaign):
+    """Staff close a campaign while a clerk's scan of one of its vouchers is still being written:
+    the close waits for that voucher; it stays used, with no "open → expired" line in its history,
+    and only the other open voucher expires."""
+    import time
+
+    from gonghui.benefits.models import Campaign
+    from gonghui.benefits.services import campaign_close, subsidy_accounts
+
+    campaign = make_campaign(quota=5)
+    ids = bulk_members(org=world.jiefang_base, count=2, tag=f"close{campaign.pk}")
+    members = Member.objects.select_related("org").filter(pk__in=ids).order_by("pk")
+    scanned_voucher, other = [voucher_grab(campaign=campaign, member=m).voucher for m in members]
+    subsidy_accounts(campaign)
+    thread, _scanned, release = _scan_in_flight(campaign, shop, scanned_voucher)
+    closed = threading.Event()
+
+    def close() -> None:
+        try:
+            campaign_close(
+                campaign=Campaign.objects.get(pk=campaign.pk),
+                actor=world.jiefang_officer,
+                reason="书店停业",
+            )
+            closed.set()
+        finally:
+            connections.close_all()
+
+    c = threading.Thread(target=close)
+    c.start()
+    time.sleep(0.5)
+    assert not closed.is_set()  # waiting for the scan's voucher
+    release.set()
+    thread.join(10)
+    c.join(10)
+    assert closed.is_set()
+    scanned_voucher.refresh_from_db()
+    other.refresh_from_db()
+    assert (scanned_voucher.status, other.status) == (VoucherStatus.USED, VoucherStatus.EXPIRED)
+    assert _history(scanned_voucher)[-1:] == [("open", "used")]
+    assert ("open", "expired") not in _history(scanned_voucher)
+    assert _history(other)[-1] == ("open", "expired")
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_cancel_while_a_scan_commits_is_refused(world, shop, make_campaign, monkeypatch):
+    """Staff cancel a campaign while its first scan is still being written (so the question "has
+    any voucher been used?" was answered no): the cancel waits for the voucher, sees the use and
+    is refused as a cancel after a use is; nothing of it stays (campaign open, stock, vouchers)."""
+    from gonghui.benefits import services
+    from gonghui.benefits.models import Campaign, CampaignStatus, CampaignStock
+    from gonghui.benefits.services import campaign_cancel, subsidy_accounts
+
+    campaign = make_campaign(quota=5)
+    ids = bulk_members(org=world.jiefang_base, count=2, tag=f"cancelscan{campaign.pk}")
+    members = Member.objects.select_related("org").filter(pk__in=ids).order_by("pk")
+    scanned_voucher, other = [voucher_grab(campaign=campaign, member=m).voucher for m in members]
+    subsidy_accounts(campaign)
+    stock_before = sorted(
+        CampaignStock.objects.filter(campaign=campaign).values_list("pk", "remaining")
+    )
+    thread, _scanned, release = _scan_in_flight(campaign, shop, scanned_voucher)
+    errors: list[str] = []
+    loaded = Campaign.objects.get(pk=campaign.pk)
+    # The first question is answered before the scan commits, as when staff press at that moment.
+    real = services._refuse_if_used
+    calls = iter(range(10))
+
+    def refuse_then_release(c: Any) -> None:
+        real(c)
+        if next(calls) == 0:
+            release.set()  # the scan commits while the cancel goes on
+
+    def cancel() -> None:
+        try:
+            campaign_cancel(campaign=loaded, actor=world.jiefang_officer, reason="场地取消")
+        except ApplicationError as exc:
+            errors.append(exc.code)
+        finally:
+            connections.close_all()
+
+    monkeypatch.setattr(services, "_refuse_if_used", refuse_then_release)
+    c = threading.Thread(target=cancel)
+    c.start()
+    c.join(10)
+    thread.join(10)
+    assert errors == ["campaign_has_redemptions"]
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.OPEN and loaded.status == CampaignStatus.OPEN
+    assert (
+        sorted(CampaignStock.objects.filter(campaign=campaign).values_list("pk", "remaining"))
+        == stock_before
+    )
+    scanned_voucher.refresh_from_db()
+    other.refresh_from_db()
+    assert (scanned_voucher.status, other.status) == (VoucherStatus.USED, VoucherStatus.OPEN)
+    assert ("open", "cancelled") not in _history(scanned_voucher) + _history(other)
+
+
 def bulk_member(world: Any, campaign: Any) -> Member:
     [pk] = bulk_members(org=world.jiefang_base, count=1, tag=f"late{campaign.pk}")
     return Member.objects.select_related("org").get(pk=pk)
