@@ -245,7 +245,13 @@ OTP_TOTP_ISSUER = "gonghui"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The project's catalogue first, then unfold's: django-unfold ships no translations, so its own
+# strings (theme switch, filters, search, "Run", result counts...) live in a catalogue of their
+# own that `makemessages` never rewrites (it writes only to the first path; a copy in the main
+# catalogue would be dropped by --no-obsolete). Earlier paths win on a msgid both hold, and both
+# win over the apps' catalogues (Django admin's included), so the project's wording decides.
+# docs/architecture.md ("Translations") says how to refresh it when unfold is upgraded.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_unfold"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
