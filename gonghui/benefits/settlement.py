@@ -278,6 +278,19 @@ def _check_invoice(invoice: UploadedFile | ContentFile) -> None:
         )
 
 
+def settlement_uploads_open(campaign: Campaign) -> bool:
+    """Whether stores may hand in (or replace) a register: while the campaign runs, after it
+    closes and while it settles (one store's approval moves the campaign to settling; the other
+    stores must still be able to hand theirs in), until the public notice is published."""
+    if campaign.status not in {
+        CampaignStatus.OPEN,
+        CampaignStatus.CLOSED,
+        CampaignStatus.SETTLING,
+    }:
+        return False
+    return not PublicNotice.objects.filter(campaign_id=campaign.pk).exists()
+
+
 def settlement_upload(
     *,
     campaign: Campaign,
@@ -308,9 +321,12 @@ def settlement_upload(
         require_manager(staff, campaign.org)
         uploader = staff
         label = f"staff:{staff.username}"
-    if campaign.status not in {CampaignStatus.OPEN, CampaignStatus.CLOSED}:
+    if not settlement_uploads_open(campaign):
         raise ApplicationError(
-            _("Settlement files are accepted while the campaign runs or after it closes."),
+            _(
+                "Settlement files are accepted while the campaign runs and after it closes, "
+                "until the public notice is published."
+            ),
             code="settlement_not_accepted",
         )
     if (register.size or 0) > MAX_REGISTER_BYTES:
@@ -647,6 +663,27 @@ def notice_publish(
     if settlements.exclude(status=SettlementStatus.APPROVED).exists():
         raise ApplicationError(
             _("Every store's settlement must be approved first."), code="settlement_pending"
+        )
+    # A store whose vouchers were used but which has handed in nothing would be in the notice's
+    # count, and closing the notice settles the campaign: it would never be paid.
+    unsettled = (
+        Store.objects.filter(
+            pk__in=Redemption.objects.filter(
+                voucher__campaign=campaign, reversed_at__isnull=True
+            ).values("store_id")
+        )
+        .exclude(pk__in=settlements.values("store_id"))
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    if names := list(unsettled):
+        raise ApplicationError(
+            _(
+                "These stores' vouchers were used but their settlement is not approved yet: "
+                "%(stores)s. Upload and approve their registers first."
+            )
+            % {"stores": "、".join(names)},
+            code="settlement_missing",
         )
     totals = Redemption.objects.filter(
         voucher__campaign=campaign, reversed_at__isnull=True

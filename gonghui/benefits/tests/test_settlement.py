@@ -693,3 +693,95 @@ def test_a_receipt_typed_into_a_number_cell_is_the_receipt(shop, make_campaign, 
     )
     assert (settlement.matched, settlement.receipt_differences) == (2, 0)
     assert list(settlement.lines.values_list("receipt_no", flat=True)) == ["20230424", "20230425"]
+
+
+@pytest.fixture
+def two_stores(world, shop, make_campaign, carded):
+    """A closed campaign with one voucher used at each of its two stores."""
+    c = make_campaign(stores=[shop.store, shop.other_store])
+    codes = {}
+    for store in (shop.store, shop.other_store):
+        v = voucher_grab(campaign=c, member=carded()).voucher
+        voucher_redeem(
+            code=v.code, store=store, clerk=shop.clerk, receipt_no="R1", amount_fen=10000
+        )
+        codes[store.pk] = v.code
+    campaign_transition(campaign=c, new=CampaignStatus.CLOSED, actor=None)
+    return c, codes
+
+
+def _approved(world, shop, campaign, store, code):
+    settlement, _ = settlement_upload(
+        campaign=campaign,
+        store=store,
+        clerk=shop.clerk,
+        register=xlsx([(code, "R1", "100")]),
+        invoice=PDF,
+    )
+    return settlement_approve(settlement=settlement, actor=world.jiefang_officer)
+
+
+def test_no_notice_while_a_store_with_redemptions_has_no_approved_settlement(
+    world, shop, two_stores
+):
+    """The notice publishes the campaign's whole count and closing it settles the campaign: a
+    store whose vouchers were used but whose register was never approved would be promised its
+    subsidy in public and then never paid."""
+    from gonghui.benefits.models import PublicNotice
+
+    c, codes = two_stores
+    _approved(world, shop, c, shop.store, codes[shop.store.pk])
+    c.refresh_from_db()
+    assert c.status == CampaignStatus.SETTLING
+    with pytest.raises(ApplicationError) as exc:
+        notice_publish(campaign=c, actor=world.jiefang_officer, days=5)
+    assert exc.value.code == "settlement_missing"
+    assert shop.other_store.name in str(exc.value.message)
+    assert not PublicNotice.objects.filter(campaign=c).exists()
+    # The other store can still hand in its register once the first is approved, and then
+    # the notice goes out and both stores are paid.
+    _approved(world, shop, c, shop.other_store, codes[shop.other_store.pk])
+    notice = notice_publish(campaign=c, actor=world.jiefang_officer, days=5)
+    assert (notice.total_vouchers, notice.total_payable_fen) == (2, 2 * 6800)
+    paid = notice_close(notice=notice, actor=world.jiefang_officer, now=notice.ends_at)
+    assert sorted(s.payable_fen for s in paid) == [6800, 6800]
+    payable = Account.objects.get(code=f"2202.M{shop.merchant.pk}")
+    assert account_balance_fen(account=payable) == 0
+
+
+def test_a_store_without_redemptions_needs_no_settlement(world, shop, make_campaign, redeemed):
+    c, codes = redeemed  # all three at shop.store; the campaign has only that store
+    c.stores.add(shop.other_store)
+    campaign_transition(campaign=c, new=CampaignStatus.CLOSED, actor=None)
+    settlement, _ = settlement_upload(
+        campaign=c,
+        store=shop.store,
+        clerk=shop.clerk,
+        register=xlsx([(code, f"R{i}", "100") for i, code in enumerate(codes)]),
+        invoice=PDF,
+    )
+    settlement_approve(settlement=settlement, actor=world.jiefang_officer, reason="核对无误")
+    notice = notice_publish(campaign=c, actor=world.jiefang_officer, days=5)
+    assert notice.total_vouchers == 3
+
+
+def test_no_upload_once_the_notice_is_published(world, shop, redeemed):
+    c, codes = redeemed
+    campaign_transition(campaign=c, new=CampaignStatus.CLOSED, actor=None)
+    register = [(code, f"R{i}", "100") for i, code in enumerate(codes)]
+    settlement, _ = settlement_upload(
+        campaign=c, store=shop.store, clerk=shop.clerk, register=xlsx(register), invoice=PDF
+    )
+    settlement_approve(settlement=settlement, actor=world.jiefang_officer, reason="核对无误")
+    notice_publish(campaign=c, actor=world.jiefang_officer, days=5)
+    c.stores.add(shop.other_store)
+    with pytest.raises(ApplicationError) as exc:
+        settlement_upload(
+            campaign=c,
+            store=shop.other_store,
+            clerk=shop.clerk,
+            register=xlsx(register),
+            invoice=PDF,
+        )
+    assert exc.value.code == "settlement_not_accepted"
+    assert Settlement.objects.filter(campaign=c).count() == 1
