@@ -174,6 +174,27 @@ def _code_text(value: Any) -> str:
     return str(value)
 
 
+# What a store writes on the totals row at the foot of its register (in the code or receipt
+# column), compared after NFKC, without spaces, a trailing colon or case.
+_TOTALS_LABELS = {"合计", "总计", "小计", "共计", "累计", "total", "totals", "sum"}
+
+
+def _is_totals_row(cells: list[str]) -> bool:
+    return any(
+        "".join(unicodedata.normalize("NFKC", cell).split()).rstrip(":").lower() in _TOTALS_LABELS
+        for cell in cells[:2]
+    )
+
+
+def _amount_text(value: Any) -> str:
+    """An amount cell as text. A number the spreadsheet worked out is stored to 17 digits
+    (``=3*42.7`` as ``128.10000000000002``): within a millionth of a fen it is that fen, read
+    through text, never a float; anything else (a third decimal) is left for the check to refuse."""
+    if isinstance(value, float) and abs(value * 100 - round(value * 100)) < 1e-6:
+        return f"{value:.2f}"
+    return "" if value is None else str(value)
+
+
 def _heading_key(text: str) -> str:
     """A heading as compared: NFKC (``消费金额（元）`` typed with full-width brackets is the
     template's ``消费金额(元)``), without spaces."""
@@ -218,7 +239,7 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
             _check_headings(cells)
             header_ok = True
             continue
-        if not any(cells):
+        if not any(cells) or _is_totals_row(cells):
             continue
         code = cells[0] if cells else ""
         receipt = _code_text(raw[1]).strip() if len(raw) > 1 and raw[1] is not None else ""
@@ -238,7 +259,7 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
             )
             continue
         try:
-            amount = yuan_to_fen(cells[2] if len(cells) > 2 else "")
+            amount = yuan_to_fen(_amount_text(raw[2]) if len(raw) > 2 else "")
         except ApplicationError as exc:
             errors.append(RowError(row_no, str(exc.message)))
             continue

@@ -219,6 +219,64 @@ def test_digit_codes_as_a_spreadsheet_keeps_them():
     assert "16" in errors[1].message and "2" in errors[2].message
 
 
+def _with_stored_values(data: bytes, values: dict[str, str]) -> bytes:
+    """The workbook with some number cells' stored text replaced: Excel writes a formula's
+    result with up to 17 significant digits (``=3*42.7`` is stored as ``128.10000000000002``),
+    which openpyxl never writes itself."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            part = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                for placeholder, stored in values.items():
+                    part = part.replace(
+                        f"<v>{placeholder}</v>".encode(), f"<v>{stored}</v>".encode()
+                    )
+            dst.writestr(item, part)
+    return out.getvalue()
+
+
+def test_amounts_a_spreadsheet_worked_out_are_read_to_the_fen():
+    data = _with_stored_values(
+        xlsx(
+            [
+                ("123456789012347", "R1", 777.77),
+                ("300000000000007", "R2", 666.66),
+                ("123456789012362", "R3", 555.55),
+            ]
+        ).read(),
+        {"777.77": "128.10000000000002", "666.66": "0.30000000000000004", "555.55": "99.985"},
+    )
+    rows, errors = settlement_parse_register(data)
+    assert [(r.row_no, r.amount_fen) for r in rows] == [(2, 12810), (3, 30)]
+    # A third decimal is not a rounding artefact: the row is refused, not rounded.
+    assert [e.row_no for e in errors] == [4]
+
+
+@pytest.mark.parametrize("label", ["合计", "合 计", "总计", "小计", "Total", "合计："])
+def test_a_totals_row_is_not_a_voucher(label):
+    """A store's register often ends with a totals row (label in the code or receipt column,
+    the sum under the amount): it is left out, not refused as a bad code."""
+    for row in ((label, "", "¥228.50"), ("", label, 228.5), (None, label, None)):
+        data = xlsx(
+            [
+                ("123456789012347", "R1", "100"),
+                ("300000000000007", "R2", "128.50"),
+                (None, None, None),
+                row,
+            ]
+        ).read()
+        rows, errors = settlement_parse_register(data)
+        assert ([r.code for r in rows], errors) == (["123456789012347", "300000000000007"], [])
+
+
+def test_a_totals_row_alone_is_no_register():
+    with pytest.raises(ApplicationError) as exc:
+        settlement_parse_register(xlsx([("合计", "", "0")]).read())
+    assert exc.value.code == "register_no_rows"
+
+
 def test_the_template_keeps_codes_and_receipts_as_text():
     ws = load_workbook(io.BytesIO(settlement_register_template())).active
     assert ws.column_dimensions["A"].number_format == "@"
