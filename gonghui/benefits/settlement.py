@@ -321,7 +321,7 @@ def settlement_upload(
     clerk: MerchantClerk | None = None,
     staff: Any = None,
 ) -> tuple[Settlement, list[RowError]]:
-    """A store hands in its register and invoice: uploaded by one of its merchant's clerks, or by
+    """A store hands in its register and invoice: uploaded by a supervisor of its merchant, or by
     union staff (benefits capability over the campaign's union) who took the files over the
     counter or by mail. Rejected whole if any row is bad (the row errors are returned in the
     exception's ``extra``); an earlier upload not yet approved is replaced."""
@@ -330,8 +330,11 @@ def settlement_upload(
     if not campaign.stores.filter(pk=store.pk).exists():
         raise PermissionDenied()
     if clerk is not None:
+        # A supervisor's act: the register is the store's claim for payment and replaces the
+        # last one handed in.
         if (
             not clerk.is_active
+            or not clerk.is_supervisor
             or clerk.merchant_id != store.merchant_id
             or campaign.merchant_id != clerk.merchant_id
         ):

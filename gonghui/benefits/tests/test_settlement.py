@@ -95,14 +95,14 @@ def test_the_untouched_template_is_refused_and_changes_nothing(shop, redeemed):
     earlier, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(codes[0], "R10000", "100.00")]),
         invoice=PDF,
     )
     template = ContentFile(settlement_register_template(), name="register.xlsx")
     with pytest.raises(ApplicationError) as exc:
         settlement_upload(
-            campaign=c, store=shop.store, clerk=shop.clerk, register=template, invoice=PDF
+            campaign=c, store=shop.store, clerk=shop.supervisor, register=template, invoice=PDF
         )
     assert exc.value.code == "register_no_rows"
     # A sheet of headings and blank rows is no better.
@@ -110,7 +110,7 @@ def test_the_untouched_template_is_refused_and_changes_nothing(shop, redeemed):
         settlement_upload(
             campaign=c,
             store=shop.store,
-            clerk=shop.clerk,
+            clerk=shop.supervisor,
             register=xlsx([(None, " ", None)] * 3),
             invoice=PDF,
         )
@@ -445,7 +445,7 @@ def test_full_flow_reconcile_approve_notice_pay(world, shop, redeemed, carded):
         ]
     )  # codes[2] is only in our records
     settlement, _ = settlement_upload(
-        campaign=c, store=shop.store, clerk=shop.clerk, register=register, invoice=PDF
+        campaign=c, store=shop.store, clerk=shop.supervisor, register=register, invoice=PDF
     )
     assert settlement.status == SettlementStatus.RECONCILED
     assert (
@@ -524,7 +524,7 @@ def test_upload_refuses_bad_rows_bad_invoice_and_strangers(shop, redeemed):
         settlement_upload(
             campaign=c,
             store=shop.store,
-            clerk=shop.clerk,
+            clerk=shop.supervisor,
             register=xlsx([("", "R", "1")]),
             invoice=PDF,
         )
@@ -533,7 +533,7 @@ def test_upload_refuses_bad_rows_bad_invoice_and_strangers(shop, redeemed):
         settlement_upload(
             campaign=c,
             store=shop.store,
-            clerk=shop.clerk,
+            clerk=shop.supervisor,
             register=xlsx([(codes[0], "R", "1")]),
             invoice=ContentFile(b"<html><script>alert(1)</script>", name="x.pdf"),
         )
@@ -554,14 +554,14 @@ def test_reupload_replaces_until_approved(shop, redeemed):
     first, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(codes[0], "R", "100")]),
         invoice=PDF,
     )
     second, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(c, "R", "1") for c in codes]),
         invoice=PDF,
     )
@@ -587,7 +587,7 @@ def test_staff_upload_for_a_store_records_the_staff_user(world, shop, redeemed):
         settlement_upload(
             campaign=c,
             store=shop.store,
-            clerk=shop.clerk,
+            clerk=shop.supervisor,
             staff=world.jiefang_officer,
             register=xlsx(register),
             invoice=PDF,
@@ -619,7 +619,7 @@ def test_approval_reconciles_again_with_later_redemptions(world, shop, redeemed,
     c, codes = redeemed
     register = xlsx([(code, f"R{i}", "100") for i, code in enumerate(codes)])
     settlement, _ = settlement_upload(
-        campaign=c, store=shop.store, clerk=shop.clerk, register=register, invoice=PDF
+        campaign=c, store=shop.store, clerk=shop.supervisor, register=register, invoice=PDF
     )
     assert (settlement.missing_in_register, settlement.payable_fen) == (0, 3 * 6800)
     # The campaign is still open: one more voucher is used after the register was uploaded.
@@ -640,7 +640,7 @@ def test_a_reversal_after_upload_changes_the_comparison_and_the_payable(world, s
     settlement, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(codes[0], "R10000", "100.00"), (codes[1], "R12050", "120.50")]),
         invoice=PDF,
     )
@@ -683,7 +683,7 @@ def test_receipt_numbers_are_compared(world, shop, redeemed):
         ]
     )
     settlement, _ = settlement_upload(
-        campaign=c, store=shop.store, clerk=shop.clerk, register=register, invoice=PDF
+        campaign=c, store=shop.store, clerk=shop.supervisor, register=register, invoice=PDF
     )
     assert (settlement.matched, settlement.receipt_differences, settlement.payable_fen) == (
         1,
@@ -715,7 +715,7 @@ def test_an_amount_difference_does_not_hide_a_receipt_difference(shop, redeemed)
     settlement, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(codes[0], "R1", "99.00"), (codes[1], "R12050", "1.00")]),
         invoice=PDF,
     )
@@ -745,7 +745,7 @@ def test_a_receipt_typed_into_a_number_cell_is_the_receipt(shop, make_campaign, 
     settlement, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(codes[0], 20230424, "100"), (codes[1], 20230425.0, "100")]),
         invoice=PDF,
     )
@@ -772,7 +772,7 @@ def _approved(world, shop, campaign, store, code):
     settlement, _ = settlement_upload(
         campaign=campaign,
         store=store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(code, "R1", "100")]),
         invoice=PDF,
     )
@@ -814,7 +814,7 @@ def test_a_store_without_redemptions_needs_no_settlement(world, shop, make_campa
     settlement, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(code, f"R{i}", "100") for i, code in enumerate(codes)]),
         invoice=PDF,
     )
@@ -828,7 +828,7 @@ def test_no_upload_once_the_notice_is_published(world, shop, redeemed):
     campaign_transition(campaign=c, new=CampaignStatus.CLOSED, actor=None)
     register = [(code, f"R{i}", "100") for i, code in enumerate(codes)]
     settlement, _ = settlement_upload(
-        campaign=c, store=shop.store, clerk=shop.clerk, register=xlsx(register), invoice=PDF
+        campaign=c, store=shop.store, clerk=shop.supervisor, register=xlsx(register), invoice=PDF
     )
     settlement_approve(settlement=settlement, actor=world.jiefang_officer, reason="核对无误")
     notice_publish(campaign=c, actor=world.jiefang_officer, days=5)
@@ -837,9 +837,33 @@ def test_no_upload_once_the_notice_is_published(world, shop, redeemed):
         settlement_upload(
             campaign=c,
             store=shop.other_store,
-            clerk=shop.clerk,
+            clerk=shop.supervisor,
             register=xlsx(register),
             invoice=PDF,
         )
     assert exc.value.code == "settlement_not_accepted"
     assert Settlement.objects.filter(campaign=c).count() == 1
+
+
+def test_only_a_supervisor_hands_in_the_store_s_register(world, shop, redeemed):
+    """The register and invoice are the store's claim for payment, and a new upload replaces
+    the last: a till clerk may not do it, a switched-off supervisor neither."""
+    from gonghui.benefits.models import MerchantClerk
+
+    c, codes = redeemed
+    register = [(code, f"R{i}", "100") for i, code in enumerate(codes)]
+    with pytest.raises(PermissionDenied):
+        settlement_upload(
+            campaign=c, store=shop.store, clerk=shop.clerk, register=xlsx(register), invoice=PDF
+        )
+    MerchantClerk.objects.filter(pk=shop.supervisor.pk).update(is_active=False)
+    shop.supervisor.refresh_from_db()
+    with pytest.raises(PermissionDenied):
+        settlement_upload(
+            campaign=c,
+            store=shop.store,
+            clerk=shop.supervisor,
+            register=xlsx(register),
+            invoice=PDF,
+        )
+    assert Settlement.objects.count() == 0
