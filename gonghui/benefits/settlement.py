@@ -440,6 +440,14 @@ class ReconcileLine:
     # amounts differ (its status says that first), so neither difference hides the other.
     receipt_differs: bool = False
 
+    @property
+    def label(self) -> str:
+        """The outcome in the reader's language (a receipt difference behind an amount one too)."""
+        outcome = str(RECONCILE_LABELS[self.status])
+        if self.receipt_differs and self.status != "receipt_differs":
+            outcome = f"{outcome}；{RECONCILE_LABELS['receipt_differs']}"
+        return outcome
+
 
 RECONCILE_STATUSES = (
     "matched",
@@ -605,14 +613,11 @@ def settlement_report_xlsx(*, settlement: Settlement, result: ReconcileResult) -
         ["券码", "结果", "登记表行号", "登记小票号", "登记金额(元)", "平台小票号", "平台金额(元)"],
     )
     for line in result.lines:
-        outcome = str(RECONCILE_LABELS[line.status])
-        if line.receipt_differs and line.status != "receipt_differs":
-            outcome = f"{outcome}；{RECONCILE_LABELS['receipt_differs']}"
         row(
             detail,
             [
                 line.code,
-                outcome,
+                line.label,
                 line.register_row,
                 line.receipt_no,
                 yuan(line.register_amount_fen),
