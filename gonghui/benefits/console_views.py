@@ -65,6 +65,7 @@ from gonghui.benefits.settlement import (
     settlement_register_template,
     settlement_report_xlsx,
     settlement_upload,
+    settlement_uploads_open,
 )
 from gonghui.core.errors import ApplicationError, NotFound
 
@@ -475,7 +476,7 @@ def _render_settlement(
             "publish_form": publish_form
             or NoticePublishForm(initial={"days": campaign.notice_days}),
             "error": error,
-            "uploads_open": campaign.status in {CampaignStatus.OPEN, CampaignStatus.CLOSED},
+            "uploads_open": settlement_uploads_open(campaign),
             "can_publish": campaign.status == CampaignStatus.SETTLING,
         },
         status=status,

@@ -12,4 +12,11 @@ urlpatterns = [
         merchant_views.redemption_reverse_view,
         name="reverse",
     ),
+    path("settlement/", merchant_views.settlement, name="settlement"),
+    path("settlement/template.xlsx", merchant_views.register_template, name="register_template"),
+    path(
+        "settlement/<int:pk>/stores/<int:store>/upload/",
+        merchant_views.settlement_upload_view,
+        name="settlement_upload",
+    ),
 ]

@@ -1,5 +1,6 @@
 """Merchant pages under /merchant/: the redeem page (camera scan or typed code), recent
-redemptions, and a supervisor's reversal.
+redemptions, a supervisor's reversal, and settlement (the register template, the store's
+register and invoice handed in by a supervisor, and how it compares with the union's records).
 
 Clerks sign in at /accounts/login/ and see only their own merchant's stores and redemptions;
 any other redemption is one boring "not found". The services check store, window, status and
@@ -24,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from gonghui.benefits import page_selectors_member as pages
+from gonghui.benefits.console_forms import SettlementUploadForm
 from gonghui.benefits.member_forms import RedeemForm, ReverseForm
 from gonghui.benefits.models import CampaignStatus, MerchantClerk, Redemption, Store
 from gonghui.benefits.selectors import (
@@ -41,11 +43,17 @@ from gonghui.benefits.services import (
     voucher_redeem,
     yuan_to_fen,
 )
+from gonghui.benefits.settlement import (
+    RECONCILE_LABELS,
+    settlement_register_template,
+    settlement_upload,
+)
 from gonghui.benefits.views import redemption_message
 from gonghui.core.errors import ApplicationError, PermissionDenied
 
 View = Callable[..., HttpResponse]
 RECENT = 30
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def clerk_required(view: View) -> View:
@@ -266,4 +274,89 @@ def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
                 ]
             ),
         },
+    )
+
+
+# ---------------------------------------------------------------- settlement
+
+
+def _settlement_page(
+    request: HttpRequest,
+    clerk: MerchantClerk,
+    *,
+    failed: tuple[int, int] | None = None,
+    form: SettlementUploadForm | None = None,
+    row_errors: list[Any] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "benefits/merchant/settlement.html",
+        {
+            "clerk": clerk,
+            "campaigns": pages.clerk_settlement_campaigns(clerk=clerk),
+            "failed": failed,
+            "failed_form": form,
+            "row_errors": row_errors or [],
+            "labels": RECONCILE_LABELS,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@clerk_required
+def settlement(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
+    return _settlement_page(request, clerk)
+
+
+@require_GET
+@clerk_required
+def register_template(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
+    response = HttpResponse(settlement_register_template(), content_type=XLSX)
+    response["Content-Disposition"] = 'attachment; filename="register.xlsx"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@clerk_required
+def settlement_upload_view(
+    request: HttpRequest, clerk: MerchantClerk, pk: int, store: int
+) -> HttpResponse:
+    campaign, store_obj = pages.clerk_campaign_store_get(
+        clerk=clerk, campaign_pk=pk, store_pk=store
+    )
+    if request.method == "GET":  # the address a refused upload leaves in the bar, reloaded
+        return redirect("merchant:settlement")
+    if not clerk.is_supervisor:
+        raise PermissionDenied(_("Only a supervisor may hand in the settlement register."))
+    form = SettlementUploadForm(request.POST, request.FILES)
+    row_errors: list[Any] = []
+    if form.is_valid():
+        try:
+            settlement_upload(
+                clerk=clerk,
+                campaign=campaign,
+                store=store_obj,
+                register=form.cleaned_data["register"],
+                invoice=form.cleaned_data["invoice"],
+            )
+        except ApplicationError as error:
+            if error.status == 403:
+                raise
+            form.add_application_error(error)
+            row_errors = list(error.extra.get("rows", []))  # type: ignore[call-overload]
+        else:
+            messages.success(
+                request,
+                _("The register was handed in and compared with the union's records."),
+            )
+            return redirect(f"{reverse('merchant:settlement')}#settle-{campaign.pk}-{store_obj.pk}")
+    return _settlement_page(
+        request,
+        clerk,
+        failed=(campaign.pk, store_obj.pk),
+        form=form,
+        row_errors=row_errors[:200],
+        status=400,
     )

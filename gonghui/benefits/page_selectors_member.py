@@ -1,7 +1,7 @@
 """Reads of the member and merchant pages that the engine's selectors do not offer.
 
 Members: a published campaign with what the member already has of it. Clerks: the stores they
-may redeem at and one redemption of their own merchant. Everything outside the actor's reach is
+may redeem at, one redemption of their own merchant, and their merchant's settlements. Everything outside the actor's reach is
 one boring ``NotFound``.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -25,6 +25,8 @@ from gonghui.benefits.models import (
     MerchantClerk,
     Redemption,
     Registration,
+    Settlement,
+    SettlementStatus,
     Store,
     Voucher,
     VoucherChangeReason,
@@ -38,6 +40,12 @@ from gonghui.benefits.selectors import (
     member_voucher_list,
 )
 from gonghui.benefits.services import CardFacts, Eligibility, member_eligibility
+from gonghui.benefits.settlement import (
+    ReconcileLine,
+    ReconcileResult,
+    settlement_compare,
+    settlement_uploads_open,
+)
 from gonghui.core.errors import NotFound
 from gonghui.members.models import Member, MemberCard
 
@@ -377,3 +385,97 @@ def clerk_redemption_get(*, clerk: MerchantClerk, pk: int | str) -> Redemption:
         )
     except (Redemption.DoesNotExist, ValueError):
         raise NotFound() from None
+
+
+# A clerk's settlement page: the campaigns of the merchant that have reached the till, newest
+# window first; older ones are settled and only of historical interest.
+CLERK_SETTLEMENT_CAMPAIGNS = 10
+
+
+@dataclass
+class ClerkSettlementRow:
+    store: Store
+    settlement: Settlement | None
+    redeemed: int  # our live redemptions at the store
+    subsidy_fen: int
+    # The comparison with our records as it stands now (None: nothing handed in yet).
+    result: ReconcileResult | None = None
+
+    @property
+    def differing(self) -> list[ReconcileLine]:
+        return (
+            [line for line in self.result.lines if line.status != "matched"] if self.result else []
+        )
+
+
+@dataclass
+class ClerkSettlementCampaign:
+    campaign: Campaign
+    uploads_open: bool
+    rows: list[ClerkSettlementRow] = field(default_factory=list)
+
+
+def clerk_settlement_campaigns(*, clerk: MerchantClerk) -> list[ClerkSettlementCampaign]:
+    """The merchant's campaigns that have been open, each with the merchant's stores in it: what
+    the union recorded there, the register handed in and how it compares."""
+    campaigns = Campaign.objects.filter(
+        merchant_id=clerk.merchant_id,
+        status__in=[
+            CampaignStatus.OPEN,
+            CampaignStatus.CLOSED,
+            CampaignStatus.SETTLING,
+            CampaignStatus.SETTLED,
+        ],
+    ).order_by("-redeem_until", "-pk")[:CLERK_SETTLEMENT_CAMPAIGNS]
+    out = []
+    for campaign in campaigns:
+        live = {
+            s.store_id: s
+            for s in Settlement.objects.filter(campaign=campaign).exclude(
+                status=SettlementStatus.SUPERSEDED
+            )
+        }
+        totals = {
+            store_id: (n, s or 0)
+            for store_id, n, s in Redemption.objects.filter(
+                voucher__campaign=campaign, reversed_at__isnull=True
+            )
+            .order_by()
+            .values_list("store_id")
+            .annotate(n=Count("id"), s=Sum("subsidy_fen"))
+            .values_list("store_id", "n", "s")
+        }
+        rows = []
+        for store in campaign.stores.filter(merchant_id=clerk.merchant_id).order_by("name"):
+            settlement = live.get(store.pk)
+            n, subsidy = totals.get(store.pk, (0, 0))
+            rows.append(
+                ClerkSettlementRow(
+                    store=store,
+                    settlement=settlement,
+                    redeemed=n,
+                    subsidy_fen=int(subsidy),
+                    result=settlement_compare(settlement=settlement) if settlement else None,
+                )
+            )
+        out.append(
+            ClerkSettlementCampaign(
+                campaign=campaign, uploads_open=settlement_uploads_open(campaign), rows=rows
+            )
+        )
+    return out
+
+
+def clerk_campaign_store_get(
+    *, clerk: MerchantClerk, campaign_pk: int | str, store_pk: int | str
+) -> tuple[Campaign, Store]:
+    """A campaign of the clerk's merchant and one of the merchant's stores in it; anything else
+    is not found."""
+    try:
+        campaign = Campaign.objects.select_related("org").get(
+            pk=campaign_pk, merchant_id=clerk.merchant_id
+        )
+        store = campaign.stores.get(pk=store_pk, merchant_id=clerk.merchant_id)
+    except (Campaign.DoesNotExist, Store.DoesNotExist, ValueError):
+        raise NotFound() from None
+    return campaign, store

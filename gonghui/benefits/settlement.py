@@ -174,6 +174,27 @@ def _code_text(value: Any) -> str:
     return str(value)
 
 
+# What a store writes on the totals row at the foot of its register (in the code or receipt
+# column), compared after NFKC, without spaces, a trailing colon or case.
+_TOTALS_LABELS = {"合计", "总计", "小计", "共计", "累计", "total", "totals", "sum"}
+
+
+def _is_totals_row(cells: list[str]) -> bool:
+    return any(
+        "".join(unicodedata.normalize("NFKC", cell).split()).rstrip(":").lower() in _TOTALS_LABELS
+        for cell in cells[:2]
+    )
+
+
+def _amount_text(value: Any) -> str:
+    """An amount cell as text. A number the spreadsheet worked out is stored to 17 digits
+    (``=3*42.7`` as ``128.10000000000002``): within a millionth of a fen it is that fen, read
+    through text, never a float; anything else (a third decimal) is left for the check to refuse."""
+    if isinstance(value, float) and abs(value * 100 - round(value * 100)) < 1e-6:
+        return f"{value:.2f}"
+    return "" if value is None else str(value)
+
+
 def _heading_key(text: str) -> str:
     """A heading as compared: NFKC (``消费金额（元）`` typed with full-width brackets is the
     template's ``消费金额(元)``), without spaces."""
@@ -218,7 +239,7 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
             _check_headings(cells)
             header_ok = True
             continue
-        if not any(cells):
+        if not any(cells) or _is_totals_row(cells):
             continue
         code = cells[0] if cells else ""
         receipt = _code_text(raw[1]).strip() if len(raw) > 1 and raw[1] is not None else ""
@@ -238,7 +259,7 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
             )
             continue
         try:
-            amount = yuan_to_fen(cells[2] if len(cells) > 2 else "")
+            amount = yuan_to_fen(_amount_text(raw[2]) if len(raw) > 2 else "")
         except ApplicationError as exc:
             errors.append(RowError(row_no, str(exc.message)))
             continue
@@ -278,6 +299,19 @@ def _check_invoice(invoice: UploadedFile | ContentFile) -> None:
         )
 
 
+def settlement_uploads_open(campaign: Campaign) -> bool:
+    """Whether stores may hand in (or replace) a register: while the campaign runs, after it
+    closes and while it settles (one store's approval moves the campaign to settling; the other
+    stores must still be able to hand theirs in), until the public notice is published."""
+    if campaign.status not in {
+        CampaignStatus.OPEN,
+        CampaignStatus.CLOSED,
+        CampaignStatus.SETTLING,
+    }:
+        return False
+    return not PublicNotice.objects.filter(campaign_id=campaign.pk).exists()
+
+
 def settlement_upload(
     *,
     campaign: Campaign,
@@ -287,7 +321,7 @@ def settlement_upload(
     clerk: MerchantClerk | None = None,
     staff: Any = None,
 ) -> tuple[Settlement, list[RowError]]:
-    """A store hands in its register and invoice: uploaded by one of its merchant's clerks, or by
+    """A store hands in its register and invoice: uploaded by a supervisor of its merchant, or by
     union staff (benefits capability over the campaign's union) who took the files over the
     counter or by mail. Rejected whole if any row is bad (the row errors are returned in the
     exception's ``extra``); an earlier upload not yet approved is replaced."""
@@ -296,8 +330,11 @@ def settlement_upload(
     if not campaign.stores.filter(pk=store.pk).exists():
         raise PermissionDenied()
     if clerk is not None:
+        # A supervisor's act: the register is the store's claim for payment and replaces the
+        # last one handed in.
         if (
             not clerk.is_active
+            or not clerk.is_supervisor
             or clerk.merchant_id != store.merchant_id
             or campaign.merchant_id != clerk.merchant_id
         ):
@@ -308,9 +345,12 @@ def settlement_upload(
         require_manager(staff, campaign.org)
         uploader = staff
         label = f"staff:{staff.username}"
-    if campaign.status not in {CampaignStatus.OPEN, CampaignStatus.CLOSED}:
+    if not settlement_uploads_open(campaign):
         raise ApplicationError(
-            _("Settlement files are accepted while the campaign runs or after it closes."),
+            _(
+                "Settlement files are accepted while the campaign runs and after it closes, "
+                "until the public notice is published."
+            ),
             code="settlement_not_accepted",
         )
     if (register.size or 0) > MAX_REGISTER_BYTES:
@@ -399,6 +439,14 @@ class ReconcileLine:
     # Both sides have the voucher and their receipt numbers differ. Also set on a line whose
     # amounts differ (its status says that first), so neither difference hides the other.
     receipt_differs: bool = False
+
+    @property
+    def label(self) -> str:
+        """The outcome in the reader's language (a receipt difference behind an amount one too)."""
+        outcome = str(RECONCILE_LABELS[self.status])
+        if self.receipt_differs and self.status != "receipt_differs":
+            outcome = f"{outcome}；{RECONCILE_LABELS['receipt_differs']}"
+        return outcome
 
 
 RECONCILE_STATUSES = (
@@ -565,14 +613,11 @@ def settlement_report_xlsx(*, settlement: Settlement, result: ReconcileResult) -
         ["券码", "结果", "登记表行号", "登记小票号", "登记金额(元)", "平台小票号", "平台金额(元)"],
     )
     for line in result.lines:
-        outcome = str(RECONCILE_LABELS[line.status])
-        if line.receipt_differs and line.status != "receipt_differs":
-            outcome = f"{outcome}；{RECONCILE_LABELS['receipt_differs']}"
         row(
             detail,
             [
                 line.code,
-                outcome,
+                line.label,
                 line.register_row,
                 line.receipt_no,
                 yuan(line.register_amount_fen),
@@ -647,6 +692,27 @@ def notice_publish(
     if settlements.exclude(status=SettlementStatus.APPROVED).exists():
         raise ApplicationError(
             _("Every store's settlement must be approved first."), code="settlement_pending"
+        )
+    # A store whose vouchers were used but which has handed in nothing would be in the notice's
+    # count, and closing the notice settles the campaign: it would never be paid.
+    unsettled = (
+        Store.objects.filter(
+            pk__in=Redemption.objects.filter(
+                voucher__campaign=campaign, reversed_at__isnull=True
+            ).values("store_id")
+        )
+        .exclude(pk__in=settlements.values("store_id"))
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    if names := list(unsettled):
+        raise ApplicationError(
+            _(
+                "These stores' vouchers were used but their settlement is not approved yet: "
+                "%(stores)s. Upload and approve their registers first."
+            )
+            % {"stores": "、".join(names)},
+            code="settlement_missing",
         )
     totals = Redemption.objects.filter(
         voucher__campaign=campaign, reversed_at__isnull=True

@@ -95,14 +95,14 @@ def test_the_untouched_template_is_refused_and_changes_nothing(shop, redeemed):
     earlier, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(codes[0], "R10000", "100.00")]),
         invoice=PDF,
     )
     template = ContentFile(settlement_register_template(), name="register.xlsx")
     with pytest.raises(ApplicationError) as exc:
         settlement_upload(
-            campaign=c, store=shop.store, clerk=shop.clerk, register=template, invoice=PDF
+            campaign=c, store=shop.store, clerk=shop.supervisor, register=template, invoice=PDF
         )
     assert exc.value.code == "register_no_rows"
     # A sheet of headings and blank rows is no better.
@@ -110,7 +110,7 @@ def test_the_untouched_template_is_refused_and_changes_nothing(shop, redeemed):
         settlement_upload(
             campaign=c,
             store=shop.store,
-            clerk=shop.clerk,
+            clerk=shop.supervisor,
             register=xlsx([(None, " ", None)] * 3),
             invoice=PDF,
         )
@@ -217,6 +217,64 @@ def test_digit_codes_as_a_spreadsheet_keeps_them():
         clean_voucher_code("123456789012348")
     assert errors[0].message == str(typo.value.message)
     assert "16" in errors[1].message and "2" in errors[2].message
+
+
+def _with_stored_values(data: bytes, values: dict[str, str]) -> bytes:
+    """The workbook with some number cells' stored text replaced: Excel writes a formula's
+    result with up to 17 significant digits (``=3*42.7`` is stored as ``128.10000000000002``),
+    which openpyxl never writes itself."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            part = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                for placeholder, stored in values.items():
+                    part = part.replace(
+                        f"<v>{placeholder}</v>".encode(), f"<v>{stored}</v>".encode()
+                    )
+            dst.writestr(item, part)
+    return out.getvalue()
+
+
+def test_amounts_a_spreadsheet_worked_out_are_read_to_the_fen():
+    data = _with_stored_values(
+        xlsx(
+            [
+                ("123456789012347", "R1", 777.77),
+                ("300000000000007", "R2", 666.66),
+                ("123456789012362", "R3", 555.55),
+            ]
+        ).read(),
+        {"777.77": "128.10000000000002", "666.66": "0.30000000000000004", "555.55": "99.985"},
+    )
+    rows, errors = settlement_parse_register(data)
+    assert [(r.row_no, r.amount_fen) for r in rows] == [(2, 12810), (3, 30)]
+    # A third decimal is not a rounding artefact: the row is refused, not rounded.
+    assert [e.row_no for e in errors] == [4]
+
+
+@pytest.mark.parametrize("label", ["合计", "合 计", "总计", "小计", "Total", "合计："])
+def test_a_totals_row_is_not_a_voucher(label):
+    """A store's register often ends with a totals row (label in the code or receipt column,
+    the sum under the amount): it is left out, not refused as a bad code."""
+    for row in ((label, "", "¥228.50"), ("", label, 228.5), (None, label, None)):
+        data = xlsx(
+            [
+                ("123456789012347", "R1", "100"),
+                ("300000000000007", "R2", "128.50"),
+                (None, None, None),
+                row,
+            ]
+        ).read()
+        rows, errors = settlement_parse_register(data)
+        assert ([r.code for r in rows], errors) == (["123456789012347", "300000000000007"], [])
+
+
+def test_a_totals_row_alone_is_no_register():
+    with pytest.raises(ApplicationError) as exc:
+        settlement_parse_register(xlsx([("合计", "", "0")]).read())
+    assert exc.value.code == "register_no_rows"
 
 
 def test_the_template_keeps_codes_and_receipts_as_text():
@@ -387,7 +445,7 @@ def test_full_flow_reconcile_approve_notice_pay(world, shop, redeemed, carded):
         ]
     )  # codes[2] is only in our records
     settlement, _ = settlement_upload(
-        campaign=c, store=shop.store, clerk=shop.clerk, register=register, invoice=PDF
+        campaign=c, store=shop.store, clerk=shop.supervisor, register=register, invoice=PDF
     )
     assert settlement.status == SettlementStatus.RECONCILED
     assert (
@@ -466,7 +524,7 @@ def test_upload_refuses_bad_rows_bad_invoice_and_strangers(shop, redeemed):
         settlement_upload(
             campaign=c,
             store=shop.store,
-            clerk=shop.clerk,
+            clerk=shop.supervisor,
             register=xlsx([("", "R", "1")]),
             invoice=PDF,
         )
@@ -475,7 +533,7 @@ def test_upload_refuses_bad_rows_bad_invoice_and_strangers(shop, redeemed):
         settlement_upload(
             campaign=c,
             store=shop.store,
-            clerk=shop.clerk,
+            clerk=shop.supervisor,
             register=xlsx([(codes[0], "R", "1")]),
             invoice=ContentFile(b"<html><script>alert(1)</script>", name="x.pdf"),
         )
@@ -496,14 +554,14 @@ def test_reupload_replaces_until_approved(shop, redeemed):
     first, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(codes[0], "R", "100")]),
         invoice=PDF,
     )
     second, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(c, "R", "1") for c in codes]),
         invoice=PDF,
     )
@@ -529,7 +587,7 @@ def test_staff_upload_for_a_store_records_the_staff_user(world, shop, redeemed):
         settlement_upload(
             campaign=c,
             store=shop.store,
-            clerk=shop.clerk,
+            clerk=shop.supervisor,
             staff=world.jiefang_officer,
             register=xlsx(register),
             invoice=PDF,
@@ -561,7 +619,7 @@ def test_approval_reconciles_again_with_later_redemptions(world, shop, redeemed,
     c, codes = redeemed
     register = xlsx([(code, f"R{i}", "100") for i, code in enumerate(codes)])
     settlement, _ = settlement_upload(
-        campaign=c, store=shop.store, clerk=shop.clerk, register=register, invoice=PDF
+        campaign=c, store=shop.store, clerk=shop.supervisor, register=register, invoice=PDF
     )
     assert (settlement.missing_in_register, settlement.payable_fen) == (0, 3 * 6800)
     # The campaign is still open: one more voucher is used after the register was uploaded.
@@ -582,7 +640,7 @@ def test_a_reversal_after_upload_changes_the_comparison_and_the_payable(world, s
     settlement, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(codes[0], "R10000", "100.00"), (codes[1], "R12050", "120.50")]),
         invoice=PDF,
     )
@@ -625,7 +683,7 @@ def test_receipt_numbers_are_compared(world, shop, redeemed):
         ]
     )
     settlement, _ = settlement_upload(
-        campaign=c, store=shop.store, clerk=shop.clerk, register=register, invoice=PDF
+        campaign=c, store=shop.store, clerk=shop.supervisor, register=register, invoice=PDF
     )
     assert (settlement.matched, settlement.receipt_differences, settlement.payable_fen) == (
         1,
@@ -657,7 +715,7 @@ def test_an_amount_difference_does_not_hide_a_receipt_difference(shop, redeemed)
     settlement, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(codes[0], "R1", "99.00"), (codes[1], "R12050", "1.00")]),
         invoice=PDF,
     )
@@ -687,9 +745,125 @@ def test_a_receipt_typed_into_a_number_cell_is_the_receipt(shop, make_campaign, 
     settlement, _ = settlement_upload(
         campaign=c,
         store=shop.store,
-        clerk=shop.clerk,
+        clerk=shop.supervisor,
         register=xlsx([(codes[0], 20230424, "100"), (codes[1], 20230425.0, "100")]),
         invoice=PDF,
     )
     assert (settlement.matched, settlement.receipt_differences) == (2, 0)
     assert list(settlement.lines.values_list("receipt_no", flat=True)) == ["20230424", "20230425"]
+
+
+@pytest.fixture
+def two_stores(world, shop, make_campaign, carded):
+    """A closed campaign with one voucher used at each of its two stores."""
+    c = make_campaign(stores=[shop.store, shop.other_store])
+    codes = {}
+    for store in (shop.store, shop.other_store):
+        v = voucher_grab(campaign=c, member=carded()).voucher
+        voucher_redeem(
+            code=v.code, store=store, clerk=shop.clerk, receipt_no="R1", amount_fen=10000
+        )
+        codes[store.pk] = v.code
+    campaign_transition(campaign=c, new=CampaignStatus.CLOSED, actor=None)
+    return c, codes
+
+
+def _approved(world, shop, campaign, store, code):
+    settlement, _ = settlement_upload(
+        campaign=campaign,
+        store=store,
+        clerk=shop.supervisor,
+        register=xlsx([(code, "R1", "100")]),
+        invoice=PDF,
+    )
+    return settlement_approve(settlement=settlement, actor=world.jiefang_officer)
+
+
+def test_no_notice_while_a_store_with_redemptions_has_no_approved_settlement(
+    world, shop, two_stores
+):
+    """The notice publishes the campaign's whole count and closing it settles the campaign: a
+    store whose vouchers were used but whose register was never approved would be promised its
+    subsidy in public and then never paid."""
+    from gonghui.benefits.models import PublicNotice
+
+    c, codes = two_stores
+    _approved(world, shop, c, shop.store, codes[shop.store.pk])
+    c.refresh_from_db()
+    assert c.status == CampaignStatus.SETTLING
+    with pytest.raises(ApplicationError) as exc:
+        notice_publish(campaign=c, actor=world.jiefang_officer, days=5)
+    assert exc.value.code == "settlement_missing"
+    assert shop.other_store.name in str(exc.value.message)
+    assert not PublicNotice.objects.filter(campaign=c).exists()
+    # The other store can still hand in its register once the first is approved, and then
+    # the notice goes out and both stores are paid.
+    _approved(world, shop, c, shop.other_store, codes[shop.other_store.pk])
+    notice = notice_publish(campaign=c, actor=world.jiefang_officer, days=5)
+    assert (notice.total_vouchers, notice.total_payable_fen) == (2, 2 * 6800)
+    paid = notice_close(notice=notice, actor=world.jiefang_officer, now=notice.ends_at)
+    assert sorted(s.payable_fen for s in paid) == [6800, 6800]
+    payable = Account.objects.get(code=f"2202.M{shop.merchant.pk}")
+    assert account_balance_fen(account=payable) == 0
+
+
+def test_a_store_without_redemptions_needs_no_settlement(world, shop, make_campaign, redeemed):
+    c, codes = redeemed  # all three at shop.store; the campaign has only that store
+    c.stores.add(shop.other_store)
+    campaign_transition(campaign=c, new=CampaignStatus.CLOSED, actor=None)
+    settlement, _ = settlement_upload(
+        campaign=c,
+        store=shop.store,
+        clerk=shop.supervisor,
+        register=xlsx([(code, f"R{i}", "100") for i, code in enumerate(codes)]),
+        invoice=PDF,
+    )
+    settlement_approve(settlement=settlement, actor=world.jiefang_officer, reason="核对无误")
+    notice = notice_publish(campaign=c, actor=world.jiefang_officer, days=5)
+    assert notice.total_vouchers == 3
+
+
+def test_no_upload_once_the_notice_is_published(world, shop, redeemed):
+    c, codes = redeemed
+    campaign_transition(campaign=c, new=CampaignStatus.CLOSED, actor=None)
+    register = [(code, f"R{i}", "100") for i, code in enumerate(codes)]
+    settlement, _ = settlement_upload(
+        campaign=c, store=shop.store, clerk=shop.supervisor, register=xlsx(register), invoice=PDF
+    )
+    settlement_approve(settlement=settlement, actor=world.jiefang_officer, reason="核对无误")
+    notice_publish(campaign=c, actor=world.jiefang_officer, days=5)
+    c.stores.add(shop.other_store)
+    with pytest.raises(ApplicationError) as exc:
+        settlement_upload(
+            campaign=c,
+            store=shop.other_store,
+            clerk=shop.supervisor,
+            register=xlsx(register),
+            invoice=PDF,
+        )
+    assert exc.value.code == "settlement_not_accepted"
+    assert Settlement.objects.filter(campaign=c).count() == 1
+
+
+def test_only_a_supervisor_hands_in_the_store_s_register(world, shop, redeemed):
+    """The register and invoice are the store's claim for payment, and a new upload replaces
+    the last: a till clerk may not do it, a switched-off supervisor neither."""
+    from gonghui.benefits.models import MerchantClerk
+
+    c, codes = redeemed
+    register = [(code, f"R{i}", "100") for i, code in enumerate(codes)]
+    with pytest.raises(PermissionDenied):
+        settlement_upload(
+            campaign=c, store=shop.store, clerk=shop.clerk, register=xlsx(register), invoice=PDF
+        )
+    MerchantClerk.objects.filter(pk=shop.supervisor.pk).update(is_active=False)
+    shop.supervisor.refresh_from_db()
+    with pytest.raises(PermissionDenied):
+        settlement_upload(
+            campaign=c,
+            store=shop.store,
+            clerk=shop.supervisor,
+            register=xlsx(register),
+            invoice=PDF,
+        )
+    assert Settlement.objects.count() == 0
