@@ -60,6 +60,7 @@ REGISTER_HEADERS = ["券码", "小票号", "消费金额(元)", "核销时间"]
 MAX_REGISTER_BYTES = 10 * 1024 * 1024
 MAX_INVOICE_BYTES = 10 * 1024 * 1024
 MAX_REGISTER_ROWS = 200_000
+MAX_TITLE_ROWS = 5  # title lines a register may carry above its headings
 # What the xlsx (a zip) unpacks to. Its parts are read whole, so their size, not the upload's,
 # bounds the work; a register at the row limit unpacks to about 60 MB.
 MAX_REGISTER_UNPACKED_BYTES = 100 * 1024 * 1024
@@ -202,7 +203,7 @@ def _heading_key(text: str) -> str:
 
 
 def _check_headings(cells: list[str]) -> None:
-    """The first row names the template's columns (the time column is not read, so not checked);
+    """The headings row (the first, below any title) names the template's columns (the time column is not read, so not checked);
     a wrong one is named with the heading it should have."""
     for index, expected in enumerate(REGISTER_HEADERS[:3]):
         found = cells[index] if index < len(cells) else ""
@@ -233,9 +234,20 @@ def settlement_parse_register(data: bytes) -> tuple[list[RegisterRow], list[RowE
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     header_ok = False
+    titles = 0
     for row_no, raw in _rows(data):
         cells = [("" if c is None else str(c)).strip() for c in raw[:4]]
-        if row_no == 1:
+        if not header_ok:
+            # Above the headings a store may have left blank rows and a title or two
+            # ("新华书店核销登记表", a date): a row with one filled cell that is not the first
+            # heading. Past a few of those, the row is taken for the headings and named.
+            filled = [c for c in cells if c]
+            if not filled:
+                continue
+            first = _heading_key(cells[0]) == _heading_key(REGISTER_HEADERS[0])
+            if len(filled) == 1 and not first and titles < MAX_TITLE_ROWS:
+                titles += 1
+                continue
             _check_headings(cells)
             header_ok = True
             continue

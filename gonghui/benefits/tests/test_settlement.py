@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
+from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
@@ -165,6 +166,67 @@ def test_a_wrong_heading_is_named_with_the_one_expected(headers, message):
     error = _refusal(xlsx([("GOODCODE0123456789AB", "R1", "100")], headers=headers).read())
     assert (error.code, error.field) == ("register_headers", "register")
     assert str(error.message) == message
+
+
+def _sheet(rows: list[tuple[Any, ...]]) -> bytes:
+    wb = Workbook()
+    for row in rows:
+        wb.active.append(list(row))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+HEADINGS = ("券码", "小票号", "消费金额(元)", "核销时间")
+
+
+def test_title_lines_and_blank_rows_above_the_headings_are_passed_over():
+    """A store's register often opens with a title and a date above the headings."""
+    data = _sheet(
+        [
+            ("新华书店塔南路图书大厦 消费券核销登记表",),
+            (None, None, "2026年4月24日—5月8日"),
+            (),
+            HEADINGS,
+            ("GOODCODE0123456789AB", "R1", "100"),
+            ("", "R2", "10"),
+        ]
+    )
+    rows, errors = settlement_parse_register(data)
+    assert [(r.row_no, r.code, r.amount_fen) for r in rows] == [(5, "GOODCODE0123456789AB", 10000)]
+    assert [e.row_no for e in errors] == [6]  # row numbers are the sheet's
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        # Data from the first row, no headings: the row is named as the headings it should be.
+        (
+            [("GOODCODE0123456789AB", "R1", "100")],
+            "Column A should be headed “券码”; it is “GOODCODE0123456789AB”.",
+        ),
+        # A title, then wrong headings.
+        (
+            [("登记表",), ("券号", "小票号", "消费金额(元)")],
+            "Column A should be headed “券码”; it is “券号”.",
+        ),
+        # Too many one-cell rows: the sixth is taken for the headings.
+        (
+            [(f"标题{i}",) for i in range(6)] + [HEADINGS],
+            "Column A should be headed “券码”; it is “标题5”.",
+        ),
+        # The first heading alone is a headings row, not a title.
+        ([("券码",)], "Column B should be headed “小票号”; it is empty."),
+    ],
+)
+def test_a_register_without_its_headings_is_refused_with_the_row_named(rows, message):
+    error = _refusal(_sheet(rows))
+    assert (error.code, str(error.message)) == ("register_headers", message)
+
+
+def test_titles_and_nothing_else_are_an_empty_register():
+    error = _refusal(_sheet([("新华书店核销登记表",), (), (None, "2026年4月")]))
+    assert error.code == "register_empty"
 
 
 def test_a_long_wrong_heading_is_cut_short():
