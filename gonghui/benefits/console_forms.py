@@ -572,6 +572,24 @@ class PublicSearchForm(forms.Form):
         return _nfkc(self.cleaned_data.get("q"))
 
 
+class NoticeListForm(forms.Form):
+    """The public notice list's filters: one store, one day (each optional)."""
+
+    store = forms.TypedChoiceField(label=_("Store"), required=False, coerce=int, empty_value=None)
+    day = forms.TypedChoiceField(
+        label=_("Date"), required=False, coerce=dt.date.fromisoformat, empty_value=None
+    )
+
+    def __init__(self, data: Any, *, stores: list[tuple[int, str]], days: list[dt.date]) -> None:
+        super().__init__(data)
+        store_field = self.fields["store"]
+        day_field = self.fields["day"]
+        assert isinstance(store_field, forms.TypedChoiceField)
+        assert isinstance(day_field, forms.TypedChoiceField)
+        store_field.choices = [("", _("All stores")), *stores]
+        day_field.choices = [("", _("All days")), *[(d.isoformat(), d.isoformat()) for d in days]]
+
+
 class ObjectionForm(ApplicationErrorForm):
     """The public objection form. Each field is checked by the service's own check (so every
     wrong field is named at once, in the service's words); ``objection_submit`` checks again."""

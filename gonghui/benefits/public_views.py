@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from gonghui.audit.context import client_ip
 from gonghui.benefits import page_selectors_console as pages
 from gonghui.benefits import selectors
-from gonghui.benefits.console_forms import ObjectionForm, PublicSearchForm
+from gonghui.benefits.console_forms import NoticeListForm, ObjectionForm, PublicSearchForm
 from gonghui.benefits.models import Campaign, Distribution
 from gonghui.benefits.services import RateLimited
 from gonghui.benefits.settlement import objection_submit
@@ -29,6 +29,7 @@ from gonghui.core.ratelimit import window_count
 OBJECTIONS_PER_WINDOW = getattr(settings, "GONGHUI_OBJECTIONS_PER_ADDRESS", 5)
 OBJECTION_WINDOW_SECONDS = 3600
 CAMPAIGNS_PER_PAGE = 20
+NOTICE_ROWS_PER_PAGE = 100
 
 
 def objection_rate_check(address: str) -> None:
@@ -92,6 +93,19 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
         if status == 200:
             status = 400
     now = timezone.now()
+    filters = NoticeListForm(
+        request.GET,
+        stores=selectors.notice_public_store_choices(notice=notice),
+        days=selectors.notice_public_days(notice=notice),
+    )
+    # A filter the list does not offer (an edited address) is named and the whole list shown.
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    page = Paginator(
+        selectors.notice_public_redemptions(
+            notice=notice, store_id=chosen.get("store"), day=chosen.get("day")
+        ),
+        NOTICE_ROWS_PER_PAGE,
+    ).get_page(request.GET.get("page"))
     return render(
         request,
         "benefits/public/notice.html",
@@ -99,7 +113,10 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
             "notice": notice,
             "campaign": notice.campaign,
             "stores": pages.notice_public_stores(notice=notice),
-            "rows": selectors.notice_public_rows(notice=notice),
+            "filters": filters,
+            "filtered": bool(chosen.get("store") or chosen.get("day")),
+            "page": page,
+            "rows": [selectors.notice_public_row(*row) for row in page.object_list],
             "form": form,
             "running": notice.closed_at is None and notice.starts_at <= now < notice.ends_at,
             "sent": request.GET.get("sent") == "1",

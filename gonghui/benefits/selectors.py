@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from gonghui.accounts.scoping import scoped
@@ -27,6 +28,7 @@ from gonghui.benefits.models import (
     Redemption,
     Registration,
     Settlement,
+    Store,
     Voucher,
 )
 from gonghui.benefits.services import mask_name
@@ -282,13 +284,49 @@ def notice_public_get(*, pk: int | str) -> PublicNotice:
         raise NotFound() from None
 
 
-def notice_public_rows(*, notice: PublicNotice) -> list[dict[str, Any]]:
-    """The notice's list: masked names, store, date; nothing else personal."""
-    return [
-        {"name": mask_name(name), "store": store, "date": timezone.localdate(at).isoformat()}
-        for name, store, at in Redemption.objects.filter(
-            voucher__campaign_id=notice.campaign_id, reversed_at__isnull=True
+def notice_public_redemptions(
+    *, notice: PublicNotice, store_id: int | None = None, day: dt.date | None = None
+) -> QuerySet[Redemption, tuple[str, str, dt.datetime]]:
+    """The redemptions a notice lists, oldest first, optionally of one store or one local day:
+    (member's name, store, when) for ``notice_public_row`` to mask; nothing else personal."""
+    qs = Redemption.objects.filter(
+        voucher__campaign_id=notice.campaign_id, reversed_at__isnull=True
+    )
+    if store_id is not None:
+        qs = qs.filter(store_id=store_id)
+    if day is not None:
+        qs = qs.filter(at__date=day)
+    return qs.order_by("at", "pk").values_list("voucher__member__name", "store__name", "at")
+
+
+def notice_public_row(name: str, store: str, at: dt.datetime) -> dict[str, Any]:
+    return {"name": mask_name(name), "store": store, "date": timezone.localdate(at).isoformat()}
+
+
+def notice_public_days(*, notice: PublicNotice) -> list[dt.date]:
+    """The local days on which the notice's vouchers were used (the list's day filter)."""
+    return list(
+        Redemption.objects.filter(voucher__campaign_id=notice.campaign_id, reversed_at__isnull=True)
+        .annotate(day=TruncDate("at"))
+        .order_by("day")
+        .values_list("day", flat=True)
+        .distinct()
+    )
+
+
+def notice_public_store_choices(*, notice: PublicNotice) -> list[tuple[int, str]]:
+    """The stores where the notice's vouchers were used, by name (the list's store filter)."""
+    return list(
+        Store.objects.filter(
+            pk__in=Redemption.objects.filter(
+                voucher__campaign_id=notice.campaign_id, reversed_at__isnull=True
+            ).values("store_id")
         )
-        .order_by("at")
-        .values_list("voucher__member__name", "store__name", "at")
-    ]
+        .order_by("name", "pk")
+        .values_list("pk", "name")
+    )
+
+
+def notice_public_rows(*, notice: PublicNotice) -> list[dict[str, Any]]:
+    """The notice's whole list: masked names, store, date."""
+    return [notice_public_row(*row) for row in notice_public_redemptions(notice=notice)]

@@ -218,6 +218,86 @@ def test_notice_dates_are_local_dates(notice: PublicNotice) -> None:
     assert "2026-04-24" in rows and "2026-04-23" not in rows
 
 
+def _notice_rows(response: Any) -> list[tuple[str, str, str, str]]:
+    """The notice list's rows as shown: (number, masked name, store, date)."""
+    table = response.content.decode().split('id="notice-rows"')[1].split("</table>")[0]
+    return re.findall(
+        r'<tr><td class="num">(\d+)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>',
+        table,
+    )
+
+
+def test_notice_list_is_paged_and_numbered_across_pages(
+    notice: PublicNotice, monkeypatch: Any
+) -> None:
+    """2,000 vouchers are not one page on a phone: the list comes a page at a time, numbered on."""
+    from gonghui.benefits import public_views
+
+    monkeypatch.setattr(public_views, "NOTICE_ROWS_PER_PAGE", 2)
+    url = reverse("public:notice", args=[notice.pk])
+    first = Client().get(url)
+    assert [row[0] for row in _notice_rows(first)] == ["1", "2"]
+    pager = text(first).split('class="pager"')[1].split("</div>")[0]
+    assert "?page=2#notice-list" in pager and "?page=1" not in pager
+    second = Client().get(url, {"page": "2"})
+    assert [row[0] for row in _notice_rows(second)] == ["3"]
+    # A page past the end, or not a number, is the last or first page, never an error.
+    assert [r[0] for r in _notice_rows(Client().get(url, {"page": "99"}))] == ["3"]
+    assert [r[0] for r in _notice_rows(Client().get(url, {"page": "x"}))] == ["1", "2"]
+
+
+def test_notice_list_filters_by_store_and_day(notice: PublicNotice, shop: Any) -> None:
+    """A worker looks for the day and the store where they used their voucher."""
+    from gonghui.benefits.models import Redemption
+
+    first, second, third = Redemption.objects.filter(
+        voucher__campaign_id=notice.campaign_id
+    ).order_by("at", "pk")
+    local = ZoneInfo("Asia/Shanghai")
+    Redemption.objects.filter(pk=first.pk).update(
+        store=shop.other_store, at=dt.datetime(2026, 4, 24, 9, 0, tzinfo=local)
+    )
+    Redemption.objects.filter(pk__in=[second.pk, third.pk]).update(
+        at=dt.datetime(2026, 4, 25, 7, 30, tzinfo=local)  # 23:30 UTC the day before
+    )
+    url = reverse("public:notice", args=[notice.pk])
+    page = Client().get(url)
+    body = page.content.decode()
+    assert f'<option value="{shop.other_store.pk}">' in body
+    assert '<option value="2026-04-24">' in body and '<option value="2026-04-25">' in body
+    assert '<option value="2026-04-23">' not in body
+    by_store = _notice_rows(Client().get(url, {"store": shop.other_store.pk}))
+    assert [(r[0], r[2]) for r in by_store] == [("1", shop.other_store.name)]
+    by_day = _notice_rows(Client().get(url, {"day": "2026-04-25"}))
+    assert [r[3] for r in by_day] == ["2026-04-25", "2026-04-25"]
+    both = Client().get(url, {"store": shop.other_store.pk, "day": "2026-04-25"})
+    assert _notice_rows(both) == []
+    assert zh("No redeemed voucher matches the filters.") in text(both)
+    assert zh("Show all") in text(Client().get(url, {"day": "2026-04-25"}))
+    assert zh("Show all") not in text(page)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"store": "999999"},
+        {"store": "１"},
+        {"store": "<script>"},
+        {"day": "2026-13-01"},
+        {"day": "2026-04-24' OR 1=1"},
+        {"day": "x" * 5000},
+    ],
+)
+def test_notice_list_filter_not_offered_is_named_and_all_listed(
+    notice: PublicNotice, query: dict[str, str]
+) -> None:
+    response = Client().get(reverse("public:notice", args=[notice.pk]), query)
+    assert response.status_code == 200
+    assert len(_notice_rows(response)) == 3
+    refusal = zh("Select a valid choice. %(value)s is not one of the available choices.")
+    assert refusal.split("%(value)s")[0] in text(response).split('id="notice-list"')[1]
+
+
 def test_objection_rate_limited_per_address(notice: PublicNotice) -> None:
     url = reverse("public:notice", args=[notice.pk])
     client = Client(REMOTE_ADDR="203.0.113.7")
