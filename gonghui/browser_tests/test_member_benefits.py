@@ -338,6 +338,54 @@ def test_a_refused_or_broken_answer_says_what_happened_and_when_to_tap_again(
     page.wait_for_url(f"{base}/m/benefits/vouchers/{voucher.pk}/")
 
 
+# What a phone's "large text" setting (WeChat's font size, Android's font scale) does: every
+# font twice as big, the layout width unchanged.
+DOUBLE_TEXT = """() => {
+  const all = [...document.querySelectorAll("body, body *")];
+  const sizes = all.map(e => parseFloat(getComputedStyle(e).fontSize));
+  all.forEach((e, i) => e.style.setProperty("font-size", sizes[i] * 2 + "px", "important"));
+}"""
+
+
+OFF_SCREEN = """(width) => [...document.querySelectorAll("body *")]
+  .filter(e => e.getBoundingClientRect().right > width + 1)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > width + 1))
+  .map(e => e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 30))"""
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_twice_the_text_size_still_fits_a_small_phone(
+    live_server: Any, small_phone: Any, make_campaign: Any, carded: Any, language: str
+) -> None:
+    """A worker with large text set on the phone: the money boxes, the face value, the member
+    card's number, the badges and the header wrap inside 320 px instead of running off it."""
+    from gonghui.benefits.services import voucher_grab
+
+    base = live_server.url
+    small_phone.add_cookies(
+        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": base}]
+    )
+    campaign = make_campaign(min_purchase_fen=10000)
+    other = make_campaign(name="五月书香")
+    member = carded()
+    voucher = voucher_grab(campaign=other, member=member).voucher
+    assert voucher is not None
+    page = _sign_in(small_phone, base, member)
+    for path in (
+        "/m/",
+        "/m/benefits/",
+        f"/m/benefits/campaigns/{campaign.pk}/",
+        "/m/benefits/vouchers/",
+        f"/m/benefits/vouchers/{voucher.pk}/",
+    ):
+        page.goto(base + path)
+        page.evaluate(DOUBLE_TEXT)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= SMALL["width"], (
+            f"{path} is {width}px wide: {page.evaluate(OFF_SCREEN, SMALL['width'])}"
+        )
+
+
 # --- tap targets ----------------------------------------------------------------------------------
 
 # The header's links and buttons and the pages' navigation (the two big tabs, the voucher tabs,
