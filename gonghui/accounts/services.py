@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from gonghui.accounts.models import ApiToken, RoleGrant, SignInCode, User
 from gonghui.accounts.roles import Capability, Role
 from gonghui.accounts.scoping import can_see_org
+from gonghui.accounts.selectors import signin_code_wait_seconds
 from gonghui.accounts.sms import get_sms_backend
 from gonghui.audit.models import AuditAction
 from gonghui.audit.services import audit_record
@@ -136,9 +137,8 @@ def signin_code_request(*, phone: object, ip_address: str | None = None) -> None
     phone = clean_phone(phone)
     now = timezone.now()
     recent = SignInCode.objects.filter(phone=phone, created_at__gte=now - dt.timedelta(hours=1))
-    last = recent.order_by("-created_at").first()
-    if last and (now - last.created_at).total_seconds() < settings.OTP_CODE_MIN_INTERVAL_SECONDS:
-        wait = settings.OTP_CODE_MIN_INTERVAL_SECONDS - int((now - last.created_at).total_seconds())
+    wait = signin_code_wait_seconds(phone=phone, now=now)
+    if wait:
         raise ApplicationError(
             _("A code was just sent. Please wait %(s)d seconds before asking again.") % {"s": wait},
             code="code_too_soon",

@@ -1027,7 +1027,12 @@ def grab_rate_check(*, member_id: int, address: str) -> None:
         },
         window=settings.GONGHUI_GRAB_RATE_WINDOW_SECONDS,
     ):
-        raise RateLimited(_("Too many attempts; wait a few seconds."), code="rate_limited")
+        raise RateLimited(
+            _("Too many attempts; wait a few seconds."),
+            code="rate_limited",
+            # The windows are fixed: by then this one is over and the member's count starts again.
+            extra={"retry_after": settings.GONGHUI_GRAB_RATE_WINDOW_SECONDS},
+        )
 
 
 GRAB_TICKET_SALT = "gonghui.benefits.grab-ticket"

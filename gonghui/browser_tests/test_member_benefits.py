@@ -276,6 +276,116 @@ def test_a_lost_answer_then_a_second_tap_gives_the_same_voucher(
     assert Voucher.objects.filter(campaign=campaign, member=member).count() == 1
 
 
+def _refuse(body: str, content_type: str) -> Any:
+    """A route that answers the grab with 429 and a Retry-After of two seconds."""
+
+    def handler(route: Any) -> None:
+        route.fulfill(
+            status=429, body=body, content_type=content_type, headers={"Retry-After": "2"}
+        )
+
+    return handler
+
+
+def test_a_refused_or_broken_answer_says_what_happened_and_when_to_tap_again(
+    live_server: Any, small_phone: Any, make_campaign: Any, carded: Any
+) -> None:
+    """What a proxy or a failing server sends is not "no answer from the server": a 502 page says
+    the server is busy and the button stays ready; a 429 (the platform's own JSON or a proxy's
+    page) says to wait and holds the button for the Retry-After seconds, so a worker does not
+    hammer the limit that refused them. Nothing is taken until a real answer arrives."""
+    base = live_server.url
+    campaign = make_campaign()
+    member = carded()
+    page = _sign_in(small_phone, base, member)
+    page.goto(f"{base}/m/benefits/campaigns/{campaign.pk}/")
+    form = page.locator("form[data-grab]")
+    button = form.locator("button")
+    answer = page.locator("[data-grab-answer]")
+    grab = "**/benefits/campaigns/*/grab"
+
+    page.route(grab, lambda route: route.fulfill(status=502, body="<h1>502 Bad Gateway</h1>"))
+    button.tap()
+    answer.wait_for()
+    page.wait_for_function("!document.querySelector('form[data-grab]').dataset.sent")
+    assert answer.inner_text() == form.get_attribute("data-server-busy")
+    assert button.is_enabled()
+    page.unroute(grab)
+
+    for body, content_type in (
+        ("<html><body>429 Too Many Requests</body></html>", "text/html"),
+        ('{"code": "rate_limited", "message": "M"}', "application/json"),
+    ):
+        page.route(grab, _refuse(body, content_type))
+        button.tap()
+        page.wait_for_function(
+            "document.querySelector('[data-grab-answer]').textContent.length > 0"
+            " && document.querySelector('form[data-grab] button').disabled"
+        )
+        expected = (
+            "M" if content_type == "application/json" else form.get_attribute("data-too-many")
+        )
+        assert answer.inner_text() == expected
+        assert button.is_disabled()
+        page.wait_for_function("!document.querySelector('form[data-grab] button').disabled")
+        page.unroute(grab)
+        answer.evaluate("e => { e.textContent = ''; }")
+    assert not Voucher.objects.filter(campaign=campaign, member=member).exists()
+
+    with page.expect_navigation():
+        button.tap()
+    voucher = Voucher.objects.get(campaign=campaign, member=member)
+    page.wait_for_url(f"{base}/m/benefits/vouchers/{voucher.pk}/")
+
+
+# What a phone's "large text" setting (WeChat's font size, Android's font scale) does: every
+# font twice as big, the layout width unchanged.
+DOUBLE_TEXT = """() => {
+  const all = [...document.querySelectorAll("body, body *")];
+  const sizes = all.map(e => parseFloat(getComputedStyle(e).fontSize));
+  all.forEach((e, i) => e.style.setProperty("font-size", sizes[i] * 2 + "px", "important"));
+}"""
+
+
+OFF_SCREEN = """(width) => [...document.querySelectorAll("body *")]
+  .filter(e => e.getBoundingClientRect().right > width + 1)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > width + 1))
+  .map(e => e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 30))"""
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_twice_the_text_size_still_fits_a_small_phone(
+    live_server: Any, small_phone: Any, make_campaign: Any, carded: Any, language: str
+) -> None:
+    """A worker with large text set on the phone: the money boxes, the face value, the member
+    card's number, the badges and the header wrap inside 320 px instead of running off it."""
+    from gonghui.benefits.services import voucher_grab
+
+    base = live_server.url
+    small_phone.add_cookies(
+        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": base}]
+    )
+    campaign = make_campaign(min_purchase_fen=10000)
+    other = make_campaign(name="五月书香")
+    member = carded()
+    voucher = voucher_grab(campaign=other, member=member).voucher
+    assert voucher is not None
+    page = _sign_in(small_phone, base, member)
+    for path in (
+        "/m/",
+        "/m/benefits/",
+        f"/m/benefits/campaigns/{campaign.pk}/",
+        "/m/benefits/vouchers/",
+        f"/m/benefits/vouchers/{voucher.pk}/",
+    ):
+        page.goto(base + path)
+        page.evaluate(DOUBLE_TEXT)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= SMALL["width"], (
+            f"{path} is {width}px wide: {page.evaluate(OFF_SCREEN, SMALL['width'])}"
+        )
+
+
 # --- tap targets ----------------------------------------------------------------------------------
 
 # The header's links and buttons and the pages' navigation (the two big tabs, the voucher tabs,

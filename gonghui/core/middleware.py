@@ -42,7 +42,12 @@ class ApplicationErrorMiddleware:
             body = {"code": exception.code, "message": str(exception.message)}
             if exception.field:
                 body["field"] = exception.field
-            return JsonResponse(body, status=exception.status)
+            response = JsonResponse(body, status=exception.status)
+            retry_after = exception.extra.get("retry_after")
+            if exception.status == 429 and isinstance(retry_after, int):
+                # A client told when to come back does not keep knocking on the limit.
+                response["Retry-After"] = str(retry_after)
+            return response
         plain_not_found = exception.status == 404 and str(exception.message) == str(
             NotFound().message
         )

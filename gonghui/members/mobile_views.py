@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from gonghui.accounts.middleware import MEMBER_SESSION_KEY
+from gonghui.accounts.selectors import signin_code_wait_seconds
 from gonghui.accounts.services import signin_code_request, signin_code_verify
 from gonghui.audit.context import client_ip
 from gonghui.core.errors import ApplicationError
@@ -116,7 +117,15 @@ def _code_step(
     return render(
         request,
         "members/mobile/login_code.html",
-        {"form": form, "phone": phone, "sent": sent, "error": error, "next": _next(request)},
+        {
+            "form": form,
+            "phone": phone,
+            "sent": sent,
+            "error": error,
+            "next": _next(request),
+            # The resend button counts this down: a tap before then would only be refused.
+            "resend_wait": signin_code_wait_seconds(phone=phone) if phone.isdigit() else 0,
+        },
         status=status,
     )
 

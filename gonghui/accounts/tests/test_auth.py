@@ -196,6 +196,30 @@ def test_codes_are_rate_limited(world, outbox, django_capture_on_commit_callback
         pytest.fail("hourly limit never reached")
 
 
+def test_a_spent_code_does_not_hold_back_a_new_one(
+    world, outbox, django_capture_on_commit_callbacks
+):
+    """The interval between codes keeps a reloaded page from sending a second text while the
+    first code is still good. A code already used (signed in, then signed out or the session
+    lost) or locked by wrong guesses is no code to wait for: a new one goes out at once. The
+    hourly cap still counts them all."""
+    with django_capture_on_commit_callbacks(execute=True):
+        signin_code_request(phone="13900000001")
+    signin_code_verify(phone="13900000001", code=_code_from(outbox))
+    with django_capture_on_commit_callbacks(execute=True):
+        signin_code_request(phone="13900000001")
+    assert len(outbox) == 2
+    right = _code_from(outbox)
+    wrong = "000000" if right != "000000" else "111111"
+    for _ in range(settings.OTP_CODE_MAX_ATTEMPTS):
+        with pytest.raises(ApplicationError):
+            signin_code_verify(phone="13900000001", code=wrong)
+    with django_capture_on_commit_callbacks(execute=True):
+        signin_code_request(phone="13900000001")
+    assert len(outbox) == 3
+    assert signin_code_verify(phone="13900000001", code=_code_from(outbox)) is not None
+
+
 def test_expired_code_is_refused(world, outbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         signin_code_request(phone="13900000001")

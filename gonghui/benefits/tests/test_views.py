@@ -78,6 +78,8 @@ def test_rate_limited(world, login, make_campaign, carded):
     assert client.post(url(c)).json()["outcome"] == "not_open"
     r = client.post(url(c), HTTP_ACCEPT="application/json")
     assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+    # When the window ends, so the page's button can wait that long instead of knocking again.
+    assert r["Retry-After"] == str(settings.GONGHUI_GRAB_RATE_WINDOW_SECONDS)
 
 
 def test_ping():

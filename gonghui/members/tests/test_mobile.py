@@ -157,6 +157,29 @@ def test_the_code_step_shows_the_number_as_it_is_and_takes_a_full_width_code(
     assert client.session[MEMBER_SESSION_KEY] == world.jiefang_member.pk
 
 
+def _resend_wait(response) -> int:
+    """The seconds the code step's "send a new code" button waits before it can be tapped."""
+    found = re.search(r'data-resend-wait="(\d+)"', _text(response))
+    assert found, "the resend button carries no wait"
+    return int(found[1])
+
+
+def test_the_resend_button_waits_out_the_interval(world, django_capture_on_commit_callbacks):
+    """On a slow network a member taps "send a new code" before the first text arrives and is
+    refused for asking too soon. The button says how long until it can be tapped, counted from
+    the server's time (a cheap phone's clock is not trusted), and after a wrong code too."""
+    client = Client()
+    response = _request_code(client, "13900000001", django_capture_on_commit_callbacks)
+    assert 55 <= _resend_wait(response) <= 60
+    code = _last_code("13900000001")
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    response = client.post(LOGIN, {"step": "verify", "phone": "13900000001", "code": wrong})
+    assert 1 <= _resend_wait(response) <= 60
+    SignInCode.objects.update(created_at=timezone.now() - dt.timedelta(minutes=2))
+    response = client.post(LOGIN, {"step": "verify", "phone": "13900000001", "code": wrong})
+    assert _resend_wait(response) == 0
+
+
 def test_expired_code(world, django_capture_on_commit_callbacks):
     client = Client()
     _request_code(client, "13900000001", django_capture_on_commit_callbacks)
