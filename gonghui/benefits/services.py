@@ -1030,7 +1030,8 @@ def grab_rate_check(*, member_id: int, address: str) -> None:
         raise RateLimited(
             _("Too many attempts; wait a few seconds."),
             code="rate_limited",
-            # The windows are fixed: by then this one is over and the member's count starts again.
+            # A window on, what was counted now weighs in only in part (the sliding estimate of
+            # core.ratelimit): a member who stopped tapping is under the limit again by then.
             extra={"retry_after": settings.GONGHUI_GRAB_RATE_WINDOW_SECONDS},
         )
 
