@@ -590,6 +590,28 @@ class NoticeListForm(forms.Form):
         day_field.choices = [("", _("All days")), *[(d.isoformat(), d.isoformat()) for d in days]]
 
 
+class WinnerLookupForm(forms.Form):
+    """The lottery page's "did registration N win?" (a number as typed: NFKC, spaces, "#")."""
+
+    number = TextField(
+        label=_("Registration number"),
+        required=False,
+        max_length=30,
+        widget=forms.TextInput({"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    def clean_number(self) -> int | None:
+        text = "".join(_nfkc(self.cleaned_data.get("number")).split()).lstrip("#")
+        if not text:
+            return None
+        if not re.fullmatch(r"[0-9]{1,12}", text, flags=re.ASCII):
+            raise forms.ValidationError(
+                _("A registration number is a whole number of up to 12 digits, e.g. 1024."),
+                code="number",
+            )
+        return int(text)
+
+
 class ObjectionForm(ApplicationErrorForm):
     """The public objection form. Each field is checked by the service's own check (so every
     wrong field is named at once, in the service's words); ``objection_submit`` checks again."""

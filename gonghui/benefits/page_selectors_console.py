@@ -431,10 +431,30 @@ def lottery_public_registration_ids(*, campaign: Campaign) -> list[int]:
     )
 
 
-def lottery_public_winners(*, campaign: Campaign) -> list[dict[str, Any]]:
-    return [
-        {"registration": pk, "name": mask_name(name)}
-        for pk, name in Registration.objects.filter(campaign=campaign, won=True)
+def lottery_public_winners(*, campaign: Campaign) -> QuerySet[Registration, tuple[int, str]]:
+    """The winners by registration number: (number, member's name) for ``lottery_public_row``."""
+    return (
+        Registration.objects.filter(campaign=campaign, won=True)
         .order_by("pk")
         .values_list("pk", "member__name")
-    ]
+    )
+
+
+def lottery_public_row(pk: int, name: str) -> dict[str, Any]:
+    return {"registration": pk, "name": mask_name(name)}
+
+
+def lottery_public_registrations(*, campaign: Campaign) -> int:
+    return Registration.objects.filter(campaign=campaign).count()
+
+
+def lottery_public_lookup(*, campaign: Campaign, number: int) -> bool | None:
+    """Whether registration ``number`` of the campaign won; None when it is not one of its
+    registrations (or the draw has not run). Nothing about the person."""
+    if campaign.drawn_at is None:
+        return None
+    return (
+        Registration.objects.filter(campaign=campaign, pk=number)
+        .values_list("won", flat=True)
+        .first()
+    )

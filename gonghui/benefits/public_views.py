@@ -7,6 +7,8 @@ no member id. Objections are rate-limited per address through the Django cache.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.cache import caches
 from django.core.paginator import Paginator
@@ -19,7 +21,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from gonghui.audit.context import client_ip
 from gonghui.benefits import page_selectors_console as pages
 from gonghui.benefits import selectors
-from gonghui.benefits.console_forms import NoticeListForm, ObjectionForm, PublicSearchForm
+from gonghui.benefits.console_forms import (
+    NoticeListForm,
+    ObjectionForm,
+    PublicSearchForm,
+    WinnerLookupForm,
+)
 from gonghui.benefits.models import Campaign, Distribution
 from gonghui.benefits.services import RateLimited
 from gonghui.benefits.settlement import objection_submit
@@ -30,6 +37,7 @@ OBJECTIONS_PER_WINDOW = getattr(settings, "GONGHUI_OBJECTIONS_PER_ADDRESS", 5)
 OBJECTION_WINDOW_SECONDS = 3600
 CAMPAIGNS_PER_PAGE = 20
 NOTICE_ROWS_PER_PAGE = 100
+WINNERS_PER_PAGE = 100
 
 
 def objection_rate_check(address: str) -> None:
@@ -133,18 +141,29 @@ def _public_campaign(pk: int) -> Campaign:
 def campaign(request: HttpRequest, pk: int) -> HttpResponse:
     c = _public_campaign(pk)
     is_lottery = c.distribution == Distribution.LOTTERY
-    ids = pages.lottery_public_registration_ids(campaign=c) if is_lottery else []
-    return render(
-        request,
-        "benefits/public/campaign.html",
-        {
-            "campaign": c,
-            "is_lottery": is_lottery,
-            "registrations": len(ids),
-            "winners": pages.lottery_public_winners(campaign=c) if c.drawn_at else [],
-            "notice": pages.notice_public_for_campaign(campaign=c),
-        },
-    )
+    context: dict[str, Any] = {
+        "campaign": c,
+        "is_lottery": is_lottery,
+        "notice": pages.notice_public_for_campaign(campaign=c),
+    }
+    if is_lottery:
+        context["registrations"] = pages.lottery_public_registrations(campaign=c)
+    if is_lottery and c.drawn_at:
+        lookup = WinnerLookupForm(request.GET)
+        number = lookup.cleaned_data["number"] if lookup.is_valid() else None
+        page = Paginator(pages.lottery_public_winners(campaign=c), WINNERS_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        context |= {
+            "lookup": lookup,
+            "looked_up": number,
+            "lookup_won": pages.lottery_public_lookup(campaign=c, number=number)
+            if number is not None
+            else None,
+            "page": page,
+            "winners": [pages.lottery_public_row(*row) for row in page.object_list],
+        }
+    return render(request, "benefits/public/campaign.html", context)
 
 
 @require_GET

@@ -406,6 +406,85 @@ def test_proof_page_before_and_after_draw(world: Any, lottery: Campaign) -> None
     assert printed == [sorted(winners)]
 
 
+@pytest.fixture
+def drawn(world: Any, lottery: Campaign) -> tuple[Campaign, list[int]]:
+    Campaign.objects.filter(pk=lottery.pk).update(
+        registration_closes_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    lottery.refresh_from_db()
+    winners = lottery_draw(campaign=lottery, actor=world.jiefang_officer)
+    lottery.refresh_from_db()
+    return lottery, sorted(winners)
+
+
+def _winner_numbers(response: Any) -> list[int]:
+    table = response.content.decode().split('id="winners"')[1].split("</table>")[0]
+    return [int(n) for n in re.findall(r'<tr><td class="num">(\d+)</td>', table)]
+
+
+def test_winners_come_a_page_at_a_time(drawn: tuple[Campaign, list[int]], monkeypatch: Any) -> None:
+    """A lottery of 2,000 winners is not one page on a phone."""
+    from gonghui.benefits import public_views
+
+    lottery, winners = drawn
+    monkeypatch.setattr(public_views, "WINNERS_PER_PAGE", 2)
+    url = reverse("public:campaign", args=[lottery.pk])
+    first, second = Client().get(url), Client().get(url, {"page": "2"})
+    assert _winner_numbers(first) == winners[:2] and _winner_numbers(second) == winners[2:]
+    assert "?page=2#winners-list" in first.content.decode()
+    assert 'id="registrations">7<' in first.content.decode()  # all registrations still counted
+
+
+def test_a_registration_number_is_looked_up(drawn: tuple[Campaign, list[int]]) -> None:
+    """Anyone may ask whether a registration number won; the answer names nobody."""
+    from gonghui.benefits.models import Registration
+
+    lottery, winners = drawn
+    url = reverse("public:campaign", args=[lottery.pk])
+    loser = Registration.objects.filter(campaign=lottery, won=False).values_list("pk", flat=True)[0]
+    other = Registration.objects.exclude(campaign=lottery).values_list("pk", flat=True).first()
+    cases = [
+        (str(winners[0]), zh("Registration %(n)s won a voucher.") % {"n": winners[0]}),
+        (
+            f" ＃{str(winners[0]).translate(str.maketrans('0123456789', '０１２３４５６７８９'))} ",
+            None,
+        ),
+        (str(loser), zh("Registration %(n)s did not win.") % {"n": loser}),
+        ("999999999", zh("There is no registration %(n)s in this lottery.") % {"n": 999999999}),
+    ]
+    for typed, expected in cases:
+        body = text(Client().get(url, {"number": typed}))
+        result = re.search(r'id="lookup-result"[^>]*>([^<]+)<', body)
+        assert result, typed
+        if expected:
+            assert result.group(1) == expected, typed
+        else:  # full-width digits and a "#" are the same number
+            assert result.group(1) == zh("Registration %(n)s won a voucher.") % {"n": winners[0]}
+        assert "张" not in result.group(1)
+    if other is not None:  # another lottery's registration is not this one's
+        body = text(Client().get(url, {"number": other}))
+        assert zh("There is no registration %(n)s in this lottery.") % {"n": other} in body
+
+
+@pytest.mark.parametrize("typed", ["abc", "12-34", "<script>", "1" * 13, "x" * 31, "1.5"])
+def test_a_lookup_that_is_not_a_number_is_named(
+    drawn: tuple[Campaign, list[int]], typed: str
+) -> None:
+    lottery, winners = drawn
+    response = Client().get(reverse("public:campaign", args=[lottery.pk]), {"number": typed})
+    assert response.status_code == 200
+    body = text(response)
+    assert 'id="lookup-result"' not in body
+    lookup = body.split('id="winner-lookup"')[1].split("</form>")[0]
+    assert 'class="errorlist"' in lookup
+    assert _winner_numbers(response) == winners  # the list is still there
+
+
+def test_no_lookup_before_the_draw(lottery: Campaign) -> None:
+    body = text(Client().get(reverse("public:campaign", args=[lottery.pk]), {"number": "1"}))
+    assert 'id="winner-lookup"' not in body and 'id="lookup-result"' not in body
+
+
 def test_proof_page_hides_drafts_and_grab_json(
     world: Any, make_campaign: Any, lottery: Campaign
 ) -> None:
