@@ -37,6 +37,7 @@ from gonghui.benefits.console_forms import (
     ResolveForm,
     SettlementUploadForm,
 )
+from gonghui.benefits.exporting import campaign_figures_export
 from gonghui.benefits.figures import CampaignFigures, campaign_breakdown, campaign_figures
 from gonghui.benefits.models import (
     MANAGE_BENEFITS,
@@ -325,6 +326,14 @@ def campaign_dashboard(request: HttpRequest, user: User, pk: int) -> HttpRespons
             "org_param": org or "",
         },
     )
+
+
+@reader()
+def campaign_dashboard_export(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    """The dashboard's figures as a workbook, at the union level the dashboard shows."""
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    data = campaign_figures_export(actor=user, campaign=campaign, org=request.GET.get("org"))
+    return _xlsx(data, f"campaign-{campaign.pk}-figures.xlsx")
 
 
 def _action(

@@ -124,6 +124,10 @@ def test_read_pages_permission_matrix(
     pages = {
         "detail": (reverse("benefits_console:detail", args=[campaign.pk]), READ_EXPECT),
         "dashboard": (reverse("benefits_console:dashboard", args=[campaign.pk]), READ_EXPECT),
+        "figures export": (
+            reverse("benefits_console:dashboard_export", args=[campaign.pk]),
+            READ_EXPECT,
+        ),
         # a closed campaign cannot be changed: its managers are sent to its page, told why
         "edit": (
             reverse("benefits_console:edit", args=[campaign.pk]),

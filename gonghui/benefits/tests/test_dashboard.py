@@ -5,6 +5,7 @@ with the campaign's (or the platform's) size."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from typing import Any
 
@@ -14,7 +15,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from openpyxl import load_workbook
 
+from gonghui.audit.models import AuditEvent
 from gonghui.benefits.services import (
     campaign_create,
     campaign_transition,
@@ -257,3 +260,49 @@ def test_dashboard_queries_do_not_grow_with_redemptions_stores_or_unions(
         [world.jiefang.name, "5"],
         [world.zhongzhan.name, "1"],
     ]
+
+
+# ------------------------------------------------------------------ export
+
+
+def test_export_has_a_sheet_each_scoped_and_audited(
+    world: Any, shop: Any, login: Any, city_campaign: Any, carded: Any
+) -> None:
+    redeem_some(city_campaign, [carded(), carded(org=world.zhongzhan_base)], shop)
+    url = reverse("benefits_console:dashboard_export", args=[city_campaign.pk])
+    before = AuditEvent.objects.filter(action="export").count()
+    response = login(world.city_admin).get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == [zh("Summary"), zh("By store"), zh("By day"), zh("By union")]
+    summary = {row[0]: row[1] for row in book[zh("Summary")].iter_rows(values_only=True)}
+    assert summary[zh("Handed out")] == 2 and summary[zh("Redeemed")] == 2
+    assert summary[zh("Subsidy accrued (yuan)")] == 136
+    stores = list(book[zh("By store")].iter_rows(values_only=True))
+    assert stores[1:] == [(shop.store.name, 2, 136)]
+    unions = list(book[zh("By union")].iter_rows(values_only=True))
+    assert unions[1:] == [(world.jiefang.name, 1), (world.zhongzhan.name, 1)]
+    event = AuditEvent.objects.filter(action="export").latest("pk")
+    assert AuditEvent.objects.filter(action="export").count() == before + 1
+    assert event.object_id == str(city_campaign.pk) and event.actor_id == world.city_admin.pk
+
+
+def test_export_at_a_drilled_level_and_refused_outside(
+    world: Any, shop: Any, login: Any, make_campaign: Any, carded: Any
+) -> None:
+    campaign = make_campaign(quota=5)
+    redeem_some(campaign, [carded()], shop)
+    url = reverse("benefits_console:dashboard_export", args=[campaign.pk])
+    viewer = login(world.jiefang_viewer)
+    response = viewer.get(url, {"org": world.jiefang_township.pk})
+    book = load_workbook(io.BytesIO(response.content))
+    assert list(book[zh("By union")].iter_rows(values_only=True))[1:] == [
+        (world.jiefang_base.name, 1)
+    ]
+    before = AuditEvent.objects.filter(action="export").count()
+    assert viewer.get(url, {"org": world.zhongzhan.pk}).status_code == 404
+    assert login(world.zhongzhan_officer).get(url).status_code == 404
+    assert AuditEvent.objects.filter(action="export").count() == before
