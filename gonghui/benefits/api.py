@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema
 from ninja.pagination import paginate
 
+from gonghui.benefits.figures import campaign_breakdown, campaign_figures
 from gonghui.benefits.models import Campaign, CampaignStatus
-from gonghui.benefits.page_selectors_console import campaign_figures
 from gonghui.benefits.selectors import campaign_get, campaign_list
 from gonghui.core.api_auth import MAX_ID, api_viewer
 from gonghui.core.errors import ApplicationError
@@ -65,6 +65,7 @@ class FiguresOut(Schema):
     redeemed: int
     expired: int
     cancelled: int
+    reversed: int
     registrations: int
     redemption_rate: float
     subsidy_accrued_fen: int
@@ -104,6 +105,7 @@ def campaigns_figures(
     actor = api_viewer(request)
     campaign = campaign_get(actor=actor, pk=campaign_id)
     f = campaign_figures(actor=actor, campaign=campaign)
+    b = campaign_breakdown(actor=actor, campaign=campaign)
 
     def counts(pairs: list[tuple[str, int]]) -> list[dict[str, object]]:
         return [{"label": label, "count": n} for label, n in pairs]
@@ -116,12 +118,13 @@ def campaigns_figures(
         "redeemed": f.redeemed,
         "expired": f.expired,
         "cancelled": f.cancelled,
+        "reversed": f.reversed,
         "registrations": f.registrations,
         "redemption_rate": round(f.redemption_rate, 4),
         "subsidy_accrued_fen": f.subsidy_accrued_fen,
         "subsidy_paid_fen": f.subsidy_paid_fen,
         "subsidy_payable_fen": f.subsidy_payable_fen,
-        "by_store": counts(f.by_store),
-        "by_day": counts(f.by_day),
-        "by_org": counts(f.by_org),
+        "by_store": counts(b.store_pairs),
+        "by_day": counts(b.day_pairs),
+        "by_org": counts(b.org_pairs),
     }

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/", v.campaign_detail, name="detail"),
     path("<int:pk>/edit/", v.campaign_edit, name="edit"),
     path("<int:pk>/dashboard/", v.campaign_dashboard, name="dashboard"),
+    path("<int:pk>/dashboard/figures.xlsx", v.campaign_dashboard_export, name="dashboard_export"),
     path("<int:pk>/schedule/", v.campaign_schedule_view, name="schedule"),
     path("<int:pk>/unschedule/", v.campaign_unschedule_view, name="unschedule"),
     path("<int:pk>/cancel/", v.campaign_cancel_view, name="cancel"),

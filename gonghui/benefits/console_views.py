@@ -37,6 +37,8 @@ from gonghui.benefits.console_forms import (
     ResolveForm,
     SettlementUploadForm,
 )
+from gonghui.benefits.exporting import campaign_figures_export
+from gonghui.benefits.figures import CampaignFigures, campaign_breakdown, campaign_figures
 from gonghui.benefits.models import (
     MANAGE_BENEFITS,
     Campaign,
@@ -200,7 +202,7 @@ def _local(value: dt.datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-def _confirmations(campaign: Campaign, figures: pages.CampaignFigures) -> dict[str, str]:
+def _confirmations(campaign: Campaign, figures: CampaignFigures) -> dict[str, str]:
     """What each irreversible action asks before it is sent (``data-confirm``), naming what it
     does to members and money."""
     held = figures.open
@@ -252,7 +254,7 @@ def _render_detail(
 ) -> HttpResponse:
     can_manage = user.can(MANAGE_BENEFITS)
     now = timezone.now()
-    figures = pages.campaign_figures(actor=user, campaign=campaign)
+    figures = campaign_figures(actor=user, campaign=campaign)
     is_open = campaign.status == CampaignStatus.OPEN
     # Used vouchers are owed to the store: such a campaign is closed and settled, not cancelled.
     used = is_open and pages.campaign_has_redemptions(actor=user, campaign=campaign)
@@ -313,12 +315,25 @@ def campaign_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
 @reader()
 def campaign_dashboard(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     campaign = selectors.campaign_get(actor=user, pk=pk)
-    figures = pages.campaign_figures(actor=user, campaign=campaign)
+    org = request.GET.get("org")
     return render(
         request,
         "benefits/console/campaign_dashboard.html",
-        {"campaign": campaign, "figures": figures},
+        {
+            "campaign": campaign,
+            "figures": campaign_figures(actor=user, campaign=campaign),
+            "breakdown": campaign_breakdown(actor=user, campaign=campaign, org=org),
+            "org_param": org or "",
+        },
     )
+
+
+@reader()
+def campaign_dashboard_export(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    """The dashboard's figures as a workbook, at the union level the dashboard shows."""
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    data = campaign_figures_export(actor=user, campaign=campaign, org=request.GET.get("org"))
+    return _xlsx(data, f"campaign-{campaign.pk}-figures.xlsx")
 
 
 def _action(

@@ -8,12 +8,10 @@ settlements and objections below never reach outside the actor's subtree.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Sum, Value
-from django.db.models.functions import Cast, Concat, TruncDate
-from django.utils import timezone
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils.translation import gettext
 
 from gonghui.accounts.scoping import scoped
@@ -29,13 +27,10 @@ from gonghui.benefits.models import (
     Settlement,
     SettlementStatus,
     Store,
-    Voucher,
-    VoucherStatus,
 )
 from gonghui.benefits.services import mask_name
 from gonghui.benefits.settlement import settlement_compare
 from gonghui.core.errors import NotFound
-from gonghui.ledger.models import Account, Entry
 from gonghui.members.models import CardBin, WorkerCategory
 from gonghui.orgs.models import Org
 
@@ -178,131 +173,6 @@ def uploader_label(settlement: Settlement) -> str:
     if kind == "clerk" and username:
         return gettext("%(user)s (store clerk)") % {"user": username}
     return settlement.uploaded_by_label
-
-
-# ---------------------------------------------------------------------------------------------
-# figures
-
-
-@dataclass
-class CampaignFigures:
-    quota: int
-    handed_out: int
-    open: int
-    redeemed: int
-    expired: int
-    cancelled: int
-    registrations: int
-    subsidy_accrued_fen: int
-    subsidy_paid_fen: int
-    by_store: list[tuple[str, int]] = field(default_factory=list)
-    by_day: list[tuple[str, int]] = field(default_factory=list)
-    by_org: list[tuple[str, int]] = field(default_factory=list)
-    by_org_more: bool = False  # more unions had redemptions than ``by_org`` lists
-
-    @property
-    def redemption_rate(self) -> float:
-        return self.redeemed / self.handed_out if self.handed_out else 0.0
-
-    @property
-    def subsidy_payable_fen(self) -> int:
-        """Accrued on redemption, not yet paid: what the union still owes the merchant."""
-        return self.subsidy_accrued_fen - self.subsidy_paid_fen
-
-
-BY_ORG_LIMIT = 20
-
-
-def campaign_figures(*, actor: Any, campaign: Campaign) -> CampaignFigures:
-    """The dashboard: vouchers by status, redemptions by store / day / member's union, and the
-    subsidy as the ledger has it (accrued on each redemption, paid when the notice closed)."""
-    campaign = selectors.campaign_get(actor=actor, pk=campaign.pk)
-    counts = dict(
-        Voucher.objects.filter(campaign=campaign)
-        .order_by()
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    live = Redemption.objects.filter(voucher__campaign=campaign, reversed_at__isnull=True)
-    by_store = [
-        (name, n)
-        for name, n in live.order_by()
-        .values_list("store__name")
-        .annotate(n=Count("id"))
-        .order_by("-n", "store__name")
-        .values_list("store__name", "n")
-    ]
-    by_day = [
-        (day.isoformat() if isinstance(day, dt.date) else str(day), n)
-        for day, n in live.order_by()
-        .annotate(day=TruncDate("at", tzinfo=timezone.get_current_timezone()))
-        .values_list("day")
-        .annotate(n=Count("id"))
-        .order_by("day")
-        .values_list("day", "n")
-    ]
-    by_org = [
-        (name, n)
-        for name, n in live.order_by()
-        .values_list("voucher__member__org__name")
-        .annotate(n=Count("id"))
-        .order_by("-n", "voucher__member__org__name")
-        .values_list("voucher__member__org__name", "n")[: BY_ORG_LIMIT + 1]
-    ]
-    by_org_more = len(by_org) > BY_ORG_LIMIT
-    by_org = by_org[:BY_ORG_LIMIT]
-    accrued, paid = _subsidy_from_ledger(campaign)
-    return CampaignFigures(
-        quota=campaign.quota,
-        handed_out=sum(counts.values()),
-        open=counts.get(VoucherStatus.OPEN, 0),
-        redeemed=counts.get(VoucherStatus.USED, 0),
-        expired=counts.get(VoucherStatus.EXPIRED, 0),
-        cancelled=counts.get(VoucherStatus.CANCELLED, 0),
-        registrations=Registration.objects.filter(campaign=campaign).count(),
-        subsidy_accrued_fen=accrued,
-        subsidy_paid_fen=paid,
-        by_store=by_store,
-        by_day=by_day,
-        by_org=by_org,
-        by_org_more=by_org_more,
-    )
-
-
-def _subsidy_from_ledger(campaign: Campaign) -> tuple[int, int]:
-    """(accrued, paid) on the merchant's payable account, for this campaign's references only
-    (the account is shared by every campaign of the merchant). Liabilities are credit-negative."""
-    # Looked up, not created: a read never opens accounts (the services do, on first posting).
-    payable = Account.objects.filter(
-        org_id=campaign.org_id, code=f"2202.M{campaign.merchant_id}"
-    ).first()
-    if payable is None:
-        return 0, 0
-
-    # The references are made in the database (a subquery each), never fetched: a campaign of
-    # 100,000 redemptions would otherwise send 100,000 parameters (over SQLite's limit).
-    def refs(prefix: str, qs: QuerySet[Any]) -> QuerySet[Any]:
-        return qs.order_by().values(ref=Concat(Value(prefix), Cast("pk", output_field=CharField())))
-
-    redemption_refs = refs(
-        "benefits.redemption:", Redemption.objects.filter(voucher__campaign=campaign)
-    )
-    settlement_refs = refs("benefits.settlement:", Settlement.objects.filter(campaign=campaign))
-    entries = Entry.objects.filter(account=payable)
-    accrued = -int(
-        entries.filter(transaction__reference__in=redemption_refs).aggregate(s=Sum("amount_fen"))[
-            "s"
-        ]
-        or 0
-    )
-    paid = int(
-        entries.filter(transaction__reference__in=settlement_refs).aggregate(s=Sum("amount_fen"))[
-            "s"
-        ]
-        or 0
-    )
-    return accrued, paid
 
 
 # ---------------------------------------------------------------------------------------------

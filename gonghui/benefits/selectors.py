@@ -13,8 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from gonghui.accounts.scoping import scoped
@@ -48,9 +48,19 @@ PUBLIC_STATUSES = [
 
 
 def campaign_list(*, actor: Any) -> QuerySet[Campaign]:
+    """The actor's campaigns, each with ``vouchers_issued``: a count per campaign row, made only
+    for the rows fetched (a page of 50) through the voucher index, so neither the list nor the
+    paginator's count joins and groups every voucher of the city."""
+    issued = (
+        Voucher.objects.filter(campaign=OuterRef("pk"))
+        .order_by()
+        .values("campaign")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return scoped(
         Campaign.objects.select_related("org", "merchant").annotate(
-            vouchers_issued=Count("vouchers", distinct=True)
+            vouchers_issued=Coalesce(Subquery(issued), 0)
         ),
         actor=actor,
     )

@@ -7,12 +7,14 @@ import re
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from gonghui.benefits.models import Campaign
 from gonghui.benefits.services import campaign_create, store_create
 from gonghui.benefits.tests.conftest import campaign_fields
-from gonghui.benefits.tests.pages_helpers import text
+from gonghui.benefits.tests.pages_helpers import redeem_some, text
 
 URL = "/console/benefits/"
 
@@ -151,3 +153,29 @@ def test_paging_keeps_the_union_and_search(
     # the chosen union stays chosen in the select
     select = second.split('name="org"')[1].split("</select>")[0]
     assert re.search(rf'<option value="{world.jiefang.pk}"[^>]*selected', select)
+
+
+def _campaign_rows(body: str) -> list[list[str]]:
+    tbody = body.split('id="campaigns"')[1].split("<tbody>")[1].split("</tbody>")[0]
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", tbody, flags=re.S)
+    ]
+
+
+def test_campaign_list_counts_vouchers_of_the_listed_campaigns_only(
+    world: Any, shop: Any, login: Any, make_campaign: Any, carded: Any
+) -> None:
+    """The list's count of pages and its 'handed out' column: the count of campaigns is not a
+    join of every voucher of the city, and no page groups the whole voucher table."""
+    busy = make_campaign(quota=5, name="已领券活动")
+    make_campaign(quota=5, name="无人领券活动")
+    redeem_some(busy, [carded(), carded()], shop)
+    with CaptureQueriesContext(connection) as queries:
+        response = login(world.jiefang_officer).get(reverse("benefits_console:list"))
+    assert response.status_code == 200
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"] and "benefits_campaign" in q["sql"]]
+    assert counts and not [sql for sql in counts if "GROUP BY" in sql and "SELECT COUNT(*)" in sql]
+    assert not [q["sql"] for q in queries if re.search(r"JOIN \"benefits_voucher\" ON", q["sql"])]
+    rows = {r[0]: r[7] for r in _campaign_rows(text(response))}
+    assert rows == {"已领券活动": "2", "无人领券活动": "0"}
