@@ -324,6 +324,7 @@ def campaign_dashboard(request: HttpRequest, user: User, pk: int) -> HttpRespons
             "figures": campaign_figures(actor=user, campaign=campaign),
             "breakdown": campaign_breakdown(actor=user, campaign=campaign, org=org),
             "org_param": org or "",
+            "can_settle": user.can(MANAGE_BENEFITS),  # the settlement pages are a manager's
         },
     )
 

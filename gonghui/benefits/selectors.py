@@ -95,27 +95,6 @@ def settlement_list(*, actor: Any, campaign: Campaign | None = None) -> QuerySet
     return qs.filter(campaign=campaign) if campaign is not None else qs
 
 
-def campaign_dashboard(*, actor: Any, campaign: Campaign) -> dict[str, int]:
-    campaign = campaign_get(actor=actor, pk=campaign.pk)
-    counts = dict(
-        Voucher.objects.filter(campaign=campaign)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    return {
-        "quota": campaign.quota,
-        "remaining": campaign.remaining,
-        "issued": sum(counts.values()),
-        "distinct_members": Voucher.objects.filter(campaign=campaign)
-        .values("member_id")
-        .distinct()
-        .count(),
-        **{f"status_{k}": v for k, v in counts.items()},
-        "registrations": Registration.objects.filter(campaign=campaign).count(),
-    }
-
-
 # members
 
 

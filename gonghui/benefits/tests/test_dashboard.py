@@ -306,3 +306,17 @@ def test_export_at_a_drilled_level_and_refused_outside(
     assert viewer.get(url, {"org": world.zhongzhan.pk}).status_code == 404
     assert login(world.zhongzhan_officer).get(url).status_code == 404
     assert AuditEvent.objects.filter(action="export").count() == before
+
+
+def test_the_dashboard_offers_settlement_only_to_who_may_open_it(
+    world: Any, login: Any, make_campaign: Any
+) -> None:
+    """A read-only viewer was offered the settlement link and then refused (403)."""
+    campaign = make_campaign(quota=5)
+    url = reverse("benefits_console:dashboard", args=[campaign.pk])
+    settlement = reverse("benefits_console:settlement", args=[campaign.pk])
+    viewer, officer = login(world.jiefang_viewer), login(world.jiefang_officer)
+    assert settlement not in viewer.get(url).content.decode()
+    assert viewer.get(settlement).status_code == 403
+    assert settlement in officer.get(url).content.decode()
+    assert officer.get(settlement).status_code == 200
