@@ -124,9 +124,9 @@ def test_the_typed_code_path_on_a_cheap_phone(
     assert len(sent) == 2
     # Cleared for the next customer, the cursor back in the code field.
     assert till.input_value("input[name=code]") == "" and _focused(till) == "code"
-    # The same code again (a second press after a lost answer): where and when it was used.
+    # The same code on another sale: where and when it was used.
     till.locator("input[name=code]").fill(voucher.code)
-    till.locator("input[name=receipt_no]").fill("XH-0001")
+    till.locator("input[name=receipt_no]").fill("XH-0002")
     till.locator("input[name=amount]").fill("128.5")
     till.locator("#redeem-submit").tap()
     till.locator("#scan-result .mc-no").wait_for()
@@ -139,6 +139,47 @@ def test_the_typed_code_path_on_a_cheap_phone(
         till.goto(f"{base}{url}")
         _fits(till)
     assert "XH-0001" in till.inner_text("body")
+
+
+def test_a_press_whose_answer_was_lost_is_recognised_when_pressed_again(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any, screenshot: Any
+) -> None:
+    """The line drops after the scan reached the server: the clerk is told nothing came back
+    and presses again. The answer is the first redemption, in green, with what to collect;
+    not a red "already used" that makes the customer look like a cheat."""
+    voucher = voucher_grab(campaign=demo.campaign, member=world.jiefang_member).voucher
+    assert voucher is not None
+    _sign_in(till, live_server.url)
+    till.locator("input[name=code]").fill(voucher.code)
+    till.locator("input[name=receipt_no]").fill("XH-0007")
+    till.locator("input[name=amount]").fill("1,280")
+
+    def lost(route: Any) -> None:
+        route.fetch()  # the server redeems…
+        route.abort("internetdisconnected")  # …and its answer never arrives
+
+    till.route("**/benefits/redeem", lost)
+    till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-no").wait_for()
+    assert till.input_value("input[name=code]") == voucher.code  # kept for the second press
+    till.unroute("**/benefits/redeem")
+    with till.expect_response(lambda r: "/benefits/redeem" in r.url):
+        till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-ok").wait_for()
+    answer = till.inner_text("#scan-result")
+    redemption = Redemption.objects.get(voucher=voucher)
+    with translation.override("zh-hans"):
+        repeat = gettext(
+            "Your earlier press at %(t)s went through; its answer was lost on the way. "
+            "Nothing more was redeemed."
+        ).split("%(t)s")[0]
+    assert repeat in answer and "XH-0007" in answer
+    assert "¥1,190.00" in answer  # what to collect: ¥1,180 beyond the voucher and the ¥10 share
+    assert till.input_value("input[name=code]") == ""  # cleared for the next customer
+    assert Redemption.objects.filter(voucher=voucher).count() == 1
+    assert redemption.amount_fen == 128000
+    _fits(till)
+    screenshot(till, "merchant-360-repeated")
 
 
 def test_a_refused_camera_says_how_to_allow_it(

@@ -133,6 +133,23 @@ def test_clerk_redeems_by_typed_code(world, shop, login, voucher):
     assert f"{RECENT}{redemption.pk}/" in body and "王*红" in body and "王晓红" not in body
 
 
+def test_the_form_sent_twice_lands_on_the_same_redemption(world, shop, login, voucher):
+    """Without the page's script a slow line's double press posts the form twice: the second
+    lands on the first redemption with its answer, not on "already used"."""
+    client = login(shop.clerk.user)
+    first = client.post(REDEEM, form(voucher, shop.store))
+    client.get(first["Location"])  # the first answer's message, shown (or lost)
+    again = client.post(REDEEM, form(voucher, shop.store), follow=True)
+    assert again.redirect_chain[0][0] == first["Location"]
+    body = again.content.decode()
+    repeat = zh(
+        "Your earlier press at %(t)s went through; its answer was lost on the way. "
+        "Nothing more was redeemed."
+    )
+    assert repeat.split("%(t)s")[0] in body and "XH-20260424-0001" in body
+    assert Redemption.objects.count() == 1
+
+
 def test_full_width_code_and_amount_are_understood(world, shop, login, voucher):
     client = login(shop.clerk.user)
     r = client.post(
