@@ -234,6 +234,27 @@ def test_a_page_left_open_past_its_sign_in_offers_a_reload(
     assert link.get_attribute("href") == f"{live_server.url}/merchant/"
     assert till.input_value("input[name=code]") == voucher.code
     assert not Redemption.objects.filter(voucher=voucher).exists()
+    # The reload asks for the sign-in (the session went with the password); back on the page
+    # after it, the sale typed before is there again, not lost to the sign-in.
+    link.tap()
+    till.wait_for_url("**/accounts/login/**")
+    till.fill("input[name=username]", "bookstore_clerk")
+    till.fill("input[name=password]", "Another-pass-2026")
+    till.locator("form button[type=submit]").last.click()
+    till.wait_for_url(f"{live_server.url}/merchant/")
+    assert till.input_value("input[name=code]") == voucher.code
+    assert till.input_value("input[name=receipt_no]") == "XH-9"
+    assert till.input_value("input[name=amount]") == "100"
+    assert _zh("What you typed before signing in again is back; press Redeem.") in (
+        till.inner_text("#scan-result")
+    )
+    with till.expect_response(lambda r: "/benefits/redeem" in r.url):
+        till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-ok").wait_for()
+    assert Redemption.objects.filter(voucher=voucher).count() == 1
+    # Kept once: the next visit starts empty.
+    till.reload()
+    assert till.input_value("input[name=code]") == ""
 
 
 def test_the_clerks_links_and_buttons_are_thumb_sized(
