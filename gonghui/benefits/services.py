@@ -2164,7 +2164,8 @@ def redemption_reverse(
     *, redemption: Redemption, supervisor: Any, reason: object, now: dt.datetime | None = None
 ) -> Redemption:
     """Undo a redemption within the reversal window; the voucher is open again and the subsidy
-    accrual is reversed in the ledger by a new transaction."""
+    accrual is reversed in the ledger by a new transaction. The same supervisor's same reversal
+    sent again returns the redemption as reversed and writes nothing more."""
     now = now or timezone.now()
     redemption = Redemption.objects.select_related(
         "store",
@@ -2196,6 +2197,13 @@ def redemption_reverse(
             reversed_at=now, reversed_by_label=label, reverse_reason=why
         )
         if not done:
+            # The same supervisor's same reversal sent again (a double press on a slow line, a
+            # first answer lost) is the reversal already made, not a refusal.
+            if Redemption.objects.filter(
+                pk=redemption.pk, reversed_by_label=label, reverse_reason=why
+            ).exists():
+                redemption.refresh_from_db()
+                return redemption
             raise ApplicationError(
                 _("This redemption has already been reversed."), code="already_reversed"
             )

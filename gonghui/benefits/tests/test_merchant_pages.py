@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext
 
-from gonghui.benefits.models import Campaign, Redemption, Voucher
+from gonghui.benefits.models import Campaign, Redemption, Voucher, VoucherStatusChange
 from gonghui.benefits.services import clean_day, voucher_grab, voucher_redeem
 from gonghui.core.errors import ApplicationError
 from gonghui.ledger.models import Transaction
@@ -318,6 +318,30 @@ def test_supervisor_reverses_within_the_window(world, shop, login, voucher):
     # Reversed twice: refused.
     r = boss.post(f"{url}reverse/", {"reason": "再来一次"})
     assert r.status_code == 400
+
+
+def test_a_reversal_sent_twice_is_one_reversal_and_says_done(world, shop, login, voucher):
+    """A double press on a slow line posts the reversal twice; the page the supervisor sees is
+    the second answer. It says the reversal was done, not "already reversed"."""
+    redemption = voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=100
+    )
+    url = f"{RECENT}{redemption.pk}/"
+    boss = login(shop.supervisor.user)
+    assert boss.post(f"{url}reverse/", {"reason": "顾客退货"}).status_code == 302
+    r = boss.post(f"{url}reverse/", {"reason": "顾客退货"}, follow=True)
+    assert r.redirect_chain == [(url, 302)]
+    body = r.content.decode()
+    assert zh("The redemption was reversed; the voucher can be used again.") in body
+    assert zh("This redemption has already been reversed.") not in body
+    reversals = Transaction.objects.filter(reference=f"benefits.redemption:{redemption.pk}")
+    assert reversals.count() == 2  # the accrual and one reversal
+    assert VoucherStatusChange.objects.filter(voucher=voucher, new="open").count() == 1
+    # Another reason (or another supervisor) is another reversal: refused, as before.
+    r = boss.post(f"{url}reverse/", {"reason": "再来一次"})
+    assert r.status_code == 400 and zh("This redemption has already been reversed.") in (
+        r.content.decode()
+    )
 
 
 def test_reversal_too_late(world, shop, login, voucher, settings):
