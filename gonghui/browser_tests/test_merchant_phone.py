@@ -278,3 +278,55 @@ def test_the_clerks_links_and_buttons_are_thumb_sized(
         assert not small, f"{path}: under 44×44: {small}"
         assert all(b["right"] <= 360 for b in boxes), boxes
         _fits(till)
+
+
+SLOW_3G = {
+    "offline": False,
+    "latency": 400,
+    "downloadThroughput": 50 * 1024,
+    "uploadThroughput": 20 * 1024,
+}
+
+
+def _slow_line(page: Any) -> None:
+    """The till's bad connection (Chromium's own throttling): an answer takes a while, so a
+    second press lands while the first is on its way."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", SLOW_3G)
+
+
+def _double_tap(page: Any, selector: str) -> None:
+    """Two taps on one button, as a thumb on a slow line gives them: the second lands while the
+    first press's request is on its way."""
+    button = page.locator(selector)
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    with page.expect_request(lambda r: r.method == "POST"):
+        page.touchscreen.tap(x, y)
+    page.touchscreen.tap(x, y)  # the first press is on its way
+
+
+def test_a_reversal_pressed_twice_is_sent_once(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any
+) -> None:
+    from gonghui.benefits.services import voucher_redeem
+
+    voucher = voucher_grab(campaign=demo.campaign, member=world.jiefang_member).voucher
+    assert voucher is not None
+    redemption = voucher_redeem(
+        code=voucher.code, store=demo.store, clerk=demo.clerk, receipt_no="XH-3", amount_fen=12000
+    )
+    _sign_in(till, live_server.url)
+    till.goto(f"{live_server.url}/merchant/redemptions/{redemption.pk}/")
+    posts: list[str] = []
+    till.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    till.fill("input[name=reason]", "顾客退货")
+    _slow_line(till)
+    _double_tap(till, "form[action$='/reverse/'] button")
+    till.locator("[data-reversed]").wait_for()
+    assert len(posts) == 1, posts
+    assert _zh("The redemption was reversed; the voucher can be used again.") in till.inner_text(
+        "main"
+    )
