@@ -330,3 +330,110 @@ def test_a_reversal_pressed_twice_is_sent_once(
     assert _zh("The redemption was reversed; the voucher can be used again.") in till.inner_text(
         "main"
     )
+
+
+def _settlement_files(tmp_path: Any, world: World, demo: DemoBenefits) -> tuple[str, str]:
+    """A register of the demo campaign's redemptions (one made here) and an invoice."""
+    from gonghui.benefits.services import voucher_redeem
+    from gonghui.benefits.tests.pages_helpers import PDF, register_xlsx, rows_for
+
+    voucher = voucher_grab(campaign=demo.campaign, member=world.jiefang_member).voucher
+    assert voucher is not None
+    voucher_redeem(
+        code=voucher.code, store=demo.store, clerk=demo.clerk, receipt_no="XH-1", amount_fen=12000
+    )
+    rows = rows_for(list(Redemption.objects.filter(voucher__campaign=demo.campaign)))
+    register, invoice = tmp_path / "登记表.xlsx", tmp_path / "发票.pdf"
+    register.write_bytes(register_xlsx(rows))
+    invoice.write_bytes(PDF)
+    return str(register), str(invoice)
+
+
+def _choose(page: Any, demo: DemoBenefits, register: str, invoice: str) -> str:
+    section = f"#settle-{demo.campaign.pk}-{demo.store.pk}"
+    page.set_input_files(f"{section} input[name=register]", register)
+    page.set_input_files(f"{section} input[name=invoice]", invoice)
+    return section
+
+
+def test_the_register_pressed_twice_on_a_slow_line_is_handed_in_once(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any, tmp_path: Any
+) -> None:
+    from gonghui.benefits.models import Settlement
+
+    register, invoice = _settlement_files(tmp_path, world, demo)
+    _sign_in(till, live_server.url)
+    till.goto(f"{live_server.url}/merchant/settlement/")
+    section = _choose(till, demo, register, invoice)
+    posts: list[str] = []
+    till.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    _slow_line(till)
+    _double_tap(till, f"{section} form button[type=submit]")
+    till.locator(".messages .success").wait_for(timeout=60_000)  # a slow line
+    assert len([p for p in posts if "/upload/" in p]) == 1, posts
+    assert Settlement.objects.filter(campaign=demo.campaign, store=demo.store).count() == 1
+
+
+def test_a_register_chosen_after_the_sign_in_ran_out_is_kept(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any, tmp_path: Any
+) -> None:
+    """The supervisor opened the page, went to fetch the invoice, and came back after the
+    sign-in had run out. Hand in does not lose the chosen files to the sign-in page: it says
+    so, and once signed in again (in another tab) the same press hands them in."""
+    from gonghui.benefits.models import Settlement
+
+    register, invoice = _settlement_files(tmp_path, world, demo)
+    base = live_server.url
+    _sign_in(till, base)
+    till.goto(f"{base}/merchant/settlement/")
+    section = _choose(till, demo, register, invoice)
+    till.context.clear_cookies(name="sessionid")  # the session ran out meanwhile
+    posts: list[str] = []
+    till.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    till.locator(f"{section} form button[type=submit]").tap()
+    note = till.locator(f"{section} [data-upload-status] .mc-no")
+    note.wait_for()
+    assert (
+        _zh(
+            "Your sign-in has expired. Sign in again in the new tab this link opens, then come "
+            "back and press the button again; the chosen files are still here."
+        )
+        in note.inner_text()
+    )
+    assert posts == [] and till.url.startswith(f"{base}/merchant/settlement/")
+    chosen = till.eval_on_selector(f"{section} input[name=register]", "i => i.files.length")
+    assert chosen == 1
+    # Signed in again in another tab, as the note's link offers.
+    link = note.locator("a")
+    assert link.get_attribute("target") == "_blank"
+    other = till.context.new_page()
+    other.goto(f"{base}{link.get_attribute('href')}")
+    other.fill("input[name=username]", "bookstore_clerk")
+    other.fill("input[name=password]", DEMO_PASSWORD)
+    other.locator("form button[type=submit]").last.click()
+    other.wait_for_url(f"{base}/merchant/**")
+    other.close()
+    till.locator(f"{section} form button[type=submit]").tap()
+    till.locator(".messages .success").wait_for()
+    assert Settlement.objects.filter(campaign=demo.campaign, store=demo.store).count() == 1
+
+
+def test_a_register_over_the_limit_is_named_before_it_is_sent(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any, tmp_path: Any
+) -> None:
+    """Minutes of sending on a slow line for the server to refuse the size: said at once."""
+    from gonghui.benefits.settlement import MAX_REGISTER_BYTES
+
+    register, invoice = _settlement_files(tmp_path, world, demo)
+    with open(register, "ab") as f:
+        f.truncate(MAX_REGISTER_BYTES + 1)
+    _sign_in(till, live_server.url)
+    till.goto(f"{live_server.url}/merchant/settlement/")
+    section = _choose(till, demo, register, invoice)
+    posts: list[str] = []
+    till.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    till.locator(f"{section} form button[type=submit]").tap()
+    note = till.locator(f"{section} [data-upload-status] .mc-no")
+    note.wait_for()
+    assert note.inner_text() == _zh("The register file is too large.")
+    assert posts == [] and till.locator(f"{section} form button[type=submit]").is_enabled()
