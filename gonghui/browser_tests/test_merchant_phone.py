@@ -437,3 +437,30 @@ def test_a_register_over_the_limit_is_named_before_it_is_sent(
     note.wait_for()
     assert note.inner_text() == _zh("The register file is too large.")
     assert posts == [] and till.locator(f"{section} form button[type=submit]").is_enabled()
+
+
+def test_a_scan_that_hangs_on_a_dead_line_gives_the_button_back(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any
+) -> None:
+    """A connection that neither answers nor fails (a phone between cells) held the button
+    greyed out for as long as the browser waited. The page stops waiting, says nothing came
+    back, keeps the sale, and a second press is safe (the same sale is recognised)."""
+    voucher = voucher_grab(campaign=demo.campaign, member=world.jiefang_member).voucher
+    assert voucher is not None
+    _sign_in(till, live_server.url)
+    # How long the page waits: shortened here so the test does not wait the real half minute.
+    till.eval_on_selector("#redeem-form", "f => { f.dataset.waitMs = '300'; }")
+    held: list[Any] = []
+    till.route("**/benefits/redeem", lambda route: held.append(route))  # never answered
+    till.locator("input[name=code]").fill(voucher.code)
+    till.locator("input[name=receipt_no]").fill("XH-8")
+    till.locator("input[name=amount]").fill("100")
+    till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-no").wait_for()
+    assert till.locator("#redeem-submit").is_enabled()
+    assert till.input_value("input[name=code]") == voucher.code
+    till.unroute("**/benefits/redeem")
+    with till.expect_response(lambda r: "/benefits/redeem" in r.url):
+        till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-ok").wait_for()
+    assert Redemption.objects.filter(voucher=voucher).count() == 1
