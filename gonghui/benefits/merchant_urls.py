@@ -12,6 +12,7 @@ urlpatterns = [
         merchant_views.redemption_reverse_view,
         name="reverse",
     ),
+    path("session/", merchant_views.session_alive, name="session"),
     path("settlement/", merchant_views.settlement, name="settlement"),
     path("settlement/template.xlsx", merchant_views.register_template, name="register_template"),
     path(

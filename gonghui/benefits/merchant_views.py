@@ -44,6 +44,8 @@ from gonghui.benefits.services import (
     yuan_to_fen,
 )
 from gonghui.benefits.settlement import (
+    MAX_INVOICE_BYTES,
+    MAX_REGISTER_BYTES,
     RECONCILE_LABELS,
     settlement_register_template,
     settlement_upload,
@@ -277,6 +279,15 @@ def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
     )
 
 
+@require_GET
+@clerk_required
+def session_alive(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
+    """204 while the clerk is signed in (and the session's idle clock starts again); else the
+    sign-in redirect. The settlement page asks before it sends a register, so a sign-in that ran
+    out does not take the chosen files with it to the sign-in page."""
+    return HttpResponse(status=204)
+
+
 # ---------------------------------------------------------------- settlement
 
 
@@ -299,6 +310,8 @@ def _settlement_page(
             "failed_form": form,
             "row_errors": row_errors or [],
             "labels": RECONCILE_LABELS,
+            "max_register_bytes": MAX_REGISTER_BYTES,
+            "max_invoice_bytes": MAX_INVOICE_BYTES,
         },
         status=status,
     )

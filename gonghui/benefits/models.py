@@ -441,6 +441,10 @@ class Redemption(models.Model):
     reversed_by_label = models.CharField(_("reversed by"), max_length=150, blank=True)
     reverse_reason = models.CharField(_("reason for reversal"), max_length=300, blank=True)
 
+    # Not stored: True on what ``voucher_redeem`` hands back for the same clerk's same sale sent
+    # again (a first answer lost on a bad line), which is this redemption, not a new one.
+    repeated = False
+
     class Meta:
         verbose_name = _("redemption")
         verbose_name_plural = _("redemptions")

@@ -139,7 +139,8 @@ SELECT k.id IS NOT NULL AND (%(fp)s = '' OR left(md5(u.password), 16) = %(fp)s),
        s.id IS NOT NULL,
        coalesce(k.is_active AND u.is_active AND m.is_active AND s.is_active, false),
        vc.id IS NOT NULL, coalesce(vc.at_store, false), vc.status, vc.campaign_status,
-       vc.redeem_from, vc.redeem_until, vc.min_purchase_fen, lr.name, lr.at, lr.receipt_no
+       vc.redeem_from, vc.redeem_until, vc.min_purchase_fen, lr.name, lr.at, lr.receipt_no,
+       lr.id, lr.clerk_id, lr.store_id, lr.amount_fen
   FROM (SELECT 1) AS one
   LEFT JOIN benefits_merchantclerk AS k ON k.id = %(clerk)s
   LEFT JOIN accounts_user AS u ON u.id = k.user_id
@@ -154,7 +155,7 @@ SELECT k.id IS NOT NULL AND (%(fp)s = '' OR left(md5(u.password), 16) = %(fp)s),
         WHERE v.code = %(code)s AND c.merchant_id = k.merchant_id
         ORDER BY v.id LIMIT 1) AS vc ON true
   LEFT JOIN LATERAL (
-       SELECT st.name, r.at, r.receipt_no
+       SELECT st.name, r.at, r.receipt_no, r.id, r.clerk_id, r.store_id, r.amount_fen
          FROM benefits_redemption AS r JOIN benefits_store AS st ON st.id = r.store_id
         WHERE r.voucher_id = vc.id AND r.reversed_at IS NULL AND vc.status = 'used'
         ORDER BY r.at DESC LIMIT 1) AS lr ON true
@@ -211,6 +212,12 @@ class ScanFacts:
     used_store: str | None  # where, when and on which receipt a used voucher was used
     used_at: dt.datetime | None
     used_receipt: str | None
+    # The same redemption's row, clerk, store and amount: the same clerk's same sale sent again
+    # is answered with it (``voucher_redeem``).
+    used_id: int | None = None
+    used_clerk_id: int | None = None
+    used_store_id: int | None = None
+    used_amount_fen: int | None = None
 
 
 def facts(scan: Scan) -> ScanFacts:

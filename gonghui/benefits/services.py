@@ -1839,6 +1839,10 @@ def voucher_redeem(
     shared with the scans other threads of this process make at the same moment, and a scan
     it does not take is explained from one more (``redeem_sql.facts``); every scan on SQLite
     takes the ORM path. Either way ``_scan_refusal`` says why a scan is refused.
+
+    The same clerk's same sale sent again (store, receipt and amount; within the reversal
+    window) is not refused as "already used": it returns the first redemption, ``repeated``.
+    The first answer was lost on a bad line or the clerk pressed twice; nothing is written.
     """
     now = now or timezone.now()
     code = clean_voucher_code(code)
@@ -1896,11 +1900,18 @@ def voucher_redeem(
             )
         # Not taken: say why from one more statement; only a scan that is valid as it stands
         # (an open voucher whose ledger accounts do not exist yet, say) goes on to the ORM path.
-        refusal = _scan_refusal(
-            redeem_sql.facts(scan), store_given=isinstance(store, Store), amount=amount, now=now
-        )
+        facts = redeem_sql.facts(scan)
+        refusal = _scan_refusal(facts, store_given=isinstance(store, Store), amount=amount, now=now)
         if refusal is not None:
-            raise refusal
+            return _repeat_or_raise(
+                refusal,
+                facts,
+                clerk_id=clerk_id,
+                store_id=store_id,
+                receipt=receipt,
+                amount=amount,
+                now=now,
+            )
     return _voucher_redeem_orm(
         code=code, store=store, clerk=clerk, receipt=receipt, amount=amount, now=now
     )
@@ -1960,10 +1971,24 @@ def _voucher_redeem_orm(
         used_store=used.store.name if used else None,
         used_at=used.at if used else None,
         used_receipt=used.receipt_no if used else None,
+        used_id=used.pk if used else None,
+        used_clerk_id=used.clerk_id if used else None,
+        used_store_id=used.store_id if used else None,
+        used_amount_fen=used.amount_fen if used else None,
     )
     refusal = _scan_refusal(facts, store_given=store_given, amount=amount, now=now)
     if refusal is not None:
-        raise refusal
+        if found_clerk is None or found_store is None:
+            raise refusal
+        return _repeat_or_raise(
+            refusal,
+            facts,
+            clerk_id=found_clerk.pk,
+            store_id=found_store.pk,
+            receipt=receipt,
+            amount=amount,
+            now=now,
+        )
     assert found_clerk is not None and found_store is not None
     assert voucher is not None and campaign is not None
     clerk, store = found_clerk, found_store
@@ -1971,8 +1996,18 @@ def _voucher_redeem_orm(
         moved = Voucher.objects.filter(pk=voucher.pk, status=VoucherStatus.OPEN).update(
             status=VoucherStatus.USED, used_at=now, status_changed_at=now
         )
-        if not moved:
-            raise _already_used(voucher)
+        if not moved:  # another scan of the code got there first (and has committed)
+            used = _live_redemption(voucher)
+            repeat = _repeat_of(
+                used, clerk_id=clerk.pk, store_id=store.pk, receipt=receipt, amount=amount, now=now
+            )
+            if repeat is not None:
+                return _repeated(repeat)
+            raise _already_used_error(
+                used.store.name if used else None,
+                used.at if used else None,
+                used.receipt_no if used else None,
+            )
         redemption = Redemption.objects.create(
             voucher=voucher,
             store=store,
@@ -2022,13 +2057,75 @@ def _live_redemption(voucher: Voucher) -> Redemption | None:
     )
 
 
-def _already_used(voucher: Voucher) -> ApplicationError:
-    used = _live_redemption(voucher)
-    return _already_used_error(
-        used.store.name if used else None,
-        used.at if used else None,
-        used.receipt_no if used else None,
+@dataclass(frozen=True)
+class _UsedFacts:
+    """Where a used voucher was used, as a scan's facts read it (``redeem_sql.facts``)."""
+
+    pk: int
+    at: dt.datetime | None
+    clerk_id: int | None
+    store_id: int | None
+    receipt_no: str | None
+    amount_fen: int | None
+
+
+def _repeat_of(
+    used: Redemption | _UsedFacts | None,
+    *,
+    clerk_id: int,
+    store_id: int,
+    receipt: str,
+    amount: int,
+    now: dt.datetime,
+) -> int | None:
+    """The id of ``used`` if a scan is the same clerk's same sale again (store, receipt and amount), made
+    within the reversal window: a first answer the clerk never saw (a bad line, a press
+    repeated). Anyone else's scan of a used voucher, or another sale, is refused as used."""
+    if used is None or used.at is None:
+        return None
+    same_sale = (used.clerk_id, used.store_id, used.receipt_no, used.amount_fen) == (
+        clerk_id,
+        store_id,
+        receipt,
+        amount,
     )
+    window = dt.timedelta(minutes=settings.GONGHUI_REDEMPTION_REVERSAL_MINUTES)
+    return used.pk if same_sale and now - used.at <= window else None
+
+
+def _repeat_or_raise(
+    refusal: Exception,
+    facts: redeem_sql.ScanFacts,
+    *,
+    clerk_id: int,
+    store_id: int,
+    receipt: str,
+    amount: int,
+    now: dt.datetime,
+) -> Redemption:
+    """The redemption a refused scan repeats (see ``_repeat_of``), else raise the refusal."""
+    if isinstance(refusal, ApplicationError) and refusal.code == "already_used" and facts.used_id:
+        used = _UsedFacts(
+            pk=facts.used_id,
+            at=facts.used_at,
+            clerk_id=facts.used_clerk_id,
+            store_id=facts.used_store_id,
+            receipt_no=facts.used_receipt,
+            amount_fen=facts.used_amount_fen,
+        )
+        repeat = _repeat_of(
+            used, clerk_id=clerk_id, store_id=store_id, receipt=receipt, amount=amount, now=now
+        )
+        if repeat is not None:
+            return _repeated(repeat)
+    raise refusal
+
+
+def _repeated(pk: int) -> Redemption:
+    """The redemption a repeated scan is answered with, marked so the answer can say so."""
+    redemption = Redemption.objects.select_related("voucher__campaign", "store").get(pk=pk)
+    redemption.repeated = True
+    return redemption
 
 
 def _already_used_error(
@@ -2067,7 +2164,8 @@ def redemption_reverse(
     *, redemption: Redemption, supervisor: Any, reason: object, now: dt.datetime | None = None
 ) -> Redemption:
     """Undo a redemption within the reversal window; the voucher is open again and the subsidy
-    accrual is reversed in the ledger by a new transaction."""
+    accrual is reversed in the ledger by a new transaction. The same supervisor's same reversal
+    sent again returns the redemption as reversed and writes nothing more."""
     now = now or timezone.now()
     redemption = Redemption.objects.select_related(
         "store",
@@ -2099,6 +2197,13 @@ def redemption_reverse(
             reversed_at=now, reversed_by_label=label, reverse_reason=why
         )
         if not done:
+            # The same supervisor's same reversal sent again (a double press on a slow line, a
+            # first answer lost) is the reversal already made, not a refusal.
+            if Redemption.objects.filter(
+                pk=redemption.pk, reversed_by_label=label, reverse_reason=why
+            ).exists():
+                redemption.refresh_from_db()
+                return redemption
             raise ApplicationError(
                 _("This redemption has already been reversed."), code="already_reversed"
             )

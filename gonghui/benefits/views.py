@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -164,18 +164,21 @@ def redeem(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "outcome": "redeemed",
+            # The same clerk's same sale again: the first redemption, nothing new (200).
+            "repeated": redemption.repeated,
             "redemption": redemption.pk,
             "message": redemption_message(redemption),
             "url": reverse("merchant:redemption", args=[redemption.pk]),
         },
-        status=201,
+        status=200 if redemption.repeated else 201,
     )
 
 
 def redemption_message(redemption: Redemption) -> str:
     """The clerk's answer to a scan that went through: which voucher it was, what to collect for
-    the sale (and how much of it on the union card), and the sale it was recorded against. Reads only what ``voucher_redeem`` returned
-    (no query)."""
+    the sale (and how much of it on the union card), and the sale it was recorded against; for
+    a repeated scan, first that it is the earlier one. Reads only what ``voucher_redeem``
+    returned (no query)."""
     campaign = redemption.voucher.campaign
     # The voucher pays its face value; the customer pays what the sale comes to beyond it, and
     # the member's share of the voucher, which must go on the union card.
@@ -208,6 +211,13 @@ def redemption_message(redemption: Redemption) -> str:
         text = _(
             "Redeemed: %(campaign)s, ¥%(face)s voucher. Receipt %(receipt)s, purchase ¥%(amount)s."
         )
+    if redemption.repeated:
+        # Said first, so the clerk does not collect twice or suspect the customer.
+        again = _(
+            "Your earlier press at %(t)s went through; its answer was lost on the way. "
+            "Nothing more was redeemed."
+        ) % {"t": timezone.localtime(redemption.at).strftime("%H:%M")}
+        return f"{again} {text % parts}"
     return text % parts
 
 

@@ -124,9 +124,9 @@ def test_the_typed_code_path_on_a_cheap_phone(
     assert len(sent) == 2
     # Cleared for the next customer, the cursor back in the code field.
     assert till.input_value("input[name=code]") == "" and _focused(till) == "code"
-    # The same code again (a second press after a lost answer): where and when it was used.
+    # The same code on another sale: where and when it was used.
     till.locator("input[name=code]").fill(voucher.code)
-    till.locator("input[name=receipt_no]").fill("XH-0001")
+    till.locator("input[name=receipt_no]").fill("XH-0002")
     till.locator("input[name=amount]").fill("128.5")
     till.locator("#redeem-submit").tap()
     till.locator("#scan-result .mc-no").wait_for()
@@ -139,6 +139,47 @@ def test_the_typed_code_path_on_a_cheap_phone(
         till.goto(f"{base}{url}")
         _fits(till)
     assert "XH-0001" in till.inner_text("body")
+
+
+def test_a_press_whose_answer_was_lost_is_recognised_when_pressed_again(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any, screenshot: Any
+) -> None:
+    """The line drops after the scan reached the server: the clerk is told nothing came back
+    and presses again. The answer is the first redemption, in green, with what to collect;
+    not a red "already used" that makes the customer look like a cheat."""
+    voucher = voucher_grab(campaign=demo.campaign, member=world.jiefang_member).voucher
+    assert voucher is not None
+    _sign_in(till, live_server.url)
+    till.locator("input[name=code]").fill(voucher.code)
+    till.locator("input[name=receipt_no]").fill("XH-0007")
+    till.locator("input[name=amount]").fill("1,280")
+
+    def lost(route: Any) -> None:
+        route.fetch()  # the server redeems…
+        route.abort("internetdisconnected")  # …and its answer never arrives
+
+    till.route("**/benefits/redeem", lost)
+    till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-no").wait_for()
+    assert till.input_value("input[name=code]") == voucher.code  # kept for the second press
+    till.unroute("**/benefits/redeem")
+    with till.expect_response(lambda r: "/benefits/redeem" in r.url):
+        till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-ok").wait_for()
+    answer = till.inner_text("#scan-result")
+    redemption = Redemption.objects.get(voucher=voucher)
+    with translation.override("zh-hans"):
+        repeat = gettext(
+            "Your earlier press at %(t)s went through; its answer was lost on the way. "
+            "Nothing more was redeemed."
+        ).split("%(t)s")[0]
+    assert repeat in answer and "XH-0007" in answer
+    assert "¥1,190.00" in answer  # what to collect: ¥1,180 beyond the voucher and the ¥10 share
+    assert till.input_value("input[name=code]") == ""  # cleared for the next customer
+    assert Redemption.objects.filter(voucher=voucher).count() == 1
+    assert redemption.amount_fen == 128000
+    _fits(till)
+    screenshot(till, "merchant-360-repeated")
 
 
 def test_a_refused_camera_says_how_to_allow_it(
@@ -193,6 +234,27 @@ def test_a_page_left_open_past_its_sign_in_offers_a_reload(
     assert link.get_attribute("href") == f"{live_server.url}/merchant/"
     assert till.input_value("input[name=code]") == voucher.code
     assert not Redemption.objects.filter(voucher=voucher).exists()
+    # The reload asks for the sign-in (the session went with the password); back on the page
+    # after it, the sale typed before is there again, not lost to the sign-in.
+    link.tap()
+    till.wait_for_url("**/accounts/login/**")
+    till.fill("input[name=username]", "bookstore_clerk")
+    till.fill("input[name=password]", "Another-pass-2026")
+    till.locator("form button[type=submit]").last.click()
+    till.wait_for_url(f"{live_server.url}/merchant/")
+    assert till.input_value("input[name=code]") == voucher.code
+    assert till.input_value("input[name=receipt_no]") == "XH-9"
+    assert till.input_value("input[name=amount]") == "100"
+    assert _zh("What you typed before signing in again is back; press Redeem.") in (
+        till.inner_text("#scan-result")
+    )
+    with till.expect_response(lambda r: "/benefits/redeem" in r.url):
+        till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-ok").wait_for()
+    assert Redemption.objects.filter(voucher=voucher).count() == 1
+    # Kept once: the next visit starts empty.
+    till.reload()
+    assert till.input_value("input[name=code]") == ""
 
 
 def test_the_clerks_links_and_buttons_are_thumb_sized(
@@ -216,3 +278,189 @@ def test_the_clerks_links_and_buttons_are_thumb_sized(
         assert not small, f"{path}: under 44×44: {small}"
         assert all(b["right"] <= 360 for b in boxes), boxes
         _fits(till)
+
+
+SLOW_3G = {
+    "offline": False,
+    "latency": 400,
+    "downloadThroughput": 50 * 1024,
+    "uploadThroughput": 20 * 1024,
+}
+
+
+def _slow_line(page: Any) -> None:
+    """The till's bad connection (Chromium's own throttling): an answer takes a while, so a
+    second press lands while the first is on its way."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", SLOW_3G)
+
+
+def _double_tap(page: Any, selector: str) -> None:
+    """Two taps on one button, as a thumb on a slow line gives them: the second lands while the
+    first press's request is on its way."""
+    button = page.locator(selector)
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    with page.expect_request(lambda r: r.method == "POST"):
+        page.touchscreen.tap(x, y)
+    page.touchscreen.tap(x, y)  # the first press is on its way
+
+
+def test_a_reversal_pressed_twice_is_sent_once(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any
+) -> None:
+    from gonghui.benefits.services import voucher_redeem
+
+    voucher = voucher_grab(campaign=demo.campaign, member=world.jiefang_member).voucher
+    assert voucher is not None
+    redemption = voucher_redeem(
+        code=voucher.code, store=demo.store, clerk=demo.clerk, receipt_no="XH-3", amount_fen=12000
+    )
+    _sign_in(till, live_server.url)
+    till.goto(f"{live_server.url}/merchant/redemptions/{redemption.pk}/")
+    posts: list[str] = []
+    till.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    till.fill("input[name=reason]", "顾客退货")
+    _slow_line(till)
+    _double_tap(till, "form[action$='/reverse/'] button")
+    till.locator("[data-reversed]").wait_for()
+    assert len(posts) == 1, posts
+    assert _zh("The redemption was reversed; the voucher can be used again.") in till.inner_text(
+        "main"
+    )
+
+
+def _settlement_files(tmp_path: Any, world: World, demo: DemoBenefits) -> tuple[str, str]:
+    """A register of the demo campaign's redemptions (one made here) and an invoice."""
+    from gonghui.benefits.services import voucher_redeem
+    from gonghui.benefits.tests.pages_helpers import PDF, register_xlsx, rows_for
+
+    voucher = voucher_grab(campaign=demo.campaign, member=world.jiefang_member).voucher
+    assert voucher is not None
+    voucher_redeem(
+        code=voucher.code, store=demo.store, clerk=demo.clerk, receipt_no="XH-1", amount_fen=12000
+    )
+    rows = rows_for(list(Redemption.objects.filter(voucher__campaign=demo.campaign)))
+    register, invoice = tmp_path / "登记表.xlsx", tmp_path / "发票.pdf"
+    register.write_bytes(register_xlsx(rows))
+    invoice.write_bytes(PDF)
+    return str(register), str(invoice)
+
+
+def _choose(page: Any, demo: DemoBenefits, register: str, invoice: str) -> str:
+    section = f"#settle-{demo.campaign.pk}-{demo.store.pk}"
+    page.set_input_files(f"{section} input[name=register]", register)
+    page.set_input_files(f"{section} input[name=invoice]", invoice)
+    return section
+
+
+def test_the_register_pressed_twice_on_a_slow_line_is_handed_in_once(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any, tmp_path: Any
+) -> None:
+    from gonghui.benefits.models import Settlement
+
+    register, invoice = _settlement_files(tmp_path, world, demo)
+    _sign_in(till, live_server.url)
+    till.goto(f"{live_server.url}/merchant/settlement/")
+    section = _choose(till, demo, register, invoice)
+    posts: list[str] = []
+    till.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    _slow_line(till)
+    _double_tap(till, f"{section} form button[type=submit]")
+    till.locator(".messages .success").wait_for(timeout=60_000)  # a slow line
+    assert len([p for p in posts if "/upload/" in p]) == 1, posts
+    assert Settlement.objects.filter(campaign=demo.campaign, store=demo.store).count() == 1
+
+
+def test_a_register_chosen_after_the_sign_in_ran_out_is_kept(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any, tmp_path: Any
+) -> None:
+    """The supervisor opened the page, went to fetch the invoice, and came back after the
+    sign-in had run out. Hand in does not lose the chosen files to the sign-in page: it says
+    so, and once signed in again (in another tab) the same press hands them in."""
+    from gonghui.benefits.models import Settlement
+
+    register, invoice = _settlement_files(tmp_path, world, demo)
+    base = live_server.url
+    _sign_in(till, base)
+    till.goto(f"{base}/merchant/settlement/")
+    section = _choose(till, demo, register, invoice)
+    till.context.clear_cookies(name="sessionid")  # the session ran out meanwhile
+    posts: list[str] = []
+    till.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    till.locator(f"{section} form button[type=submit]").tap()
+    note = till.locator(f"{section} [data-upload-status] .mc-no")
+    note.wait_for()
+    assert (
+        _zh(
+            "Your sign-in has expired. Sign in again in the new tab this link opens, then come "
+            "back and press the button again; the chosen files are still here."
+        )
+        in note.inner_text()
+    )
+    assert posts == [] and till.url.startswith(f"{base}/merchant/settlement/")
+    chosen = till.eval_on_selector(f"{section} input[name=register]", "i => i.files.length")
+    assert chosen == 1
+    # Signed in again in another tab, as the note's link offers.
+    link = note.locator("a")
+    assert link.get_attribute("target") == "_blank"
+    other = till.context.new_page()
+    other.goto(f"{base}{link.get_attribute('href')}")
+    other.fill("input[name=username]", "bookstore_clerk")
+    other.fill("input[name=password]", DEMO_PASSWORD)
+    other.locator("form button[type=submit]").last.click()
+    other.wait_for_url(f"{base}/merchant/**")
+    other.close()
+    till.locator(f"{section} form button[type=submit]").tap()
+    till.locator(".messages .success").wait_for()
+    assert Settlement.objects.filter(campaign=demo.campaign, store=demo.store).count() == 1
+
+
+def test_a_register_over_the_limit_is_named_before_it_is_sent(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any, tmp_path: Any
+) -> None:
+    """Minutes of sending on a slow line for the server to refuse the size: said at once."""
+    from gonghui.benefits.settlement import MAX_REGISTER_BYTES
+
+    register, invoice = _settlement_files(tmp_path, world, demo)
+    with open(register, "ab") as f:
+        f.truncate(MAX_REGISTER_BYTES + 1)
+    _sign_in(till, live_server.url)
+    till.goto(f"{live_server.url}/merchant/settlement/")
+    section = _choose(till, demo, register, invoice)
+    posts: list[str] = []
+    till.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    till.locator(f"{section} form button[type=submit]").tap()
+    note = till.locator(f"{section} [data-upload-status] .mc-no")
+    note.wait_for()
+    assert note.inner_text() == _zh("The register file is too large.")
+    assert posts == [] and till.locator(f"{section} form button[type=submit]").is_enabled()
+
+
+def test_a_scan_that_hangs_on_a_dead_line_gives_the_button_back(
+    live_server: Any, world: World, demo: DemoBenefits, till: Any
+) -> None:
+    """A connection that neither answers nor fails (a phone between cells) held the button
+    greyed out for as long as the browser waited. The page stops waiting, says nothing came
+    back, keeps the sale, and a second press is safe (the same sale is recognised)."""
+    voucher = voucher_grab(campaign=demo.campaign, member=world.jiefang_member).voucher
+    assert voucher is not None
+    _sign_in(till, live_server.url)
+    # How long the page waits: shortened here so the test does not wait the real half minute.
+    till.eval_on_selector("#redeem-form", "f => { f.dataset.waitMs = '300'; }")
+    held: list[Any] = []
+    till.route("**/benefits/redeem", lambda route: held.append(route))  # never answered
+    till.locator("input[name=code]").fill(voucher.code)
+    till.locator("input[name=receipt_no]").fill("XH-8")
+    till.locator("input[name=amount]").fill("100")
+    till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-no").wait_for()
+    assert till.locator("#redeem-submit").is_enabled()
+    assert till.input_value("input[name=code]") == voucher.code
+    till.unroute("**/benefits/redeem")
+    with till.expect_response(lambda r: "/benefits/redeem" in r.url):
+        till.locator("#redeem-submit").tap()
+    till.locator("#scan-result .mc-ok").wait_for()
+    assert Redemption.objects.filter(voucher=voucher).count() == 1

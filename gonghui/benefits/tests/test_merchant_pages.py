@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext
 
-from gonghui.benefits.models import Campaign, Redemption, Voucher
+from gonghui.benefits.models import Campaign, Redemption, Voucher, VoucherStatusChange
 from gonghui.benefits.services import clean_day, voucher_grab, voucher_redeem
 from gonghui.core.errors import ApplicationError
 from gonghui.ledger.models import Transaction
@@ -131,6 +131,23 @@ def test_clerk_redeems_by_typed_code(world, shop, login, voucher):
     # Listed among the recent redemptions, name masked.
     body = client.get(RECENT).content.decode()
     assert f"{RECENT}{redemption.pk}/" in body and "王*红" in body and "王晓红" not in body
+
+
+def test_the_form_sent_twice_lands_on_the_same_redemption(world, shop, login, voucher):
+    """Without the page's script a slow line's double press posts the form twice: the second
+    lands on the first redemption with its answer, not on "already used"."""
+    client = login(shop.clerk.user)
+    first = client.post(REDEEM, form(voucher, shop.store))
+    client.get(first["Location"])  # the first answer's message, shown (or lost)
+    again = client.post(REDEEM, form(voucher, shop.store), follow=True)
+    assert again.redirect_chain[0][0] == first["Location"]
+    body = again.content.decode()
+    repeat = zh(
+        "Your earlier press at %(t)s went through; its answer was lost on the way. "
+        "Nothing more was redeemed."
+    )
+    assert repeat.split("%(t)s")[0] in body and "XH-20260424-0001" in body
+    assert Redemption.objects.count() == 1
 
 
 def test_full_width_code_and_amount_are_understood(world, shop, login, voucher):
@@ -301,6 +318,30 @@ def test_supervisor_reverses_within_the_window(world, shop, login, voucher):
     # Reversed twice: refused.
     r = boss.post(f"{url}reverse/", {"reason": "再来一次"})
     assert r.status_code == 400
+
+
+def test_a_reversal_sent_twice_is_one_reversal_and_says_done(world, shop, login, voucher):
+    """A double press on a slow line posts the reversal twice; the page the supervisor sees is
+    the second answer. It says the reversal was done, not "already reversed"."""
+    redemption = voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=100
+    )
+    url = f"{RECENT}{redemption.pk}/"
+    boss = login(shop.supervisor.user)
+    assert boss.post(f"{url}reverse/", {"reason": "顾客退货"}).status_code == 302
+    r = boss.post(f"{url}reverse/", {"reason": "顾客退货"}, follow=True)
+    assert r.redirect_chain == [(url, 302)]
+    body = r.content.decode()
+    assert zh("The redemption was reversed; the voucher can be used again.") in body
+    assert zh("This redemption has already been reversed.") not in body
+    reversals = Transaction.objects.filter(reference=f"benefits.redemption:{redemption.pk}")
+    assert reversals.count() == 2  # the accrual and one reversal
+    assert VoucherStatusChange.objects.filter(voucher=voucher, new="open").count() == 1
+    # Another reason (or another supervisor) is another reversal: refused, as before.
+    r = boss.post(f"{url}reverse/", {"reason": "再来一次"})
+    assert r.status_code == 400 and zh("This redemption has already been reversed.") in (
+        r.content.decode()
+    )
 
 
 def test_reversal_too_late(world, shop, login, voucher, settings):

@@ -145,3 +145,35 @@ def test_an_approved_register_is_final(
     assert r.status_code == 400
     assert zh("This store's settlement is already approved.") in text(r)
     assert Settlement.objects.count() == 1
+
+
+def test_the_page_can_ask_whether_the_sign_in_still_holds(
+    world: Any, shop: Any, login: Any
+) -> None:
+    """The settlement page asks before it sends a register: a clerk signed in gets an empty
+    204; a sign-in that ran out gets the sign-in redirect (the files stay on the page); anyone
+    who is not a clerk, the usual not found."""
+    url = reverse("merchant:session")
+    assert login(shop.supervisor.user).get(url).status_code == 204
+    r = Client().get(url)
+    assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
+    assert login(world.city_admin).get(url).status_code == 404
+    assert login(shop.clerk.user).post(url).status_code == 405
+
+
+def test_the_upload_form_carries_its_limits_and_its_sending_line(
+    world: Any, shop: Any, login: Any, used: dict[str, Any]
+) -> None:
+    """What the page's script needs to hand in on a slow line: each file's limit with its own
+    refusal, and the line said while sending, with its placeholder intact (a "%%" left in it
+    would show on the page)."""
+    from gonghui.benefits.settlement import MAX_REGISTER_BYTES
+
+    body = text(login(shop.supervisor.user).get(PAGE))
+    assert "data-upload" in body and f'data-max-bytes="{MAX_REGISTER_BYTES}"' in body
+    assert zh("The register file is too large.") in body
+    sending = zh(
+        "Sending %s MB. Keep this page open until the answer comes; on a slow line this takes "
+        "a while."
+    )
+    assert f'data-sending="{sending}"' in body and "%%" not in body

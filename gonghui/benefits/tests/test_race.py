@@ -146,6 +146,38 @@ def test_sqlite_or_postgres_8_scans_of_one_code_one_success(world, shop, make_ca
     _redeem_race(make_campaign, world, shop, threads=8)
 
 
+def _repeat_race(make_campaign, world, shop, *, threads: int) -> None:
+    """One clerk's one sale sent ``threads`` times at once (a browser's retry, a double press
+    on a slow line): one redemption, and every answer is that redemption."""
+    campaign = make_campaign()
+    [member_id] = bulk_members(org=world.jiefang_base, count=1, tag=f"again{campaign.pk}")
+    member = Member.objects.select_related("org").get(pk=member_id)
+    voucher = voucher_grab(campaign=campaign, member=member).voucher
+    assert voucher is not None
+
+    def work(i: int) -> tuple[int, bool]:
+        r = voucher_redeem(
+            code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=1
+        )
+        return r.pk, r.repeated
+
+    results = crowd(list(range(threads)), work, threads=threads)
+    only = Redemption.objects.get(voucher=voucher)
+    assert sorted(results) == [(only.pk, False)] + [(only.pk, True)] * (threads - 1)
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_one_sale_sent_20_times_at_once_is_one_redemption(world, shop, make_campaign):
+    _repeat_race(make_campaign, world, shop, threads=20)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_or_postgres_one_sale_sent_6_times_at_once(world, shop, make_campaign):
+    _repeat_race(make_campaign, world, shop, threads=6)
+
+
 @postgres_only
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)

@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Q
 from django.test import Client
 from django.utils import translation
+from django.utils.translation import gettext
 
 from gonghui.audit.models import AuditEvent
 from gonghui.benefits import redeem_sql
@@ -620,3 +621,72 @@ def test_the_answer_says_what_to_collect_for_the_sale(
     with translation.override("zh-hans"):
         message = redemption_message(redemption)
     assert says in message and not_says not in message, message
+
+
+# ---------------------------------------------------------------------------------------------
+# a press repeated after a lost answer
+
+
+def test_a_repeated_press_is_recognised_as_the_clerks_own_sale(shop, voucher):
+    """The first press went through but its answer was lost on a bad line; the clerk presses
+    again with the same form. Not a red "already used" (the clerk suspects the customer), but
+    the first redemption again, with what to collect, and nothing redeemed twice."""
+    client = ticket_client(shop.clerk)
+    first = client.post(SCAN, scan(voucher, shop.store))
+    assert first.status_code == 201
+    again = client.post(SCAN, scan(voucher, shop.store))
+    assert again.status_code == 200, again.content
+    body = again.json()
+    assert body["outcome"] == "redeemed" and body["repeated"] is True
+    assert body["redemption"] == first.json()["redemption"] and body["url"] == first.json()["url"]
+    repeat = "Your earlier press at %(t)s went through; its answer was lost on the way. Nothing more was redeemed."
+    with translation.override("zh-hans"):
+        assert body["message"].startswith(gettext(repeat).split("%(t)s")[0])
+    # The same answer as the first (what to collect, the receipt), after the repeat's own words.
+    assert first.json()["message"] in body["message"]
+    assert Redemption.objects.filter(voucher=voucher).count() == 1
+    assert VoucherStatusChange.objects.filter(voucher=voucher).count() == 1
+    assert Transaction.objects.filter(reference__startswith="benefits.redemption:").count() == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"receipt_no": "XH-0424-002"},  # another sale
+        {"amount": "130"},  # the same receipt, another amount: not the same sale as recorded
+        {"store": "other"},
+        {"clerk": "supervisor"},
+    ],
+)
+def test_only_the_same_sale_by_the_same_clerk_is_a_repeat(shop, voucher, change):
+    ticket_client(shop.clerk).post(SCAN, scan(voucher, shop.store))
+    change = dict(change)
+    clerk = shop.supervisor if change.pop("clerk", None) else shop.clerk
+    if change.pop("store", None):
+        voucher.campaign.stores.add(shop.other_store)
+        change["store"] = shop.other_store.pk
+    r = ticket_client(clerk).post(SCAN, scan(voucher, shop.store, **change))
+    assert r.status_code == 400 and r.json()["code"] == "already_used", r.content
+    assert Redemption.objects.filter(voucher=voucher).count() == 1
+
+
+def test_a_repeat_long_after_is_no_longer_taken_for_the_same_press(shop, voucher, settings):
+    ticket_client(shop.clerk).post(SCAN, scan(voucher, shop.store))
+    earlier = Redemption.objects.get(voucher=voucher).at - dt.timedelta(
+        minutes=settings.GONGHUI_REDEMPTION_REVERSAL_MINUTES + 1
+    )
+    Redemption.objects.filter(voucher=voucher).update(at=earlier)
+    r = ticket_client(shop.clerk).post(SCAN, scan(voucher, shop.store))
+    assert r.status_code == 400 and r.json()["code"] == "already_used"
+
+
+def test_a_reversed_redemption_is_not_repeated(shop, voucher):
+    from gonghui.benefits.services import redemption_reverse
+
+    ticket_client(shop.clerk).post(SCAN, scan(voucher, shop.store))
+    redemption_reverse(
+        redemption=Redemption.objects.get(), supervisor=shop.supervisor, reason="顾客退货"
+    )
+    r = ticket_client(shop.clerk).post(SCAN, scan(voucher, shop.store))
+    assert r.status_code == 201  # the voucher is open again: a new redemption
+    assert Redemption.objects.filter(voucher=voucher, reversed_at__isnull=True).count() == 1

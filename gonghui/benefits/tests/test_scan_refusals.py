@@ -220,3 +220,30 @@ def test_a_used_voucher_names_the_first_sale(shop, voucher):
         )
     assert exc.value.code == "already_used"
     assert "图书大厦" in str(exc.value.message) and "R-1" in str(exc.value.message)
+
+
+def test_a_repeated_press_is_found_both_ways(shop, voucher):
+    """The same clerk's same sale again (its answer lost): both ways hand back the first
+    redemption, marked as a repeat, and write nothing."""
+    _used(shop, voucher)
+    first = Redemption.objects.get(voucher=voucher)
+    audit = AuditEvent.objects.count()
+    through_service = voucher_redeem(
+        code=voucher.code,
+        store=shop.store.pk,
+        clerk=_auth(shop.clerk),
+        receipt_no="R-1",
+        amount_fen=9_000,
+    )
+    through_orm = _voucher_redeem_orm(
+        code=voucher.code,
+        store=shop.store.pk,
+        clerk=_auth(shop.clerk),
+        receipt="R-1",
+        amount=9_000,
+        now=timezone.now(),
+    )
+    for answer in (through_service, through_orm):
+        assert answer.pk == first.pk and answer.repeated
+        assert answer.voucher.campaign.name == voucher.campaign.name
+    assert Redemption.objects.count() == 1 and AuditEvent.objects.count() == audit

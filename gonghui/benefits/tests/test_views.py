@@ -111,8 +111,10 @@ def test_redeem_endpoint_for_clerks_only(world, shop, login, make_campaign, card
     assert r.status_code == 404
     r = clerk.post("/benefits/redeem", data, **json_)
     assert r.status_code == 201
-    r = clerk.post("/benefits/redeem", data, **json_)
+    r = clerk.post("/benefits/redeem", {**data, "receipt_no": "R2"}, **json_)
     assert r.status_code == 400 and r.json()["code"] == "already_used"
+    r = clerk.post("/benefits/redeem", data, **json_)  # the same sale again: the first answer
+    assert r.status_code == 200 and r.json()["repeated"] is True
     assert Redemption.objects.count() == 1
 
 
