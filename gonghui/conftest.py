@@ -6,6 +6,7 @@ import importlib
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from gonghui.accounts.models import User
@@ -17,6 +18,18 @@ from gonghui.orgs.models import Org, OrgKind
 from gonghui.orgs.tests.factories import OrgFactory
 
 PASSWORD = "gonghui-test-2026"  # noqa: S105
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language (Chinese), as a request does: a test client's
+    request in English leaves English active in the thread, and a message made afterwards (an
+    error raised outside a request) would be English only because of the tests' order."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @dataclass
