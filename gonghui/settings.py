@@ -306,6 +306,10 @@ GONGHUI_REDEMPTION_REVERSAL_MINUTES = env_int("GONGHUI_REDEMPTION_REVERSAL_MINUT
 # PostgreSQL: how many voucher scans that arrive at the same moment in one server process may
 # share one statement (1: every scan is its own statement).
 GONGHUI_SCAN_BATCH = max(1, env_int("GONGHUI_SCAN_BATCH", 32))
+# Scans of codes that pass the check digit but are no voucher of the clerk's merchant: past this
+# many in the window a clerk's scans pause for the window (someone is guessing codes).
+GONGHUI_SCAN_UNKNOWN_PER_CLERK = env_int("GONGHUI_SCAN_UNKNOWN_PER_CLERK", 30)
+GONGHUI_SCAN_UNKNOWN_WINDOW_SECONDS = env_int("GONGHUI_SCAN_UNKNOWN_WINDOW_SECONDS", 3600)
 # Grab rate limits: requests per window per member and per client address.
 GONGHUI_GRAB_RATE_WINDOW_SECONDS = env_int("GONGHUI_GRAB_RATE_WINDOW_SECONDS", 10)
 GONGHUI_GRAB_RATE_PER_MEMBER = env_int("GONGHUI_GRAB_RATE_PER_MEMBER", 10)

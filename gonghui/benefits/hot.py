@@ -7,6 +7,7 @@ counters live in this process (a per-process limit; the database cache would cos
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from gonghui.core.ratelimit import window_count
 
 _local_sold_out: set[str] = set()
+_local_scan_paused: dict[int, float] = {}  # clerk id -> monotonic time the pause ends
 _local_cache = LocMemCache("gonghui-benefits-hot", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
 
 
@@ -78,7 +80,33 @@ def hit(bucket: str, *, limit: int, window: int) -> bool:
     return window_count(shared_cache(), f"benefits:rate:{bucket}", window=window) <= limit
 
 
+def scan_paused(clerk_id: int) -> bool:
+    """Whether this process has paused the clerk's scans (``scan_unknown_count``). A dict look-up:
+    the scan's hot path pays nothing for it."""
+    until = _local_scan_paused.get(clerk_id)
+    if until is None:
+        return False
+    if time.monotonic() < until:
+        return True
+    _local_scan_paused.pop(clerk_id, None)
+    return False
+
+
+def scan_unknown_count(clerk_id: int, *, limit: int, window: int) -> bool:
+    """Count one scan of a code that is no voucher of the clerk's merchant; False when over
+    ``limit``, and the clerk's scans are then paused in this process for ``window`` seconds.
+
+    Counted in the shared cache, paused in the process: with several processes each pauses the
+    clerk at its own next refused scan past the limit, so the scans that go through pay no cache
+    round trip."""
+    if hit(f"scan-unknown:{clerk_id}", limit=limit, window=window):
+        return True
+    _local_scan_paused[clerk_id] = time.monotonic() + window
+    return False
+
+
 def reset_local() -> None:
     """For tests: forget this process's flags and counters."""
     _local_sold_out.clear()
+    _local_scan_paused.clear()
     _local_cache.clear()

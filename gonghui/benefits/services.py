@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import hmac
 import io
+import logging
 import re
 import secrets
 import unicodedata
@@ -58,6 +59,8 @@ from gonghui.ledger.models import Account, AccountKind
 from gonghui.ledger.services import ledger_account_ensure, ledger_post
 from gonghui.members.models import Member, MemberCard, MemberStatus, WorkerCategory
 from gonghui.orgs.models import Org
+
+logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound="Model")
 
@@ -1823,6 +1826,18 @@ def _scan_refusal(
     return None
 
 
+def _scan_paused(window: int) -> ApplicationError:
+    return RateLimited(
+        _(
+            "Too many codes that are not vouchers of this merchant were entered; this sign-in "
+            "may not redeem for up to %(minutes)d minutes. Ask the union if this is a mistake."
+        )
+        % {"minutes": max(1, window // 60)},
+        code="scan_paused",
+        extra={"retry_after": window},
+    )
+
+
 def voucher_redeem(
     *,
     code: object,
@@ -1843,7 +1858,44 @@ def voucher_redeem(
     The same clerk's same sale sent again (store, receipt and amount; within the reversal
     window) is not refused as "already used": it returns the first redemption, ``repeated``.
     The first answer was lost on a bad line or the clerk pressed twice; nothing is written.
+
+    A clerk who scans many codes that pass the check digit but are no voucher of the merchant
+    is guessing: past ``GONGHUI_SCAN_UNKNOWN_PER_CLERK`` in the window the clerk's scans are
+    refused (``scan_paused``, the real codes too, so a guess that lands is not paid), and
+    nothing is looked up.
     """
+    clerk_id = clerk.clerk_id if isinstance(clerk, ScanAuth) else clerk.pk
+    window = settings.GONGHUI_SCAN_UNKNOWN_WINDOW_SECONDS
+    if hot.scan_paused(clerk_id):
+        raise _scan_paused(window)
+    try:
+        return _voucher_redeem(
+            code=code,
+            store=store,
+            clerk=clerk,
+            receipt_no=receipt_no,
+            amount_fen=amount_fen,
+            now=now,
+        )
+    except ApplicationError as error:
+        if error.code == "voucher_unknown" and not hot.scan_unknown_count(
+            clerk_id, limit=settings.GONGHUI_SCAN_UNKNOWN_PER_CLERK, window=window
+        ):
+            logger.warning("benefits: scans of clerk %s paused, too many unknown codes", clerk_id)
+            raise _scan_paused(window) from None
+        raise
+
+
+def _voucher_redeem(
+    *,
+    code: object,
+    store: Store | int,
+    clerk: MerchantClerk | ScanAuth,
+    receipt_no: object,
+    amount_fen: object,
+    now: dt.datetime | None = None,
+) -> Redemption:
+    """``voucher_redeem`` without the pause on guessing."""
     now = now or timezone.now()
     code = clean_voucher_code(code)
     receipt = clean_receipt_no(receipt_no)

@@ -15,7 +15,7 @@ import pytest
 from django.core import signing
 from django.db import connection
 from django.db.models import Q
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import translation
 from django.utils.translation import gettext
 
@@ -34,6 +34,7 @@ from gonghui.benefits.services import (
     SCAN_TICKET_SALT,
     ScanAuth,
     _voucher_redeem_orm,
+    new_voucher_code,
     password_fingerprint,
     scan_ticket_issue,
     scan_ticket_read,
@@ -241,6 +242,39 @@ def test_rival_clerk_ticket_learns_nothing(shop, voucher):
     r = client.post(SCAN, scan(voucher, shop.rival_store))
     assert r.status_code == 400 and r.json()["code"] == "voucher_unknown"
     unchanged(voucher)
+
+
+@override_settings(GONGHUI_SCAN_UNKNOWN_PER_CLERK=3)
+def test_a_clerk_guessing_codes_is_paused_before_a_guess_can_land(shop, voucher):
+    """Codes that pass their check digit but are no voucher of the merchant: a few are a
+    clerk's slip (another merchant's voucher), many are someone guessing. Past the limit the
+    clerk's scans stop, the real code included (a guess that lands would be paid to the
+    store), on the page and through the door; the merchant's other clerks scan on."""
+    client = ticket_client(shop.clerk)
+    for _i in range(3):
+        r = client.post(SCAN, scan(voucher, shop.store, code=new_voucher_code()))
+        assert r.status_code == 400 and r.json()["code"] == "voucher_unknown"
+    r = client.post(SCAN, scan(voucher, shop.store, code=new_voucher_code()))
+    assert r.status_code == 429 and r.json()["code"] == "scan_paused", r.content
+    assert int(r["Retry-After"]) > 0
+    r = client.post(SCAN, scan(voucher, shop.store))
+    assert r.status_code == 429 and r.json()["code"] == "scan_paused"
+    with pytest.raises(ApplicationError) as exc:
+        voucher_redeem(
+            code=voucher.code,
+            store=shop.store,
+            clerk=shop.clerk,
+            receipt_no="XH-0424-001",
+            amount_fen=12680,
+        )
+    assert exc.value.code == "scan_paused"
+    unchanged(voucher)
+    # A typo the check digit catches is no guess and does not count.
+    other = ticket_client(shop.supervisor)
+    for _i in range(5):
+        r = other.post(SCAN, scan(voucher, shop.store, code="123456789012345"))
+        assert r.status_code == 400 and r.json()["code"] == "code_checksum"
+    assert other.post(SCAN, scan(voucher, shop.store)).status_code == 201
 
 
 def test_wrong_store_and_window_through_the_door(shop, voucher):
