@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from gonghui.audit.context import client_ip
 from gonghui.benefits.models import Campaign, MerchantClerk, Redemption
-from gonghui.benefits.selectors import clerk_for_user
+from gonghui.benefits.selectors import PUBLIC_STATUSES, clerk_for_user
 from gonghui.benefits.services import (
     GrabOutcome,
     ScanAuth,
@@ -125,7 +125,8 @@ def grab(request: HttpRequest, pk: int) -> JsonResponse:
     member_id = member if isinstance(member, int) else member.pk
     grab_rate_check(member_id=member_id, address=client_ip(request) or "")
     campaign = _campaign(pk)
-    if campaign is None:
+    if campaign is None or campaign.status not in PUBLIC_STATUSES:
+        # A draft (its release time) or a cancelled campaign is no member's to learn of.
         return JsonResponse({"outcome": "not_found", "code": "not_found"}, status=404)
     result = voucher_grab(
         campaign=campaign,

@@ -66,6 +66,23 @@ def test_get_unknown_campaign_and_bad_key(world, login, make_campaign, carded):
     assert Voucher.objects.count() == 0
 
 
+def test_a_draft_or_cancelled_campaign_does_not_exist_at_the_door(
+    world, login, make_campaign, carded
+):
+    """The member pages know no draft (or cancelled) campaign; the grab door must not tell a
+    member of any union that one exists and when it will be released."""
+    from gonghui.benefits.services import campaign_cancel
+
+    draft = make_campaign(status="draft")
+    cancelled = make_campaign(status="draft")
+    campaign_cancel(campaign=cancelled, actor=world.jiefang_officer, reason="印错了面值")
+    client = login(member=carded(org=world.zhongzhan_base))
+    for c in (draft, cancelled):
+        r = client.post(url(c), HTTP_ACCEPT="application/json")
+        assert r.status_code == 404 and r.json() == {"outcome": "not_found", "code": "not_found"}
+    assert Voucher.objects.count() == 0
+
+
 @override_settings(GONGHUI_GRAB_RATE_PER_MEMBER=2)
 def test_rate_limited(world, login, make_campaign, carded):
     c = make_campaign(
