@@ -569,6 +569,10 @@ def campaign_create(
     *, actor: Any, org: Org, merchant: Merchant, stores: Sequence[Store], **fields: Any
 ) -> Campaign:
     require_manager(actor, org)
+    # The merchant is one the actor may see (as the form offers): a county's staff cannot put
+    # another county's shop into a campaign by posting its id.
+    if actor is not None and not can_see_org(actor, merchant.org):
+        raise PermissionDenied()
     data = _clean_campaign(fields, org=org)
     if not merchant.is_active:
         raise ApplicationError(_("This merchant is not active."), code="merchant_inactive")

@@ -236,6 +236,19 @@ def test_stores_must_belong_to_the_merchant(world, shop):
     assert exc.value.code == "stores_empty"
 
 
+def test_the_merchant_must_be_one_the_actor_may_see(world, shop):
+    """The form offers only the merchants of the actor's subtree; the service holds to it too."""
+    with pytest.raises(PermissionDenied):
+        campaign_create(
+            actor=world.jiefang_officer,
+            org=world.jiefang,
+            merchant=shop.rival,
+            stores=[shop.rival_store],
+            **campaign_fields(),
+        )
+    assert Campaign.objects.count() == 0
+
+
 @pytest.mark.parametrize("who", ["zhongzhan_officer", "jiefang_viewer"])
 def test_permission(world, shop, who):
     with pytest.raises(PermissionDenied):
