@@ -14,7 +14,8 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.contrib.messages import get_messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -128,17 +129,36 @@ def campaign_detail(request: HttpRequest, member: Member, pk: int) -> HttpRespon
     return _campaign_page(request, member, pk)
 
 
-# What the result page says for each answer of the grab, and the HTTP status it is sent with.
-_RESULT_STATUS = {"rate_limited": 429, "error": 400}
+# The grab's answers without a voucher, shown on the result page after the redirect.
+_REFUSALS = frozenset(
+    {
+        GrabOutcome.SOLD_OUT,
+        GrabOutcome.NOT_ELIGIBLE,
+        GrabOutcome.LIMIT,
+        GrabOutcome.NOT_OPEN,
+        GrabOutcome.CLOSED,
+        "rate_limited",
+        "error",
+    }
+)
+
+
+def _result_tag(pk: int) -> str:
+    """Marks the flash that carries a grab's answer to the result page of this campaign."""
+    return f"grab-result grab-{pk}"
 
 
 @require_http_methods(["GET", "POST"])
 @member_required
 def campaign_grab(request: HttpRequest, member: Member, pk: int) -> HttpResponse:
+    """The grab without script (the page's script goes to the hot endpoint instead).
+
+    Post/redirect/get: the answer is carried in a one-time flash to a page fetched by GET, so a
+    reload or the back button never sends the grab again. A voucher is answered with its own
+    page, read from the database for this member; the flash only says what happened, and a
+    forged one can show no voucher (the result page has none to show)."""
     if request.method != "POST":
-        # The result page's address opened again (history, a restored tab, sign-in's "next"
-        # after the session ran out mid-tap): the campaign page says where the member stands.
-        return redirect("benefits_m:campaign", pk=pk)
+        return _grab_result(request, member, pk)
     view = pages.member_campaign_get(member=member, pk=pk)
     request_key = request.POST.get("request_key", "")
     outcome, message, voucher = "error", "", None
@@ -151,14 +171,40 @@ def campaign_grab(request: HttpRequest, member: Member, pk: int) -> HttpResponse
         message = str(error.message)
     else:
         outcome, message, voucher = result.outcome, result.message, result.voucher
+    if voucher is not None:
         # The same request again (double tap, resent form) gets the first answer: "you got it".
-        if (
-            outcome == GrabOutcome.ALREADY
-            and voucher is not None
-            and request_key
-            and voucher.request_key == request_key
-        ):
-            outcome, message = GrabOutcome.WON, _("You got a voucher.")
+        if outcome == GrabOutcome.WON or (request_key and voucher.request_key == request_key):
+            messages.success(request, _("You got a voucher."))
+        else:
+            messages.info(request, _("You already have a voucher of this campaign."))
+        return _see_other(reverse("benefits_m:voucher", args=[voucher.pk]))
+    messages.error(request, message, extra_tags=f"{_result_tag(view.campaign.pk)} {outcome}")
+    return _see_other(reverse("benefits_m:grab", args=[view.campaign.pk]))
+
+
+def _see_other(url: str) -> HttpResponseRedirect:
+    """303: the browser fetches the answer by GET, whatever the method that led there."""
+    return HttpResponseRedirect(url, status=303)
+
+
+def _grab_result(request: HttpRequest, member: Member, pk: int) -> HttpResponse:
+    """The answer of a grab just posted, once. Without one (a reload, history, a restored tab,
+    sign-in's "next" after the session ran out mid-tap) the campaign page says where the member
+    stands now."""
+    tag = _result_tag(pk)
+    answer, others = None, []
+    for flash in get_messages(request):
+        words = flash.extra_tags.split()
+        if answer is None and words[:-1] == tag.split() and words[-1] in _REFUSALS:
+            answer = (words[-1], str(flash.message))
+        else:
+            others.append(flash)
+    if answer is None:
+        for flash in others:  # not this page's to show: kept for the page the member goes to
+            messages.add_message(request, flash.level, flash.message, flash.extra_tags)
+        return redirect("benefits_m:campaign", pk=pk)
+    outcome, message = answer
+    view = pages.member_campaign_get(member=member, pk=pk)
     return render(
         request,
         "benefits/mobile/grab_result.html",
@@ -166,10 +212,10 @@ def campaign_grab(request: HttpRequest, member: Member, pk: int) -> HttpResponse
             "campaign": view.campaign,
             "outcome": outcome,
             "message": message,
-            "voucher": voucher,
+            # The answer is in the card; any other flash stays in the list above it.
+            "messages": others,
             "nav": "campaigns",
         },
-        status=_RESULT_STATUS.get(outcome, 200),
     )
 
 

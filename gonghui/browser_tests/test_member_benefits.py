@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from gonghui.accounts.middleware import MEMBER_SESSION_KEY
 from gonghui.benefits.models import Campaign, Voucher
@@ -572,5 +573,65 @@ def test_the_public_lottery_proof_fits_a_phone(
         page.goto(f"{live_server.url}/public/")
         link = page.locator(f'a.tap[href$="/public/campaigns/{lottery.pk}/#proof"]').bounding_box()
         assert link is not None and link["height"] >= 44
+    finally:
+        context.close()
+
+
+def test_grab_without_script_is_post_redirect_get(
+    live_server: Any, chromium: Any, make_campaign: Any, carded: Any, screenshot: Any
+) -> None:
+    """Script blocked (an old WebView, a strict setting): the form posts, the answer comes by a
+    redirect, and a reload or the back button fetches pages by GET: no "resubmit the form?", no
+    second grab."""
+    base = live_server.url
+    context = chromium.new_context(
+        viewport=SMALL, is_mobile=True, has_touch=True, locale="zh-CN", java_script_enabled=False
+    )
+    context.set_default_timeout(15_000)
+    try:
+        sold_out = make_campaign(name="已抢光活动", quota=1)
+        campaign = make_campaign(name="四月芳菲")
+        member = carded(name="王晓红")
+        page = _sign_in(context, base, member)
+        posts: list[str] = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+
+        page.goto(f"{base}/m/benefits/campaigns/{campaign.pk}/")
+        page.locator("form[data-grab] button").tap()
+        page.wait_for_url(re.compile(r"/m/benefits/vouchers/\d+/$"))
+        voucher = Voucher.objects.get(campaign=campaign, member=member)
+        assert page.url == f"{base}/m/benefits/vouchers/{voucher.pk}/"
+        assert page.locator("[data-qr] svg").is_visible()
+        with translation.override("zh-hans"):
+            got, sold = gettext("You got a voucher."), gettext("Sold out.")
+        assert page.locator(".messages li.success").inner_text() == got
+        screenshot(page, "member-grab-no-script-won")
+        page.reload()
+        page.go_back()  # the campaign page: its voucher, no button
+        assert page.url == f"{base}/m/benefits/campaigns/{campaign.pk}/"
+        page.locator(f"#action a[href='/m/benefits/vouchers/{voucher.pk}/']").wait_for()
+        assert page.locator("form[data-grab]").count() == 0
+        page.go_forward()
+        page.reload()
+        assert page.url == f"{base}/m/benefits/vouchers/{voucher.pk}/"
+        assert posts == [f"{base}/m/benefits/campaigns/{campaign.pk}/grab/"]
+        assert Voucher.objects.filter(member=member).count() == 1
+
+        # A refusal: its own page by GET; reloaded, the campaign page says where things stand.
+        page.goto(f"{base}/m/benefits/campaigns/{sold_out.pk}/")
+        from gonghui.benefits.services import voucher_grab
+
+        assert voucher_grab(campaign=sold_out, member=carded()).ok  # the last one went meanwhile
+        page.locator("form[data-grab] button").tap()
+        result = f"{base}/m/benefits/campaigns/{sold_out.pk}/grab/"
+        page.wait_for_url(result)
+        assert page.locator('[data-outcome="sold_out"]').inner_text().count(sold) == 1
+        screenshot(page, "member-grab-no-script-sold-out")
+        page.reload()
+        assert page.url == f"{base}/m/benefits/campaigns/{sold_out.pk}/"
+        assert page.locator("[data-sold-out]").is_visible()
+        assert posts == [f"{base}/m/benefits/campaigns/{campaign.pk}/grab/", result]
+        assert Voucher.objects.filter(member=member).count() == 1
+        assert Voucher.objects.count() == 2
     finally:
         context.close()

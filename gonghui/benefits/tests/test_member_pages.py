@@ -8,18 +8,24 @@ import re
 import pytest
 import zxingcpp
 from django.conf import settings
+from django.contrib.messages import constants
+from django.contrib.messages.storage.base import Message
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext, pgettext
 
+from gonghui.audit.models import AuditEvent
 from gonghui.benefits import hot
 from gonghui.benefits import page_selectors_member as pages
-from gonghui.benefits.models import Campaign, Registration, Voucher
+from gonghui.benefits.models import Campaign, CampaignStock, Registration, Voucher
 from gonghui.benefits.services import (
     campaign_cancel,
+    campaign_transition,
     lottery_commit_seed,
     lottery_draw,
     lottery_register,
@@ -48,7 +54,26 @@ def campaign_url(c: Campaign, suffix: str = "") -> str:
 
 
 def grab(client: Client, c: Campaign, key: str = "k-1"):
-    return client.post(campaign_url(c, "grab/"), {"request_key": key})
+    """The grab without script: the form's POST, and the page its redirect leads to."""
+    return client.post(campaign_url(c, "grab/"), {"request_key": key}, follow=True)
+
+
+def answered_on_the_result_page(r, c: Campaign, outcome: str) -> str:
+    """The POST was answered 303 to the result page, fetched by GET, saying this outcome."""
+    assert r.redirect_chain == [(campaign_url(c, "grab/"), 303)]
+    assert r.request["REQUEST_METHOD"] == "GET" and r.status_code == 200
+    body = r.content.decode()
+    assert f'data-outcome="{outcome}"' in body
+    return body
+
+
+def answered_with_the_voucher(r, voucher: Voucher) -> str:
+    """The POST was answered 303 to the voucher's own page, with its code to show at the till."""
+    assert r.redirect_chain == [(f"{VOUCHERS}{voucher.pk}/", 303)]
+    assert r.request["REQUEST_METHOD"] == "GET" and r.status_code == 200
+    body = r.content.decode()
+    assert "data-qr" in body and voucher.code in body
+    return body
 
 
 def request_key(page: str) -> str:
@@ -165,8 +190,10 @@ def test_ineligible_member_is_told_why_before_the_click(
     if message:
         assert zh(message) in body
     # Pressing anyway (a stale page, a script) gets the same honest answer and nothing.
-    r = grab(client, c)
-    assert r.status_code == 200 and 'data-outcome="not_eligible"' in r.content.decode()
+    body = answered_on_the_result_page(grab(client, c), c, "not_eligible")
+    assert zh("You cannot take part.") in body
+    if message:
+        assert zh(message) in body
     assert Voucher.objects.count() == 0
 
 
@@ -188,15 +215,14 @@ def test_grab_from_the_page_then_double_tap_gives_one_voucher(world, login, make
     key = request_key(client.get(campaign_url(c)).content.decode())
     first = grab(client, c, key)
     second = grab(client, c, key)  # the double tap / the network retry
-    assert first.status_code == second.status_code == 200
     voucher = Voucher.objects.get()
     for r in (first, second):
-        body = r.content.decode()
-        assert 'data-outcome="won"' in body and f"{VOUCHERS}{voucher.pk}/" in body
+        assert zh("You got a voucher.") in answered_with_the_voucher(r, voucher)
     assert voucher.request_key == key
-    # A fresh page (new key) is told the truth: already have one, and where it is.
-    body = grab(client, c, "another-key").content.decode()
-    assert 'data-outcome="already"' in body and f"{VOUCHERS}{voucher.pk}/" in body
+    # A fresh page (new key) is told the truth: already have one, and here it is.
+    body = answered_with_the_voucher(grab(client, c, "another-key"), voucher)
+    assert zh("You already have a voucher of this campaign.") in body
+    assert zh("You got a voucher.") not in body
     assert Voucher.objects.count() == 1 and c.remaining == c.quota - 1
     # The campaign page now links to the voucher instead of offering the button.
     body = client.get(campaign_url(c)).content.decode()
@@ -205,9 +231,9 @@ def test_grab_from_the_page_then_double_tap_gives_one_voucher(world, login, make
 
 def test_sold_out_is_said_plainly(world, login, make_campaign, carded):
     c = make_campaign(quota=1)
-    assert 'data-outcome="won"' in grab(login(member=carded()), c).content.decode()
-    r = grab(login(member=carded()), c)
-    assert r.status_code == 200 and 'data-outcome="sold_out"' in r.content.decode()
+    answered_with_the_voucher(grab(login(member=carded()), c), Voucher.objects.get())
+    body = answered_on_the_result_page(grab(login(member=carded()), c), c, "sold_out")
+    assert zh("Sold out.") in body and zh("All vouchers of this campaign have been taken.") in body
     assert Voucher.objects.count() == 1
 
 
@@ -229,8 +255,9 @@ def test_not_released_yet(world, login, make_campaign, carded):
     body = login(member=carded(card=None)).get(campaign_url(c)).content.decode()
     assert 'data-ticket="' not in body and "data-waiting" not in body
     assert zh("Not released yet") in body
-    r = grab(client, c)
-    assert 'data-outcome="not_open"' in r.content.decode()
+    body = answered_on_the_result_page(grab(client, c), c, "not_open")
+    local = timezone.localtime(c.release_at).strftime("%Y-%m-%d %H:%M")
+    assert zh("Vouchers are released at %(t)s.") % {"t": local} in body
     assert Voucher.objects.count() == 0
 
 
@@ -239,10 +266,10 @@ def test_rate_limited_answer(world, login, make_campaign, carded):
     c = make_campaign(quota=1)
     grab(login(member=carded()), c)  # sold out from here on
     client = login(member=carded())
-    assert grab(client, c).status_code == 200
-    assert grab(client, c).status_code == 200
-    r = grab(client, c)
-    assert r.status_code == 429 and 'data-outcome="rate_limited"' in r.content.decode()
+    answered_on_the_result_page(grab(client, c), c, "sold_out")
+    answered_on_the_result_page(grab(client, c), c, "sold_out")
+    body = answered_on_the_result_page(grab(client, c), c, "rate_limited")
+    assert zh("Too many attempts.") in body and zh("Too many attempts; wait a few seconds.") in body
     assert Voucher.objects.count() == 1
 
 
@@ -254,12 +281,158 @@ def test_hostile_request_keys_are_refused_and_nothing_is_made(
     world, login, make_campaign, carded, key
 ):
     c = make_campaign()
-    r = grab(login(member=carded()), c, key)
-    body = r.content.decode()
-    assert r.status_code == 400 and 'data-outcome="error"' in body
+    body = answered_on_the_result_page(grab(login(member=carded()), c, key), c, "error")
     assert zh("The request key is malformed.") in body
     assert "<script>alert(1)</script>" not in body
     assert Voucher.objects.count() == 0 and c.remaining == c.quota
+
+
+def _closed(world, make_campaign) -> Campaign:
+    c = make_campaign()
+    campaign_transition(campaign=c, new="closed", actor=world.jiefang_officer)
+    return c
+
+
+def _written() -> tuple[int, int, int]:
+    """What a grab may write: vouchers, the stock, the audit trail."""
+    return (
+        Voucher.objects.count(),
+        sum(CampaignStock.objects.values_list("remaining", flat=True)),
+        AuditEvent.objects.count(),
+    )
+
+
+@override_settings(GONGHUI_GRAB_RATE_PER_MEMBER=1)
+@pytest.mark.parametrize(
+    ("situation", "outcome", "said"),
+    [
+        ("sold_out", "sold_out", ["Sold out.", "All vouchers of this campaign have been taken."]),
+        (
+            "no_card",
+            "not_eligible",
+            ["You cannot take part.", "Register your union member card first."],
+        ),
+        ("lottery", "not_open", ["This campaign is a lottery; register for the draw instead."]),
+        ("closed", "closed", ["This campaign has ended."]),
+        (
+            "rate_limited",
+            "rate_limited",
+            ["Too many attempts.", "Too many attempts; wait a few seconds."],
+        ),
+        ("bad_key", "error", ["The request key is malformed."]),
+    ],
+)
+def test_each_refusal_is_said_in_chinese_on_a_page_fetched_by_get_and_a_reload_sends_nothing(
+    world, login, make_campaign, carded, situation, outcome, said
+):
+    """Without script the form posts; the answer is a 303 to a GET page, so a reload or the back
+    button never brings the browser's "resubmit the form?" and never grabs again."""
+    member = carded(card=None) if situation == "no_card" else carded()
+    c = {
+        "sold_out": lambda: make_campaign(quota=1),
+        "lottery": lambda: _lottery(world, make_campaign),
+        "closed": lambda: _closed(world, make_campaign),
+    }.get(situation, make_campaign)()
+    if situation == "sold_out":
+        assert voucher_grab(campaign=c, member=carded()).ok
+    client = login(member=member)
+    if situation == "rate_limited":
+        client.post(campaign_url(c, "grab/"), {"request_key": "first"})  # the one allowed
+        Voucher.objects.all().delete()
+    before = _written()
+    key = "<script>" if situation == "bad_key" else "k-1"
+    body = answered_on_the_result_page(grab(client, c, key), c, outcome)
+    for words in said:
+        assert zh(words) in body
+    assert "data-qr" not in body and VOUCHERS + "1" not in body
+    # Said once, in the card, not again in the list of messages above it.
+    assert body.count(zh(said[-1])) == 1
+    assert _written() == before
+    # The reload: a GET of the result page's address. The answer was said once; now the campaign
+    # page says where the member stands. Nothing is sent again, nothing is written.
+    again = client.get(campaign_url(c, "grab/"), follow=True)
+    assert again.redirect_chain == [(campaign_url(c), 302)] and again.status_code == 200
+    assert again.request["REQUEST_METHOD"] == "GET"
+    assert 'data-outcome="' not in again.content.decode()
+    assert _written() == before
+
+
+def test_a_won_grab_lands_on_the_voucher_and_a_reload_or_back_writes_nothing(
+    world, login, make_campaign, carded
+):
+    c = make_campaign()
+    client = login(member=carded())
+    key = request_key(client.get(campaign_url(c)).content.decode())
+    r = grab(client, c, key)
+    voucher = Voucher.objects.get()
+    assert zh("You got a voucher.") in answered_with_the_voucher(r, voucher)
+    written = _written()
+    # The reload is a GET of the voucher's page: the code again, the flash said once.
+    body = client.get(f"{VOUCHERS}{voucher.pk}/").content.decode()
+    assert voucher.code in body and zh("You got a voucher.") not in body
+    # Back: the campaign page (fetched afresh, never from cache) shows the voucher, no button;
+    # forward again: the result page's address by GET goes to the campaign page too.
+    for url in (campaign_url(c), campaign_url(c, "grab/")):
+        r = client.get(url, follow=True)
+        assert r.status_code == 200 and r["Cache-Control"] == "private, no-store"
+        page = r.content.decode()
+        assert f"{VOUCHERS}{voucher.pk}/" in page and 'name="request_key"' not in page
+    assert _written() == written
+
+
+def _flash_cookie(*flashes: Message) -> str:
+    """A messages cookie as the site signs it: what a forger would need the secret key for."""
+    return CookieStorage(HttpRequest())._encode(list(flashes))
+
+
+def test_a_forged_answer_shows_no_voucher(world, login, make_campaign, carded):
+    """The result page shows only refusals, and a voucher only ever comes from the database:
+    a "won" in the address, an unsigned cookie or even a signed flash shows nothing of one."""
+    c = make_campaign()
+    other = voucher_grab(campaign=c, member=carded(name="王晓红")).voucher
+    assert other is not None
+    client = login(member=carded())
+    tag = f"grab-result grab-{c.pk}"
+    forged = [
+        None,  # the address alone, with a made-up outcome
+        f'[["__json_message",0,25,"won","{tag} won"]]',  # not signed
+        _flash_cookie(Message(constants.SUCCESS, "won", extra_tags=f"{tag} won")),
+        _flash_cookie(Message(constants.SUCCESS, "won", extra_tags=f"{tag} already")),
+    ]
+    for cookie in forged:
+        if cookie is not None:
+            client.cookies["messages"] = cookie
+        r = client.get(campaign_url(c, f"grab/?outcome=won&voucher={other.pk}"), follow=True)
+        assert r.redirect_chain == [(campaign_url(c), 302)] and r.status_code == 200
+        body = r.content.decode()
+        assert other.code not in body and "data-qr" not in body and "王晓红" not in body
+        assert f"{VOUCHERS}{other.pk}/" not in body and 'data-outcome="' not in body
+        assert 'name="request_key"' in body  # the campaign page, still offering the button
+    assert Voucher.objects.count() == 1
+    # A signed refusal of another campaign is not this campaign's answer.
+    client.cookies["messages"] = _flash_cookie(
+        Message(constants.ERROR, "已抢光", extra_tags=f"grab-result grab-{c.pk + 1} sold_out")
+    )
+    r = client.get(campaign_url(c, "grab/"))
+    assert r.status_code == 302 and r["Location"] == campaign_url(c)
+
+
+def test_a_grab_without_the_forms_csrf_token_is_refused_and_changes_nothing(
+    world, make_campaign, carded
+):
+    from gonghui.accounts.middleware import MEMBER_SESSION_KEY
+
+    c = make_campaign()
+    strict = Client(enforce_csrf_checks=True)
+    session = strict.session
+    session[MEMBER_SESSION_KEY] = carded().pk
+    session.save()
+    before = _written()
+    r = strict.post(campaign_url(c, "grab/"), {"request_key": "k-1"})
+    assert r.status_code == 403
+    with translation.override("zh-hans"):
+        assert gettext("CSRF verification failed. Request aborted.") in r.content.decode()
+    assert _written() == before
 
 
 def test_get_on_grab_or_register_goes_to_the_campaign_page_and_changes_nothing(
@@ -447,7 +620,8 @@ def test_lottery_register_then_draw_shows_won_and_lost(world, login, make_campai
     body = ca.get(campaign_url(c)).content.decode()
     assert "data-registered" in body and campaign_url(c, "register/") not in body
     # A grab on a lottery is refused, honestly.
-    assert 'data-outcome="not_open"' in grab(ca, c).content.decode()
+    body = answered_on_the_result_page(grab(ca, c), c, "not_open")
+    assert zh("This campaign is a lottery; register for the draw instead.") in body
     lottery_draw(
         campaign=c,
         actor=world.jiefang_officer,

@@ -385,9 +385,12 @@ def test_demo_vouchers_load_and_work(world, login):
     assert demo.clerk.user.check_password("gonghui-demo") and not demo.clerk.user.is_staff
     # The demo member grabs on the page, the clerk redeems, the member sees it used.
     member = login(member=world.jiefang_member)
-    r = member.post(f"/m/benefits/campaigns/{c.pk}/grab/", {"request_key": "demo-1"})
-    assert 'data-outcome="won"' in r.content.decode()
+    r = member.post(f"/m/benefits/campaigns/{c.pk}/grab/", {"request_key": "demo-1"}, follow=True)
     v = Voucher.objects.get(campaign=c)
+    assert (
+        r.redirect_chain == [(f"/m/benefits/vouchers/{v.pk}/", 303)]
+        and "data-qr" in r.content.decode()
+    )
     clerk = Client()
     # The real sign-in page, sending the clerk on to the redeem page.
     r = clerk.post(
