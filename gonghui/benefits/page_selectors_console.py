@@ -199,16 +199,7 @@ def campaign_settlement_rows(*, actor: Any, campaign: Campaign) -> list[StoreSet
             status=SettlementStatus.SUPERSEDED
         )
     }
-    totals = {
-        store_id: (n, s or 0)
-        for store_id, n, s in Redemption.objects.filter(
-            voucher__campaign=campaign, reversed_at__isnull=True
-        )
-        .order_by()
-        .values_list("store_id")
-        .annotate(n=Count("id"), s=Sum("subsidy_fen"))
-        .values_list("store_id", "n", "s")
-    }
+    totals = selectors.campaign_store_totals(campaign=campaign)
     return [
         StoreSettlementRow(
             store=store,

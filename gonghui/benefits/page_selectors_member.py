@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from gonghui.benefits import hot
+from gonghui.benefits import hot, selectors
 from gonghui.benefits.models import (
     Campaign,
     CampaignStatus,
@@ -435,16 +435,7 @@ def clerk_settlement_campaigns(*, clerk: MerchantClerk) -> list[ClerkSettlementC
                 status=SettlementStatus.SUPERSEDED
             )
         }
-        totals = {
-            store_id: (n, s or 0)
-            for store_id, n, s in Redemption.objects.filter(
-                voucher__campaign=campaign, reversed_at__isnull=True
-            )
-            .order_by()
-            .values_list("store_id")
-            .annotate(n=Count("id"), s=Sum("subsidy_fen"))
-            .values_list("store_id", "n", "s")
-        }
+        totals = selectors.campaign_store_totals(campaign=campaign)
         rows = []
         for store in campaign.stores.filter(merchant_id=clerk.merchant_id).order_by("name"):
             settlement = live.get(store.pk)

@@ -95,6 +95,21 @@ def settlement_list(*, actor: Any, campaign: Campaign | None = None) -> QuerySet
     return qs.filter(campaign=campaign) if campaign is not None else qs
 
 
+def campaign_store_totals(*, campaign: Campaign) -> dict[int, tuple[int, int]]:
+    """Live redemptions of ``campaign`` per store: {store id: (count, subsidy in fen)}, reversals
+    left out (what settlement compares and pays). The caller has the campaign in scope."""
+    return {
+        store_id: (n, s or 0)
+        for store_id, n, s in Redemption.objects.filter(
+            voucher__campaign=campaign, reversed_at__isnull=True
+        )
+        .order_by()
+        .values_list("store_id")
+        .annotate(n=Count("id"), s=Sum("subsidy_fen"))
+        .values_list("store_id", "n", "s")
+    }
+
+
 # members
 
 
