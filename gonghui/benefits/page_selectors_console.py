@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from gonghui.accounts.scoping import scoped
 from gonghui.benefits import selectors
@@ -155,7 +155,7 @@ def campaign_history(*, actor: Any, campaign: Campaign) -> list[HistoryRow]:
             at=h.at,
             old=h.old,
             new=h.new,
-            by=gettext("System")
+            by=pgettext("who moved a campaign", "System")
             if h.actor_id is None and h.actor_label == SYSTEM_ACTOR
             else h.actor_label,
             reason=_history_reason(h),

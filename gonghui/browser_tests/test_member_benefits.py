@@ -387,6 +387,38 @@ def test_twice_the_text_size_still_fits_a_small_phone(
         )
 
 
+def test_the_phones_own_text_size_is_honoured(
+    live_server: Any, small_phone: Any, make_campaign: Any, carded: Any
+) -> None:
+    """A browser set to twice the default text size (32 px where the default is 16): the pages'
+    text grows with it (fonts are in rem, not fixed pixels) and still fits a 320 px phone. With
+    ``font-size: 15px`` on the body the setting changed nothing."""
+    base = live_server.url
+    campaign = make_campaign()
+    member = carded()
+    page = _sign_in(small_phone, base, member)
+    body_size = "parseFloat(getComputedStyle(document.body).fontSize)"
+    page.goto(f"{base}/m/benefits/campaigns/{campaign.pk}/")
+    default = page.evaluate(body_size)
+    assert default == 15
+
+    cdp = small_phone.new_cdp_session(page)
+    cdp.send("Page.enable")
+    cdp.send("Page.setFontSizes", {"fontSizes": {"standard": 32, "fixed": 26}})
+    for path in ("/m/", "/m/benefits/", f"/m/benefits/campaigns/{campaign.pk}/", "/m/login/"):
+        page.goto(base + path)
+        assert page.evaluate(body_size) == 2 * default, path
+        inputs = page.evaluate(
+            "[...document.querySelectorAll('input:not([type=hidden])')]"
+            ".map(e => parseFloat(getComputedStyle(e).fontSize))"
+        )
+        assert all(size >= 32 for size in inputs), (path, inputs)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= SMALL["width"], (
+            f"{path} is {width}px wide: {page.evaluate(OFF_SCREEN, SMALL['width'])}"
+        )
+
+
 # --- tap targets ----------------------------------------------------------------------------------
 
 # The header's links and buttons and the pages' navigation (the two big tabs, the voucher tabs,

@@ -1120,7 +1120,7 @@ def test_detail_says_categories_and_history_in_words(
     assert f"{zh('Migrant worker')}、{zh('New-form worker')}" in body
     assert "migrant_worker" not in body and "new_form_worker" not in body
     history = body.split('id="history"')[1]
-    assert zh("System") in history
+    assert "<td>系统</td>" in history  # who moved it (not the theme switch's 跟随系统)
     assert zh("The release time came.") in history
     assert zh("The redemption window ended.") in history
     for english in ("system", "release time", "window ended", "release_time", "window_ended"):

@@ -81,6 +81,37 @@ def test_the_catalogue_holds_only_strings_unfold_uses(found, catalogue):
     assert not unused, f"unfold no longer uses these ({REFRESH}): {unused}"
 
 
+PROJECT_PO = Path(gonghui.__file__).resolve().parent / "locale/zh_Hans/LC_MESSAGES/django.po"
+# The project's catalogue comes first in LOCALE_PATHS, so where it holds one of unfold's strings
+# its translation is the one the registry shows. These differ in wording only, not in meaning.
+SHADOWS_AGREEING = {"From": "从", "To": "至", "Summary": "概览"}
+
+
+def test_the_project_catalogue_does_not_change_what_unfold_strings_mean(catalogue):
+    """A project string that is also one of unfold's (same context and text) replaces unfold's
+    translation in the registry: "System" as who moved a campaign (系统) turned unfold's theme
+    switch into 系统 where it means "follow the system" (跟随系统). Such a project string takes a
+    context (pgettext) unless the two translations mean the same."""
+    ours = {(e.msgctxt, e.msgid): e.msgstr.get(0, "") for e in read_po(PROJECT_PO)[1]}
+    shadowed = {
+        e.msgid: (ours[(e.msgctxt, e.msgid)], e.msgstr.get(0, ""))
+        for e in catalogue
+        if (e.msgctxt, e.msgid) in ours and ours[(e.msgctxt, e.msgid)] != e.msgstr.get(0, "")
+    }
+    unexpected = {
+        msgid: pair for msgid, pair in shadowed.items() if SHADOWS_AGREEING.get(msgid) != pair[1]
+    }
+    assert not unexpected, f"project translations replacing unfold's (ours, unfold's): {unexpected}"
+
+
+def test_the_theme_switch_follows_the_system_in_chinese():
+    from django.utils import translation
+
+    theme_word = "System"  # a variable, so makemessages does not take it for a project string
+    with translation.override("zh-hans"):
+        assert translation.gettext(theme_word) == "跟随系统"
+
+
 def test_unfold_scripts_are_translated_by_the_admin_script_catalogue():
     with (ADMIN_LOCALE / "zh_Hans/LC_MESSAGES/djangojs.mo").open("rb") as fh:
         djangojs = gettext.GNUTranslations(fh)
