@@ -313,7 +313,7 @@ GONGHUI_SCAN_UNKNOWN_WINDOW_SECONDS = env_int("GONGHUI_SCAN_UNKNOWN_WINDOW_SECON
 # Grab rate limits: requests per window per member and per client address.
 GONGHUI_GRAB_RATE_WINDOW_SECONDS = env_int("GONGHUI_GRAB_RATE_WINDOW_SECONDS", 10)
 GONGHUI_GRAB_RATE_PER_MEMBER = env_int("GONGHUI_GRAB_RATE_PER_MEMBER", 10)
-GONGHUI_GRAB_RATE_PER_ADDRESS = env_int("GONGHUI_GRAB_RATE_PER_ADDRESS", 600)
+GONGHUI_GRAB_RATE_PER_ADDRESS = env_int("GONGHUI_GRAB_RATE_PER_ADDRESS", 3000)
 # Redis fast path in front of the grab (only with REDIS_URL; the database stays authoritative).
 GONGHUI_GRAB_FASTPATH = env_bool("GONGHUI_GRAB_FASTPATH", bool(REDIS_URL))
 # Sessions: database by default; "django.contrib.sessions.backends.cache" with Redis, or
