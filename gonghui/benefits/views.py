@@ -76,16 +76,16 @@ def page_language(header: str) -> str:
 
 
 def _in_page_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A ticket grab answers in the language of the page that sent it.
+    """A ticket grab or a ticket scan answers in the language of the page that sent it.
 
     The page's fetch carries no cookies (on purpose: no session to load per tap), so not the
     language cookie either, and the middleware answers in the default language; the script names
-    the page's language in ``Accept-Language`` instead. A grab with the session keeps the
+    the page's language in ``Accept-Language`` instead. A grab or scan with the session keeps the
     cookie's language (a browser's own Accept-Language never overrides the platform default)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.headers.get("X-Grab-Ticket"):
+        if not (request.headers.get("X-Grab-Ticket") or request.headers.get("X-Scan-Ticket")):
             return view(request, *args, **kwargs)
         language = page_language(request.headers.get("Accept-Language", ""))
         if language == translation.get_language():
@@ -139,6 +139,7 @@ def grab(request: HttpRequest, pk: int) -> JsonResponse:
 
 @csrf_exempt  # CSRF only matters for cookie sessions, and then the token is checked below
 @require_POST
+@_in_page_language
 def redeem(request: HttpRequest) -> JsonResponse:
     """A merchant clerk's scan: ``code``, ``store``, ``receipt_no``, ``amount_fen`` (form fields).
 

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core import signing
 from django.db import connection
 from django.db.models import Q
@@ -314,6 +315,33 @@ def test_the_merchant_page_hands_out_a_working_ticket(shop, voucher, login):
     assert 'data-scan-url="/benefits/redeem"' in html
     r = ticket_client(shop.clerk, ticket).post(SCAN, scan(voucher, shop.store))
     assert r.status_code == 201
+
+
+def test_a_ticket_scan_answers_in_the_pages_language(shop, voucher, login):
+    """The page's fetch sends no cookies, so not the language cookie: a clerk on an English page
+    got every answer in Chinese. The page names its language; the answer follows it."""
+    client = login(shop.clerk.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = client.get("/merchant/").content.decode()
+    assert '<html lang="en">' in html
+    assert '"Accept-Language":document.documentElement.lang' in html
+    door = ticket_client(shop.clerk)
+    r = door.post(SCAN, scan(voucher, shop.other_store), HTTP_ACCEPT_LANGUAGE="en")
+    assert r.status_code == 400 and r.json()["code"] == "wrong_store"
+    assert r.json()["message"] == "This voucher cannot be used at this store."
+    assert r["Content-Language"] == "en"
+    r = door.post(SCAN, scan(voucher, shop.store), HTTP_ACCEPT_LANGUAGE="en")
+    assert r.status_code == 201, r.content
+    assert r.json()["message"].startswith("Redeemed: ")
+    assert r["Content-Language"] == "en"
+    # Without the page naming its language (or naming one the platform lacks): the default.
+    r = door.post(SCAN, scan(voucher, shop.store, receipt_no="XH-2"), HTTP_ACCEPT_LANGUAGE="fr")
+    assert r.json()["code"] == "already_used" and r["Content-Language"] == "zh-hans"
+    # A bad ticket, refused by the middleware after the view, speaks the page's language too.
+    r = ticket_client(shop.clerk, "x").post(
+        SCAN, scan(voucher, shop.store), HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert r.status_code == 401 and r["Content-Language"] == "en"
 
 
 # ---------------------------------------------------------------------------------------------
