@@ -101,7 +101,12 @@ def _run(script: str, campaign: Campaign, member_id: int, *, r: redis.Redis) -> 
 
 
 def grab(*, campaign: Campaign, member: Member, request_key: str) -> Any:
-    from gonghui.benefits.services import GrabOutcome, _sold_out, grab_in_database
+    from gonghui.benefits.services import (
+        GrabOutcome,
+        _sold_out,
+        campaign_mark_sold_out,
+        grab_in_database,
+    )
 
     r = client()
     try:
@@ -115,7 +120,7 @@ def grab(*, campaign: Campaign, member: Member, request_key: str) -> Any:
         log.warning("grab fast path unavailable; answering from the database", exc_info=True)
         return grab_in_database(campaign=campaign, member=member, request_key=request_key)
     if taken == 0:
-        hot.mark_sold_out(hot.campaign_key(campaign))
+        campaign_mark_sold_out(campaign=campaign)
         return _sold_out()
     if taken < 0:
         # At the limit according to Redis (or state still missing): the database answers.
