@@ -1290,6 +1290,13 @@ def campaign_mark_sold_out(*, campaign: Campaign) -> None:
     hot.mark_sold_out(hot.campaign_key(campaign), winners=winners)
 
 
+def campaign_has_stock(*, campaign: Campaign) -> bool:
+    """Whether the database, as committed, still has a voucher of the open campaign to give."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STOCK_LEFT_SQL, [campaign.pk, CampaignStatus.OPEN])
+        return cursor.fetchone() is not None
+
+
 def grab_in_database(*, campaign: Campaign, member: Member, request_key: str) -> GrabResult:
     """The authoritative grab: voucher insert and guarded decrement in one transaction.
 

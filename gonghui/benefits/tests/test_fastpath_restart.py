@@ -31,9 +31,9 @@ from django.db.models import Count
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from gonghui.benefits import fastpath
+from gonghui.benefits import fastpath, hot
 from gonghui.benefits.models import Campaign, Voucher
-from gonghui.benefits.services import GrabOutcome, grab_ticket_issue
+from gonghui.benefits.services import GrabOutcome, grab_ticket_issue, voucher_grab
 from gonghui.benefits.testing import bulk_members
 from gonghui.members.models import Member
 
@@ -325,3 +325,28 @@ def test_redis_restarted_from_a_stale_snapshot_the_database_decides(
     assert seen["loaded"] == 1 and seen["saved"] > seen["database"]
     _assert_consistent(campaign, answers, members=members, server=redis_server)
     _ask_again(campaign, answers)
+
+
+@pytest.mark.django_db
+def test_a_claim_redis_never_got_back_does_not_end_the_campaign(
+    redis_server, make_campaign, carded
+):
+    """Two grabs took their claim from Redis and died before the database (a process killed, a
+    reply lost): Redis counts 0 left while the database has 2. The next grabs still get them, and
+    Redis counts again from the database."""
+    c = make_campaign(quota=2)
+    stock, holders, ready = fastpath.keys(c)
+    fastpath.rebuild(c)
+    r = redis_server.client()
+    for member_id in (999998, 999999):
+        r.eval(fastpath.GRAB_LUA, 3, stock, holders, ready, member_id, 1)
+    assert int(r.get(stock)) == 0
+    first, second = carded(), carded()
+    assert voucher_grab(campaign=c, member=first).outcome == GrabOutcome.WON
+    assert int(r.get(stock)) == 1 and not r.hexists(holders, "999999")  # rebuilt
+    assert voucher_grab(campaign=c, member=second).outcome == GrabOutcome.WON
+    hot.reset_local()  # another process: Redis's word, then the database's
+    assert voucher_grab(campaign=c, member=carded()).outcome == GrabOutcome.SOLD_OUT
+    assert voucher_grab(campaign=c, member=first).outcome == GrabOutcome.ALREADY
+    c.refresh_from_db()
+    assert c.remaining == 0 and Voucher.objects.filter(campaign=c).count() == 2
