@@ -1246,8 +1246,10 @@ def voucher_grab(
                 return _won(voucher, already=True)
         elif not sure:
             # The shared cache lost its winner markers (Redis restarted) or cannot be asked:
-            # a winner who asks again must still get the voucher, not "sold out".
+            # a winner who asks again must still get the voucher, not "sold out". Writing the
+            # markers and the flag again spares the next answers this query.
             existing = _existing_voucher(campaign, member_id, request_key)
+            campaign_mark_sold_out(campaign=campaign)
             if existing is not None:
                 return _won(existing, already=True)
         return _sold_out()

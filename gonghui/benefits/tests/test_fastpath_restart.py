@@ -350,3 +350,26 @@ def test_a_claim_redis_never_got_back_does_not_end_the_campaign(
     assert voucher_grab(campaign=c, member=first).outcome == GrabOutcome.ALREADY
     c.refresh_from_db()
     assert c.remaining == 0 and Voucher.objects.filter(campaign=c).count() == 2
+
+
+@pytest.mark.django_db
+def test_after_a_restart_past_the_sell_out_winners_still_get_their_vouchers(
+    redis_server, make_campaign, carded, django_assert_num_queries
+):
+    """Redis restarts after the sell-out: this process still knows "sold out", the winner
+    markers are gone. The winner asking again is told the voucher (the database is asked while
+    the shared flag is missing); the flag and markers are then written again, and the crowd's
+    "sold out" costs no query again."""
+    c = make_campaign(quota=1)
+    winner, late = carded(), carded()
+    won = voucher_grab(campaign=c, member=winner, request_key="w")
+    assert won.outcome == GrabOutcome.WON
+    assert voucher_grab(campaign=c, member=late).outcome == GrabOutcome.SOLD_OUT
+    redis_server.kill()
+    redis_server.start()
+    again = voucher_grab(campaign=c, member=winner.pk, request_key="w")
+    assert again.outcome == GrabOutcome.ALREADY and again.voucher.pk == won.voucher.pk
+    with django_assert_num_queries(0):
+        assert voucher_grab(campaign=c, member=late.pk).outcome == GrabOutcome.SOLD_OUT
+    with django_assert_num_queries(1):  # the voucher named by the marker
+        assert voucher_grab(campaign=c, member=winner.pk).voucher.pk == won.voucher.pk
