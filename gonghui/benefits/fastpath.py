@@ -6,6 +6,9 @@ have one) without touching the database. If Redis loses its state (restart, flus
 finds the ``ready`` key missing and rebuilds stock and holders from the database (``rebuild``);
 ``reconcile`` does the same on demand (e.g. from ``benefits_tick``). Because the database decides,
 a stale Redis can at worst send a request on to the database, never create a voucher too many.
+Redis's count can also be too low (a claim it gave out and never got back), and "sold out" is
+remembered for good (``hot``): so Redis's "none left" is checked against the database (one
+query, until the process knows it is sold out) before anything says "sold out".
 
 The keys expire (``KEY_TTL``), so a finished campaign leaves nothing behind in Redis. The
 ``ready`` key goes an hour before stock and holders: a live campaign's next grab then finds it
@@ -96,27 +99,48 @@ def rebuild(campaign: Campaign, *, r: redis.Redis | None = None) -> None:
 reconcile = rebuild
 
 
+def _rebuild_once(campaign: Campaign, *, r: redis.Redis) -> None:
+    """Rebuild, unless another grab is at it (for up to ten seconds)."""
+    if r.set(f"{keys(campaign)[2]}:lock", 1, nx=True, ex=10):
+        rebuild(campaign, r=r)
+
+
 def _run(script: str, campaign: Campaign, member_id: int, *, r: redis.Redis) -> int:
     return int(r.eval(script, 3, *keys(campaign), member_id, campaign.per_member_limit))  # type: ignore[arg-type]
 
 
 def grab(*, campaign: Campaign, member: Member, request_key: str) -> Any:
-    from gonghui.benefits.services import GrabOutcome, _sold_out, grab_in_database
+    from gonghui.benefits.services import (
+        GrabOutcome,
+        _sold_out,
+        campaign_has_stock,
+        campaign_mark_sold_out,
+        grab_in_database,
+    )
 
     r = client()
     try:
         taken = _run(GRAB_LUA, campaign, member.pk, r=r)
         if taken == -2:
-            lock = r.set(f"{keys(campaign)[2]}:lock", 1, nx=True, ex=10)
-            if lock:
-                rebuild(campaign, r=r)
+            _rebuild_once(campaign, r=r)
             taken = _run(GRAB_LUA, campaign, member.pk, r=r)
     except redis.RedisError:
         log.warning("grab fast path unavailable; answering from the database", exc_info=True)
         return grab_in_database(campaign=campaign, member=member, request_key=request_key)
     if taken == 0:
-        hot.mark_sold_out(hot.campaign_key(campaign))
-        return _sold_out()
+        # Redis's count can be too low: a claim it gave out and never got back (a process that
+        # died before the database, a reply lost on the way) stays taken until ``reconcile``.
+        # "Sold out" is remembered for good, so only the database may say it.
+        if not campaign_has_stock(campaign=campaign):
+            campaign_mark_sold_out(campaign=campaign)
+            return _sold_out()
+        result = grab_in_database(campaign=campaign, member=member, request_key=request_key)
+        if result.outcome == GrabOutcome.WON:
+            try:
+                _rebuild_once(campaign, r=r)  # Redis was short: count again from the database
+            except redis.RedisError:
+                log.warning("could not rebuild the grab fast path", exc_info=True)
+        return result
     if taken < 0:
         # At the limit according to Redis (or state still missing): the database answers.
         return grab_in_database(campaign=campaign, member=member, request_key=request_key)

@@ -3,13 +3,20 @@
 Sold out is monotonic (stock is never given back), so a process-local flag can never be wrong once
 set; the shared cache (Redis with REDIS_URL) spreads it to the other processes. Without Redis the
 counters live in this process (a per-process limit; the database cache would cost a query each).
+
+Redis only makes the hot paths faster: while it is down (a restart, a network fault) each of these
+answers from this process alone, as without Redis, and the grab goes on against the database. An
+error here must never become the member's answer, least of all after a voucher was committed.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
@@ -17,6 +24,7 @@ from django.core.cache.backends.locmem import LocMemCache
 
 from gonghui.core.ratelimit import window_count
 
+log = logging.getLogger(__name__)
 _local_sold_out: set[str] = set()
 _local_scan_paused: dict[int, float] = {}  # clerk id -> monotonic time the pause ends
 _local_cache = LocMemCache("gonghui-benefits-hot", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
@@ -35,49 +43,126 @@ def campaign_key(campaign: Any) -> str:
     return f"{campaign.pk}-{stamp}"
 
 
+def _redis_down(what: str, error: redis.RedisError) -> None:
+    log.warning("Redis unavailable for the %s (%s); answering from this process", what, error)
+
+
+MARK_TTL = 7 * 86400  # seconds: the sold-out flag and the winner markers
+
+
+def _flag(key: str) -> str:
+    return f"benefits:soldout:{key}"
+
+
+def _marker(key: str, member_id: int) -> str:
+    return f"benefits:won:{key}:{member_id}"
+
+
 def sold_out(key: str) -> bool:
     if key in _local_sold_out:
         return True
-    if shared_cache().get(f"benefits:soldout:{key}"):
+    try:
+        flagged = shared_cache().get(_flag(key))
+    except redis.RedisError as error:
+        _redis_down("sold-out flag", error)
+        return False  # the database answers, as it did before any flag was set
+    if flagged:
         _local_sold_out.add(key)
         return True
     return False
 
 
-def mark_sold_out(key: str) -> None:
+def mark_sold_out(
+    key: str, *, winners: Callable[[], Iterable[tuple[int, int]]] | None = None
+) -> None:
+    """Remember that the campaign is sold out, here and in the shared cache.
+
+    The shared flag also tells every process that a member without a winner marker holds no
+    voucher (``known_winner``). Markers are lost with the cache (a Redis restart) or never
+    written (a winner while Redis was down), so before it sets the flag the first caller writes
+    the marker of every winner so far (``winners``: (member id, voucher id) pairs, read from the
+    database). That is once per campaign for as long as the cache keeps the flag."""
     _local_sold_out.add(key)
-    shared_cache().set(f"benefits:soldout:{key}", 1, timeout=7 * 86400)
+    cache = shared_cache()
+    try:
+        if cache.get(_flag(key)):
+            return
+        batch: dict[str, int] = {}
+        for member_id, voucher_id in winners() if winners is not None else ():
+            batch[_marker(key, member_id)] = voucher_id
+            if len(batch) >= 1000:
+                cache.set_many(batch, timeout=MARK_TTL)
+                batch = {}
+        if batch:
+            cache.set_many(batch, timeout=MARK_TTL)
+        cache.set(_flag(key), 1, timeout=MARK_TTL)
+    except redis.RedisError as error:
+        _redis_down("sold-out flag", error)
 
 
 def mark_winner(key: str, member_id: int, voucher_id: int) -> None:
-    shared_cache().set(f"benefits:won:{key}:{member_id}", voucher_id, timeout=7 * 86400)
+    # Runs once the voucher is committed: failing here would tell a winner "error". A pooled
+    # connection to a Redis that restarted fails once; the second try opens a new one.
+    for attempt in (1, 2):
+        try:
+            shared_cache().set(_marker(key, member_id), voucher_id, timeout=MARK_TTL)
+            return
+        except redis.RedisError as error:
+            if attempt == 2:
+                _redis_down("winner marker", error)
 
 
-def known_winner(key: str, member_id: int) -> int | None:
-    value = shared_cache().get(f"benefits:won:{key}:{member_id}")
-    return int(value) if value else None
+def known_winner(key: str, member_id: int) -> tuple[int | None, bool]:
+    """The voucher the member won, from the marker, and whether the cache can be believed
+    when it has no marker: only while it holds the sold-out flag (``mark_sold_out`` wrote every
+    marker before it). Without the flag (the cache lost it, or is down) ask the database."""
+    try:
+        found = shared_cache().get_many([_flag(key), _marker(key, member_id)])
+    except redis.RedisError as error:
+        _redis_down("winner marker", error)
+        return None, False
+    voucher_id = found.get(_marker(key, member_id))
+    if voucher_id:
+        return int(voucher_id), True
+    return None, bool(found.get(_flag(key)))
 
 
 def hit_all(buckets: dict[str, int], *, window: int) -> bool:
     """Count one request in each bucket (name -> limit); False when any is over its limit.
 
-    With Redis: one pipelined round trip for all buckets (SET NX EX then INCR per bucket)."""
-    if not settings.REDIS_URL:
-        return all([hit(name, limit=limit, window=window) for name, limit in buckets.items()])
-    from gonghui.benefits.fastpath import client
+    With Redis: one pipelined round trip for all buckets (SET NX EX then INCR per bucket). While
+    Redis is down the buckets are counted in this process, as without Redis."""
+    if settings.REDIS_URL:
+        from gonghui.benefits.fastpath import client
 
-    pipe = client().pipeline(transaction=False)
-    for name in buckets:
-        key = f"gonghui:benefits:rate:{name}"
-        pipe.set(key, 0, ex=window, nx=True)
-        pipe.incr(key)
-    counts = pipe.execute()[1::2]
-    return all(int(n) <= limit for n, limit in zip(counts, buckets.values(), strict=True))
+        pipe = client().pipeline(transaction=False)
+        for name in buckets:
+            key = f"gonghui:benefits:rate:{name}"
+            pipe.set(key, 0, ex=window, nx=True)
+            pipe.incr(key)
+        try:
+            counts = pipe.execute()[1::2]
+        except redis.RedisError as error:
+            _redis_down("rate limit", error)
+        else:
+            return all(int(n) <= limit for n, limit in zip(counts, buckets.values(), strict=True))
+    return all(
+        [_count(_local_cache, name, window=window) <= limit for name, limit in buckets.items()]
+    )
+
+
+def _count(cache: BaseCache, bucket: str, *, window: int) -> float:
+    return window_count(cache, f"benefits:rate:{bucket}", window=window)
 
 
 def hit(bucket: str, *, limit: int, window: int) -> bool:
-    """Count one request in ``bucket``'s fixed window; False when over ``limit``."""
-    return window_count(shared_cache(), f"benefits:rate:{bucket}", window=window) <= limit
+    """Count one request in ``bucket``'s fixed window; False when over ``limit``. While Redis is
+    down the bucket is counted in this process."""
+    try:
+        return _count(shared_cache(), bucket, window=window) <= limit
+    except redis.RedisError as error:
+        _redis_down("rate limit", error)
+        return _count(_local_cache, bucket, window=window) <= limit
 
 
 def scan_paused(clerk_id: int) -> bool:

@@ -13,7 +13,7 @@ import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
@@ -1239,11 +1239,19 @@ def voucher_grab(
     key = hot.campaign_key(campaign)
     member_id = member if isinstance(member, int) else member.pk
     if hot.sold_out(key):
-        voucher_id = hot.known_winner(key, member_id)
+        voucher_id, sure = hot.known_winner(key, member_id)
         if voucher_id is not None:
             voucher = Voucher.objects.filter(pk=voucher_id).first()
             if voucher is not None:
                 return _won(voucher, already=True)
+        elif not sure:
+            # The shared cache lost its winner markers (Redis restarted) or cannot be asked:
+            # a winner who asks again must still get the voucher, not "sold out". Writing the
+            # markers and the flag again spares the next answers this query.
+            existing = _existing_voucher(campaign, member_id, request_key)
+            campaign_mark_sold_out(campaign=campaign)
+            if existing is not None:
+                return _won(existing, already=True)
         return _sold_out()
     if isinstance(member, int):
         # Only now, past the sold-out answer, is the member row worth a query.
@@ -1271,6 +1279,24 @@ def voucher_grab(
 
         return fastpath.grab(campaign=campaign, member=member, request_key=request_key)
     return grab_in_database(campaign=campaign, member=member, request_key=request_key)
+
+
+def campaign_mark_sold_out(*, campaign: Campaign) -> None:
+    """Once the database has said "sold out": remember it (``hot``), with every winner so far,
+    so that a winner who asks again is still answered with the voucher."""
+
+    def winners() -> Iterator[tuple[int, int]]:
+        rows = Voucher.objects.filter(campaign_id=campaign.pk).order_by("pk")
+        return rows.values_list("member_id", "pk").iterator(chunk_size=2000)
+
+    hot.mark_sold_out(hot.campaign_key(campaign), winners=winners)
+
+
+def campaign_has_stock(*, campaign: Campaign) -> bool:
+    """Whether the database, as committed, still has a voucher of the open campaign to give."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STOCK_LEFT_SQL, [campaign.pk, CampaignStatus.OPEN])
+        return cursor.fetchone() is not None
 
 
 def grab_in_database(*, campaign: Campaign, member: Member, request_key: str) -> GrabResult:
@@ -1317,7 +1343,7 @@ def grab_in_database(*, campaign: Campaign, member: Member, request_key: str) ->
                 if left is None:
                     raise _SoldOutSignal
         except _SoldOutSignal:
-            hot.mark_sold_out(key)
+            campaign_mark_sold_out(campaign=campaign)
             return _sold_out()
         except _LimitSignal:
             return GrabResult(
