@@ -177,12 +177,20 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Seconds to connect to Redis or wait for its answer (the cache and the grab fast path).
+REDIS_TIMEOUT_SECONDS = 2
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "gonghui",
+            # A Redis that stops answering must not hold a grab: give up as the fast path's own
+            # client does (benefits.fastpath), and the hot paths answer without it.
+            "OPTIONS": {
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+            },
         }
     }
 else:
