@@ -778,3 +778,20 @@ def test_the_list_filters_by_day_and_adds_up_the_shift(world, shop, login, make_
     with translation.override("zh-hans"):
         body = rival.get(RECENT, {"day": "2026-04-24"}).content.decode()
     assert 'data-redemption="' not in body and "已核销 0 张券" in body
+
+
+@pytest.mark.parametrize("path", [REDEEM, RECENT, "/merchant/settlement/"])
+def test_a_clerk_switches_language_from_any_merchant_page(world, shop, login, path):
+    """The merchant pages had no language switch (only the sign-in page did): a clerk signed in
+    in Chinese could not read the till in English without signing out."""
+    client = login(shop.clerk.user)
+    page = client.get(path).content.decode()
+    assert '<html lang="zh-hans">' in page
+    switch = re.search(r'<footer class="m-lang">.*?</footer>', page, re.S)
+    assert switch is not None and 'value="en"' in switch.group(0)
+    assert f'name="next" value="{path}"' in switch.group(0)
+    r = client.post("/i18n/setlang/", {"language": "en", "next": path})
+    assert r.status_code == 302 and r["Location"] == path
+    page = client.get(path).content.decode()
+    assert '<html lang="en">' in page and 'value="zh-hans"' in page
+    assert "Sign out" in page
