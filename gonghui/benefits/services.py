@@ -410,6 +410,10 @@ def limit_over_quota_message(quota: int) -> str:
     }
 
 
+def lottery_limit_message() -> str:
+    return _("A lottery gives each winner one voucher: vouchers per member must be 1.")
+
+
 def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
     unknown = set(data) - CAMPAIGN_FIELDS
     if unknown:
@@ -474,6 +478,12 @@ def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
         # A promise the stock cannot keep: nobody could ever hold that many.
         raise ApplicationError(
             limit_over_quota_message(quota), code="limit_over_quota", field="per_member_limit"
+        )
+    if distribution == Distribution.LOTTERY and limit != 1:
+        # The draw gives each winner one voucher (one entry per member): a higher limit would
+        # promise members vouchers no draw hands out.
+        raise ApplicationError(
+            lottery_limit_message(), code="lottery_limit", field="per_member_limit"
         )
     out["per_member_limit"] = limit
     eligible_org = data.get("eligible_org")

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -473,6 +474,23 @@ def test_create_campaign_accepts_the_plausible_edges(world: Any, shop: Any, logi
     )
     assert response.status_code == 302, text(response)[:2000]
     assert Campaign.objects.count() == 2
+
+
+@pytest.mark.parametrize("limit", ["2", "２", "20"])
+def test_a_lottery_with_more_than_one_voucher_per_member_is_refused_beside_the_field(
+    world: Any, shop: Any, login: Any, limit: str
+) -> None:
+    client = login(world.jiefang_officer)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = client.post(
+        reverse("benefits_console:new"),
+        campaign_post(shop, world, quota="50", per_member_limit=limit, **_lottery(3, 3)),
+    )
+    assert response.status_code == 400
+    assert "A lottery gives each winner one voucher: vouchers per member must be 1." in (
+        _field_block(text(response), "per_member_limit")
+    )
+    assert Campaign.objects.count() == 0
 
 
 def _field_block(body: str, name: str) -> str:

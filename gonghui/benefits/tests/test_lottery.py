@@ -4,12 +4,13 @@ import datetime as dt
 import hashlib
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from gonghui.benefits.models import Registration, Voucher
+from gonghui.benefits.models import Campaign, Registration, Voucher
 from gonghui.benefits.selectors import lottery_public_entries
 from gonghui.benefits.services import (
     campaign_schedule,
+    campaign_update,
     lottery_commit_seed,
     lottery_draw,
     lottery_register,
@@ -149,3 +150,32 @@ def test_a_draws_codes_never_clash(make_campaign, carded):
     codes = new_voucher_codes(3, draw=lambda: next(drawn))
     assert sorted(codes) == ["A" * 22, "B" * 22, "C" * 22]
     assert len(set(new_voucher_codes(1200))) == 1200  # the real codes, more than one query batch
+
+
+@pytest.mark.parametrize("limit", [2, 3])
+def test_a_lottery_gives_one_voucher_per_winner_so_its_limit_is_one(world, make_campaign, limit):
+    """The draw gives each winner one voucher; a lottery "up to 3 per member" would promise the
+    member page's reader vouchers nobody hands out. Refused on create and on edit."""
+    now = timezone.now()
+    closes = now + dt.timedelta(hours=1)
+    with translation.override("en"), pytest.raises(ApplicationError) as exc:
+        make_campaign(
+            status="draft",
+            distribution="lottery",
+            quota=5,
+            per_member_limit=limit,
+            registration_closes_at=closes,
+        )
+    assert (exc.value.code, exc.value.field) == ("lottery_limit", "per_member_limit")
+    assert str(exc.value.message) == (
+        "A lottery gives each winner one voucher: vouchers per member must be 1."
+    )
+    assert not Campaign.objects.filter(distribution="lottery").exists()
+    draft = make_campaign(
+        status="draft", distribution="lottery", quota=5, registration_closes_at=closes
+    )
+    with pytest.raises(ApplicationError) as exc:
+        campaign_update(campaign=draft, actor=world.jiefang_officer, per_member_limit=limit)
+    assert exc.value.code == "lottery_limit"
+    draft.refresh_from_db()
+    assert draft.per_member_limit == 1
