@@ -1472,6 +1472,23 @@ def lottery_commit_seed(*, campaign: Campaign, actor: Any, seed: str | None = No
     return seed
 
 
+def _lottery_entry_open(campaign_id: int) -> bool:
+    """Whether the draw has yet to run, read under a lock the draw's ``FOR UPDATE`` waits for.
+
+    Until this transaction commits the draw cannot lock the campaign, so it will count the entry
+    written here; a draw that holds the lock already is waited for, and its ``drawn_at`` seen.
+    The foreign key's own check does not serve: Django's are deferred to the commit. (SQLite
+    has one writer at a time: the plain read is enough.)"""
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    table = connection.ops.quote_name(Campaign._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE id = %s AND drawn_at IS NULL AND status = %s{lock}",  # noqa: S608
+            [campaign_id, CampaignStatus.OPEN.value],
+        )
+        return cursor.fetchone() is not None
+
+
 def lottery_register(
     *, campaign: Campaign, member: Member, now: dt.datetime | None = None
 ) -> Registration:
@@ -1492,6 +1509,10 @@ def lottery_register(
         return existing
     try:
         with transaction.atomic():
+            if not _lottery_entry_open(campaign.pk):
+                # The draw ran after this request read the campaign: an entry written now would
+                # be in the published list without having been in the draw.
+                raise ApplicationError(_("Registration has closed."), code="registration_closed")
             registration = Registration.objects.create(campaign=campaign, member=member)
             audit_record(
                 actor=member, action=AuditAction.CREATE, obj=registration, org=campaign.org

@@ -179,3 +179,24 @@ def test_a_lottery_gives_one_voucher_per_winner_so_its_limit_is_one(world, make_
     assert exc.value.code == "lottery_limit"
     draft.refresh_from_db()
     assert draft.per_member_limit == 1
+
+
+def test_an_entry_written_after_the_draw_is_refused(world, lottery, carded):
+    """The member's request read the campaign a moment before the close; the draw ran before its
+    entry was written. Written, that entry would be in the published list of registrations
+    without having been in the draw, and an outsider's re-run would disagree with the winners."""
+    lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer)
+    campaign_schedule(campaign=lottery, actor=world.jiefang_officer)
+    lottery_register(campaign=lottery, member=carded())
+    lottery.refresh_from_db()
+    read_before_the_draw = Campaign.objects.get(pk=lottery.pk)
+    closes = lottery.registration_closes_at
+    lottery_draw(campaign=lottery, actor=world.jiefang_officer, now=closes)
+    late = carded()
+    with pytest.raises(ApplicationError) as exc:
+        lottery_register(
+            campaign=read_before_the_draw, member=late, now=closes - dt.timedelta(seconds=1)
+        )
+    assert exc.value.code == "registration_closed"
+    assert not Registration.objects.filter(member=late).exists()
+    assert Registration.objects.filter(campaign=lottery, won__isnull=True).count() == 0
