@@ -474,12 +474,18 @@ class Registration(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     won = models.BooleanField(null=True)
+    # Why the draw passed this entry over (the eligibility code, e.g. "member_inactive"): its
+    # member was no longer eligible when the draw reached it. Empty for every other entry.
+    passed_over = models.CharField(max_length=30, blank=True, default="")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["campaign", "member"], name="registration_one_per_member"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(passed_over="") | Q(won=False), name="registration_passed_over_lost"
+            ),
         ]
 
     def __str__(self) -> str:

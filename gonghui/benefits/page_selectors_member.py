@@ -88,8 +88,8 @@ class CampaignListItem:
     @property
     def not_eligible(self) -> bool:
         """The member could act on the campaign but for who they are: say so on the list, not
-        only after the tap. What they already hold or entered keeps its own badge (the draw
-        does not ask again, and a voucher is theirs)."""
+        only after the tap. What they already hold or entered keeps its own badge (a voucher is
+        theirs; an entry is asked again by the draw, and the campaign page says so)."""
         return (
             not self.eligibility.ok
             and not self.held

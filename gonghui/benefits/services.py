@@ -1419,19 +1419,68 @@ def _lottery_rank_key(seed: str, campaign_id: int, registration_id: int) -> str:
 
 
 def lottery_verify(
-    *, seed: str, seed_hash: str, campaign_id: int, registration_ids: Iterable[int], quota: int
+    *,
+    seed: str,
+    seed_hash: str,
+    campaign_id: int,
+    registration_ids: Iterable[int],
+    quota: int,
+    passed_over: Iterable[int] = (),
 ) -> list[int]:
     """Re-run a draw: the winners are the ``quota`` registrations with the smallest
-    HMAC-SHA256(seed, "campaign_id:registration_id"). Anyone with the published seed, hash and
-    registration numbers gets the same list."""
+    HMAC-SHA256(seed, "campaign_id:registration_id"), passing over the ``passed_over`` ones (their
+    members were no longer eligible when the draw reached them). Anyone with the published seed,
+    hash and registration numbers gets the same list."""
     if not hmac.compare_digest(lottery_seed_hash(seed), seed_hash):
         raise ApplicationError(
             _("The seed does not match the published hash."), code="seed_mismatch"
         )
-    ranked = sorted(
+    skipped = set(passed_over)
+    return [
+        rid for rid in _lottery_ranked(seed, campaign_id, registration_ids) if rid not in skipped
+    ][:quota]
+
+
+def _lottery_ranked(seed: str, campaign_id: int, registration_ids: Iterable[int]) -> list[int]:
+    """Every registration in the draw's order (the smallest HMAC first)."""
+    return sorted(
         set(registration_ids), key=lambda rid: (_lottery_rank_key(seed, campaign_id, rid), rid)
     )
-    return ranked[:quota]
+
+
+def _lottery_pick(campaign: Campaign, ranked: list[int]) -> tuple[list[int], dict[int, str]]:
+    """Walk the ranking and take the first ``quota`` entries whose member is still eligible
+    (active, in the campaign's unions, of its categories, with an accepted card): one who left
+    the union or whose card was cancelled since registering would hold a voucher nobody can
+    honour, in place of someone who can. Returns the winners and, for each entry passed over on
+    the way, the reason's code; entries below the last winner are not looked at (they lost
+    anyway). Two queries per batch of as many entries as winners are still wanted."""
+    winners: list[int] = []
+    passed_over: dict[int, str] = {}
+    at = 0
+    while len(winners) < campaign.quota and at < len(ranked):
+        batch = ranked[at : at + campaign.quota - len(winners)]
+        at += len(batch)
+        entries = {
+            r.pk: r.member
+            for r in Registration.objects.filter(pk__in=batch).select_related("member__org")
+        }
+        cards = {
+            member_id: CardFacts(bool(is_member_card), bank_name or "")
+            for member_id, is_member_card, bank_name in MemberCard.objects.filter(
+                member_id__in=[m.pk for m in entries.values()], is_current=True
+            ).values_list("member_id", "is_member_card", "bank_name")
+        }
+        for rid in batch:
+            member = entries[rid]
+            eligibility = member_eligibility(
+                member=member, campaign=campaign, card=cards.get(member.pk)
+            )
+            if eligibility.ok:
+                winners.append(rid)
+            else:
+                passed_over[rid] = eligibility.code
+    return winners, passed_over
 
 
 @transaction.atomic
@@ -1524,7 +1573,8 @@ def lottery_register(
 
 @transaction.atomic
 def lottery_draw(*, campaign: Campaign, actor: Any, now: dt.datetime | None = None) -> list[int]:
-    """After registration closes: reveal the seed, rank, hand vouchers to the winners."""
+    """After registration closes: reveal the seed, rank, hand vouchers to the winners (passing
+    over entries whose member is no longer eligible, ``_lottery_pick``)."""
     require_manager(actor, campaign.org)
     now = now or timezone.now()
     if campaign.distribution != Distribution.LOTTERY:
@@ -1533,20 +1583,20 @@ def lottery_draw(*, campaign: Campaign, actor: Any, now: dt.datetime | None = No
         raise ApplicationError(_("The draw runs after registration closes."), code="draw_too_early")
     if not campaign.seed_hash:
         raise ApplicationError(_("No seed was committed."), code="seed_missing")
+    # A lottery nobody registered for may not have been opened yet, if the clock has not run.
+    _open_if_due(campaign, now)
     locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if locked.drawn_at is not None:
         raise ApplicationError(_("The draw has already run."), code="draw_done")
     if locked.status != CampaignStatus.OPEN:
         raise ApplicationError(_("This campaign is not open."), code="campaign_not_open")
     seed = crypto.decrypt(locked.seed_enc)
+    if not hmac.compare_digest(lottery_seed_hash(seed), locked.seed_hash):
+        raise ApplicationError(
+            _("The seed does not match the published hash."), code="seed_mismatch"
+        )
     reg_ids = list(Registration.objects.filter(campaign=locked).values_list("pk", flat=True))
-    winners = lottery_verify(
-        seed=seed,
-        seed_hash=locked.seed_hash,
-        campaign_id=locked.pk,
-        registration_ids=reg_ids,
-        quota=locked.quota,
-    )
+    winners, passed_over = _lottery_pick(locked, _lottery_ranked(seed, locked.pk, reg_ids))
     members = dict(Registration.objects.filter(pk__in=winners).values_list("pk", "member_id"))
     Voucher.objects.bulk_create(
         [
@@ -1563,6 +1613,10 @@ def lottery_draw(*, campaign: Campaign, actor: Any, now: dt.datetime | None = No
     )
     Registration.objects.filter(campaign=locked).update(won=False)
     Registration.objects.filter(pk__in=winners).update(won=True)
+    for code in set(passed_over.values()):
+        Registration.objects.filter(
+            pk__in=[rid for rid, why in passed_over.items() if why == code]
+        ).update(passed_over=code)
     Campaign.objects.filter(pk=locked.pk).update(drawn_at=now, seed=seed)
     _stock_reset(locked, handed_out=len(winners))
     audit_record(
@@ -1570,7 +1624,14 @@ def lottery_draw(*, campaign: Campaign, actor: Any, now: dt.datetime | None = No
         action=AuditAction.UPDATE,
         obj=locked,
         org=locked.org,
-        changes={"draw": {"registrations": len(reg_ids), "winners": len(winners), "seed": seed}},
+        changes={
+            "draw": {
+                "registrations": len(reg_ids),
+                "winners": len(winners),
+                "passed_over": len(passed_over),
+                "seed": seed,
+            }
+        },
     )
     campaign.refresh_from_db()
     return winners

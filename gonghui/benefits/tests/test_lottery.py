@@ -200,3 +200,102 @@ def test_an_entry_written_after_the_draw_is_refused(world, lottery, carded):
     assert exc.value.code == "registration_closed"
     assert not Registration.objects.filter(member=late).exists()
     assert Registration.objects.filter(campaign=lottery, won__isnull=True).count() == 0
+
+
+def test_an_entry_whose_member_is_no_longer_eligible_is_passed_over(world, lottery, carded):
+    """Between registering and the draw one member left the union, one changed to a card the
+    campaign does not take, one moved to another district's union. Drawn, each would hold a
+    voucher nobody can honour, in place of a member who can. The draw passes them over, the next
+    in the order wins, and the published numbers still re-run the draw; an ineligible entry
+    below the last winner is not looked at (it lost anyway)."""
+    from gonghui.benefits.tests.conftest import OTHER_BANK_CARD
+    from gonghui.members.services import member_card_set, member_leave, member_transfer
+
+    seed = "p" * 40
+    lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer, seed=seed)
+    campaign_schedule(campaign=lottery, actor=world.jiefang_officer)
+    lottery.refresh_from_db()
+    members = [carded() for _ in range(8)]
+    regs = {lottery_register(campaign=lottery, member=m).pk: m for m in members}
+    ranked = lottery_verify(
+        seed=seed,
+        seed_hash=lottery.seed_hash,
+        campaign_id=lottery.pk,
+        registration_ids=list(regs),
+        quota=len(regs),
+    )
+    first, second, third, last = regs[ranked[0]], regs[ranked[1]], regs[ranked[3]], regs[ranked[-1]]
+    today = timezone.localdate()
+    member_leave(actor=world.jiefang_officer, member=first, on=today, reason="离职")
+    member_card_set(actor=None, member=second, card_number=OTHER_BANK_CARD)
+    member_transfer(
+        actor=world.city_admin, member=third, to_org=world.zhongzhan_base, on=today, reason="调动"
+    )
+    member_leave(actor=world.jiefang_officer, member=last, on=today, reason="离职")
+
+    winners = lottery_draw(
+        campaign=lottery, actor=world.jiefang_officer, now=lottery.registration_closes_at
+    )
+
+    assert winners == [ranked[2], ranked[4], ranked[5]]
+    assert dict(
+        Registration.objects.filter(campaign=lottery)
+        .exclude(passed_over="")
+        .values_list("pk", "passed_over")
+    ) == {ranked[0]: "member_inactive", ranked[1]: "card_bank", ranked[3]: "org_outside"}
+    assert not Registration.objects.filter(pk=ranked[-1]).exclude(passed_over="").exists()
+    assert set(Registration.objects.filter(won=True).values_list("pk", flat=True)) == set(winners)
+    assert set(Voucher.objects.filter(campaign=lottery).values_list("member_id", flat=True)) == {
+        regs[r].pk for r in winners
+    }
+    lottery.refresh_from_db()
+    assert lottery.remaining == 0
+    # the re-run from what is published: numbers, the passed-over numbers, seed and hash
+    assert (
+        lottery_verify(
+            seed=lottery.seed,
+            seed_hash=lottery.seed_hash,
+            campaign_id=lottery.pk,
+            registration_ids=list(regs),
+            quota=lottery.quota,
+            passed_over=[ranked[0], ranked[1], ranked[3]],
+        )
+        == winners
+    )
+
+
+def test_a_draw_where_every_entry_is_passed_over_hands_out_nothing(world, lottery, carded):
+    from gonghui.members.services import member_leave
+
+    lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer)
+    campaign_schedule(campaign=lottery, actor=world.jiefang_officer)
+    lottery.refresh_from_db()
+    gone = carded()
+    lottery_register(campaign=lottery, member=gone)
+    member_leave(actor=world.jiefang_officer, member=gone, on=timezone.localdate(), reason="离职")
+    assert (
+        lottery_draw(
+            campaign=lottery, actor=world.jiefang_officer, now=lottery.registration_closes_at
+        )
+        == []
+    )
+    assert list(Registration.objects.values_list("won", "passed_over")) == [
+        (False, "member_inactive")
+    ]
+    assert not Voucher.objects.exists()
+    lottery.refresh_from_db()
+    assert lottery.remaining == lottery.quota and lottery.drawn_at is not None
+
+
+def test_a_draw_with_no_registrations(world, lottery):
+    lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer)
+    campaign_schedule(campaign=lottery, actor=world.jiefang_officer)
+    lottery.refresh_from_db()
+    assert (
+        lottery_draw(
+            campaign=lottery, actor=world.jiefang_officer, now=lottery.registration_closes_at
+        )
+        == []
+    )
+    lottery.refresh_from_db()
+    assert lottery.drawn_at is not None and lottery.seed and lottery.remaining == lottery.quota

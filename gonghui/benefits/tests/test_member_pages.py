@@ -645,6 +645,35 @@ def test_lottery_register_then_draw_shows_won_and_lost(world, login, make_campai
     assert "data-seed" in body
 
 
+def test_an_entry_whose_card_is_replaced_is_warned_then_told_it_was_passed_over(
+    world, login, make_campaign, carded
+):
+    """A member registers, then changes to a card the campaign does not take. The page says now,
+    while there is time to put it right, that the draw will pass the entry over; after the draw
+    it says the entry was passed over and why, not "you were not drawn this time"."""
+    c = _lottery(world, make_campaign)
+    member = carded()
+    client = login(member=member)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert client.post(campaign_url(c, "register/")).status_code == 302
+    assert "data-entry-at-risk" not in client.get(campaign_url(c)).content.decode()
+    member_card_set(actor=None, member=member, card_number=OTHER_BANK_CARD)
+    body = page_text(client.get(campaign_url(c)))
+    assert "data-registered" in body and 'data-eligibility="card_bank"' in body
+    assert "Unless this is put right before the draw, your entry will be passed over." in body
+    lottery_draw(
+        campaign=c,
+        actor=world.jiefang_officer,
+        now=c.registration_closes_at + dt.timedelta(seconds=1),
+    )
+    body = page_text(client.get(campaign_url(c)))
+    assert 'data-draw="passed_over"' in body and 'data-draw="lost"' not in body
+    assert (
+        "Your entry was passed over in the draw: you were no longer eligible when it ran." in body
+    )
+    assert not Voucher.objects.filter(campaign=c).exists()
+
+
 def test_lottery_register_refused_for_ineligible_and_nothing_changes(
     world, login, make_campaign, carded
 ):
