@@ -645,6 +645,22 @@ def test_lottery_register_then_draw_shows_won_and_lost(world, login, make_campai
     assert "data-seed" in body
 
 
+def test_registering_twice_says_already_registered(world, login, make_campaign, carded):
+    c = _lottery(world, make_campaign)
+    client = login(member=carded())
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    said = []
+    for _tap in range(2):
+        r = client.post(campaign_url(c, "register/"))
+        assert r.status_code == 302
+        said.append(page_text(client.get(r["Location"])))
+    assert "You are registered for the draw." in said[0]
+    assert "already registered" not in said[0]
+    assert "You were already registered for this draw." in said[1]
+    assert "You are registered for the draw." not in said[1]
+    assert Registration.objects.filter(campaign=c).count() == 1
+
+
 def test_an_entry_whose_card_is_replaced_is_warned_then_told_it_was_passed_over(
     world, login, make_campaign, carded
 ):
