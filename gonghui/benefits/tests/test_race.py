@@ -590,3 +590,42 @@ def test_postgres_an_entry_racing_the_draw_is_in_it_or_refused(world, make_campa
     assert list(Registration.objects.filter(campaign=campaign).values_list("member_id", "won")) == [
         (first.pk, True)
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_or_postgres_one_member_registering_from_many_taps_at_once_is_one_entry(
+    world, make_campaign
+):
+    """A member on a slow phone taps "register" again and again, and the requests arrive
+    together: one entry, and every tap answers with it; other members' entries at the same time
+    are each one too."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from gonghui.benefits.models import Registration
+    from gonghui.benefits.services import campaign_schedule, lottery_commit_seed, lottery_register
+
+    now = timezone.now()
+    campaign = make_campaign(
+        status="draft",
+        distribution="lottery",
+        quota=3,
+        release_at=now - dt.timedelta(hours=1),
+        registration_closes_at=now + dt.timedelta(hours=1),
+    )
+    lottery_commit_seed(campaign=campaign, actor=world.jiefang_officer)
+    campaign_schedule(campaign=campaign, actor=world.jiefang_officer)
+    ids = bulk_members(org=world.jiefang_base, count=4, tag=f"taps{campaign.pk}")
+    by_id = {m.pk: m for m in Member.objects.select_related("org").filter(pk__in=ids)}
+    taps = [ids[0]] * 6 + ids[1:]
+
+    def work(member_id: int) -> tuple[int, int]:
+        return member_id, lottery_register(campaign=campaign, member=by_id[member_id]).pk
+
+    threads = 8 if connection.vendor == "postgresql" else 3
+    results = crowd(taps, work, threads=threads)
+    assert len(results) == len(taps) and all(isinstance(r, tuple) for r in results), results
+    entries = dict(Registration.objects.filter(campaign=campaign).values_list("member_id", "pk"))
+    assert sorted(entries) == sorted(ids)
+    assert sorted(results) == sorted((m, entries[m]) for m in taps)
