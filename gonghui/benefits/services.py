@@ -1546,9 +1546,19 @@ def lottery_register(
         raise ApplicationError(_("This campaign has no lottery."), code="not_lottery")
     _open_if_due(campaign, now)
     closes = campaign.registration_closes_at
-    if campaign.status != CampaignStatus.OPEN or now < campaign.release_at:
+    if campaign.status == CampaignStatus.CANCELLED:
+        raise ApplicationError(_("The campaign was cancelled."), code="campaign_cancelled")
+    if campaign.status in {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED} or (
+        now < campaign.release_at
+    ):
         raise ApplicationError(_("Registration has not opened."), code="registration_not_open")
-    if closes is None or now >= closes or campaign.drawn_at is not None:
+    if (
+        campaign.status != CampaignStatus.OPEN
+        or closes is None
+        or now >= closes
+        or campaign.drawn_at is not None
+    ):
+        # closed, settling or settled: over, not "not open yet"
         raise ApplicationError(_("Registration has closed."), code="registration_closed")
     eligibility = member_eligibility(member=member, campaign=campaign)
     if not eligibility.ok:

@@ -36,6 +36,7 @@ from gonghui.benefits.services import (
 from gonghui.benefits.tests.conftest import OTHER_BANK_CARD, POSTAL_CARD, ZHONGYUAN_CARD
 from gonghui.benefits.tests.pages_helpers import text as page_text
 from gonghui.benefits.tests.qr_raster import svg_qr_to_image
+from gonghui.core.errors import ApplicationError
 from gonghui.members.models import Member, MemberCard, MemberStatus
 from gonghui.members.services import member_card_set
 
@@ -688,6 +689,50 @@ def test_an_entry_whose_card_is_replaced_is_warned_then_told_it_was_passed_over(
         "Your entry was passed over in the draw: you were no longer eligible when it ran." in body
     )
     assert not Voucher.objects.filter(campaign=c).exists()
+
+
+def test_a_cancelled_lottery_tells_those_who_entered_and_no_one_else(
+    world, login, make_campaign, carded
+):
+    """Staff cancel a lottery during registration. Its entrants are told it was cancelled and
+    why, on the list and the campaign page (it used to vanish: the list no longer showed it and
+    its page was "not found", so a worker who registered could not learn what happened). For
+    anyone else it is gone, and registering again is refused as cancelled."""
+    c = _lottery(world, make_campaign)
+    entrant = carded()
+    lottery_register(campaign=c, member=entrant)
+    campaign_cancel(campaign=c, actor=world.jiefang_officer, reason="书店装修，活动取消")
+    client = login(member=entrant)
+    listed = page_text(client.get(LIST))
+    assert f'data-campaign="{c.pk}" data-state="cancelled"' in listed
+    assert zh("Cancelled") in listed
+    r = client.get(campaign_url(c))
+    assert r.status_code == 200
+    body = page_text(r)
+    assert "data-cancelled" in body and "书店装修，活动取消" in body
+    assert zh("The campaign was cancelled.") in body
+    assert campaign_url(c, "register/") not in body and "data-eligibility" not in body
+    r = client.post(campaign_url(c, "register/"))
+    assert r.status_code == 400 and "data-cancelled" in r.content.decode()
+    assert zh("The campaign was cancelled.") in page_text(r)
+    outsider = login(member=carded())
+    assert f'data-campaign="{c.pk}"' not in outsider.get(LIST).content.decode()
+    assert outsider.get(campaign_url(c)).status_code == 404
+    assert outsider.post(campaign_url(c, "register/")).status_code == 404
+    assert Registration.objects.filter(campaign=c).count() == 1
+
+
+def test_registering_for_a_closed_lottery_says_closed_not_not_yet_open(
+    world, make_campaign, carded
+):
+    from gonghui.benefits.models import CampaignStatus
+
+    c = _lottery(world, make_campaign)
+    Campaign.objects.filter(pk=c.pk).update(status=CampaignStatus.CLOSED)
+    c.refresh_from_db()
+    with pytest.raises(ApplicationError) as exc:
+        lottery_register(campaign=c, member=carded())
+    assert exc.value.code == "registration_closed"
 
 
 def test_lottery_register_refused_for_ineligible_and_nothing_changes(
