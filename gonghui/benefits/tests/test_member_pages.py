@@ -646,6 +646,27 @@ def test_lottery_register_then_draw_shows_won_and_lost(world, login, make_campai
     assert "data-seed" in body
 
 
+def test_an_upcoming_lottery_counts_down_to_registration_not_to_a_release(
+    world, login, make_campaign, carded
+):
+    """Before it opens, a lottery's page and the list said "Release time" over the countdown:
+    nothing is released then, registration opens."""
+    now = timezone.now()
+    c = make_campaign(
+        status="scheduled",
+        distribution="lottery",
+        quota=1,
+        release_at=now + dt.timedelta(hours=1),
+        registration_closes_at=now + dt.timedelta(hours=2),
+    )
+    client = login(member=carded())
+    for url in (campaign_url(c), LIST):
+        body = page_text(client.get(url))
+        assert "data-countdown" in body
+        assert f"{zh('Registration opens')}: <time" in body, url
+        assert f"{zh('Release time')}: <time" not in body, url
+
+
 def test_registering_twice_says_already_registered(world, login, make_campaign, carded):
     c = _lottery(world, make_campaign)
     client = login(member=carded())
