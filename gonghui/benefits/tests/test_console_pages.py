@@ -31,6 +31,7 @@ from gonghui.benefits.models import (
     Registration,
     Settlement,
     SettlementStatus,
+    Voucher,
 )
 from gonghui.benefits.services import (
     campaign_transition,
@@ -781,8 +782,13 @@ def test_lottery_seed_and_draw(
     campaign.refresh_from_db()
     assert len(campaign.seed_hash) == 64 and campaign.seed_hash in text(response)
     assert not campaign.seed
-    again = client.post(reverse("benefits_console:seed", args=[campaign.pk]))
-    assert again.status_code == 400
+    # a double click finds the seed committed: the same hash, said again, not an error
+    committed = campaign.seed_hash
+    again = client.post(reverse("benefits_console:seed", args=[campaign.pk]), follow=True)
+    assert again.status_code == 200 and committed in text(again)
+    assert 'id="action-error"' not in text(again)
+    campaign.refresh_from_db()
+    assert campaign.seed_hash == committed
     client.post(reverse("benefits_console:schedule", args=[campaign.pk]))
     campaign.refresh_from_db()
     campaign_transition(campaign=campaign, new=CampaignStatus.OPEN, actor=world.jiefang_officer)
@@ -800,6 +806,15 @@ def test_lottery_seed_and_draw(
     campaign.refresh_from_db()
     assert campaign.drawn_at is not None and campaign.seed in text(response)
     assert Registration.objects.filter(campaign=campaign, won=True).count() == 2
+    # a double click on "Run the draw" finds it done; nothing runs twice
+    drawn = (campaign.drawn_at, campaign.seed, Voucher.objects.count())
+    again = client.post(reverse("benefits_console:draw", args=[campaign.pk]), follow=True)
+    assert again.status_code == 200 and 'id="action-error"' not in text(again)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    again = client.post(reverse("benefits_console:draw", args=[campaign.pk]), follow=True)
+    assert "The draw has run. The seed is now public." in text(again)
+    campaign.refresh_from_db()
+    assert (campaign.drawn_at, campaign.seed, Voucher.objects.count()) == drawn
 
 
 # ------------------------------------------------------------------ dashboard
