@@ -134,7 +134,7 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _public_campaign(pk: int) -> Campaign:
-    return selectors.campaign_public_get(pk=pk)
+    return selectors.campaign_public_proof_get(pk=pk)
 
 
 @require_GET

@@ -268,6 +268,24 @@ def campaign_public_get(*, pk: int | str) -> Campaign:
         raise NotFound() from None
 
 
+def campaign_public_proof_get(*, pk: int | str) -> Campaign:
+    """A campaign's public page: a published campaign, or a lottery cancelled after its draw.
+    Once winners are drawn and the seed revealed, cancelling does not take back the proof: the
+    winners named and the numbers drawn stay checkable."""
+    try:
+        return Campaign.objects.select_related("merchant").get(
+            Q(status__in=PUBLIC_STATUSES)
+            | Q(
+                status=CampaignStatus.CANCELLED,
+                distribution=Distribution.LOTTERY,
+                drawn_at__isnull=False,
+            ),
+            pk=pk,
+        )
+    except (Campaign.DoesNotExist, ValueError):
+        raise NotFound() from None
+
+
 def campaign_public_list(*, query: str = "", kind: str = "", now: Any = None) -> QuerySet[Campaign]:
     """The campaigns anyone may see (``PUBLIC_STATUSES``), newest release first, each with its
     settlement notice (``campaign.notice``) when it has one. ``kind``: ``notice`` keeps those

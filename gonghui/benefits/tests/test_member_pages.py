@@ -733,6 +733,8 @@ def test_a_cancelled_lottery_tells_those_who_entered_and_no_one_else(
     assert "data-cancelled" in body and "书店装修，活动取消" in body
     assert zh("The campaign was cancelled.") in body
     assert campaign_url(c, "register/") not in body and "data-eligibility" not in body
+    # nothing was drawn: no proof page (it is "not found") to send them to
+    assert f"/public/campaigns/{c.pk}/" not in body
     r = client.post(campaign_url(c, "register/"))
     assert r.status_code == 400 and "data-cancelled" in r.content.decode()
     assert zh("The campaign was cancelled.") in page_text(r)

@@ -28,6 +28,7 @@ from gonghui.benefits.models import (
 )
 from gonghui.benefits.public_views import OBJECTIONS_PER_WINDOW
 from gonghui.benefits.services import (
+    campaign_cancel,
     campaign_transition,
     lottery_commit_seed,
     lottery_draw,
@@ -505,6 +506,54 @@ def test_the_page_s_program_checks_nothing_was_passed_over_below_the_last_winner
     ).replace("print(", "PRINT(")
     with pytest.raises(AssertionError):
         exec(code, {"DATA": {**data, "passed_over_ids": losers[:1]}, "PRINT": print})  # noqa: S102
+
+
+def test_a_lottery_cancelled_after_its_draw_keeps_its_proof(
+    world: Any, make_campaign: Any, lottery: Campaign
+) -> None:
+    """Cancelling a drawn lottery voids the winners' vouchers; it used to take the proof page and
+    its file down too, so the winners it had named and the seed it had revealed could no longer
+    be checked. A lottery cancelled before its draw decided nothing and stays gone."""
+    Campaign.objects.filter(pk=lottery.pk).update(
+        registration_closes_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    lottery.refresh_from_db()
+    winners = lottery_draw(campaign=lottery, actor=world.jiefang_officer)
+    campaign_cancel(campaign=lottery, actor=world.jiefang_officer, reason="书店停业")
+    lottery.refresh_from_db()
+    url = reverse("public:campaign", args=[lottery.pk])
+    response = Client().get(url)
+    assert response.status_code == 200
+    body = text(response)
+    assert f'id="seed">{lottery.seed}<' in body and zh("Cancelled") in body
+    data = json.loads(Client().get(reverse("public:registrations_json", args=[lottery.pk])).content)
+    assert data["seed"] == lottery.seed
+    assert sorted(
+        lottery_verify(
+            seed=data["seed"],
+            seed_hash=data["seed_hash"],
+            campaign_id=data["campaign_id"],
+            registration_ids=data["registration_ids"],
+            quota=data["quota"],
+            passed_over=data["passed_over_ids"],
+        )
+    ) == sorted(winners)
+    undrawn = make_campaign(
+        status="draft",
+        distribution="lottery",
+        quota=1,
+        release_at=timezone.now() - dt.timedelta(minutes=5),
+        registration_closes_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    lottery_commit_seed(campaign=undrawn, actor=world.jiefang_officer)
+    for new in ("scheduled", "open"):
+        campaign_transition(campaign=undrawn, new=new, actor=world.jiefang_officer)
+    campaign_cancel(campaign=undrawn, actor=world.jiefang_officer, reason="取消")
+    assert Client().get(reverse("public:campaign", args=[undrawn.pk])).status_code == 404
+    assert Client().get(reverse("public:registrations_json", args=[undrawn.pk])).status_code == 404
+    grab = make_campaign()
+    campaign_cancel(campaign=grab, actor=world.jiefang_officer, reason="取消")
+    assert Client().get(reverse("public:campaign", args=[grab.pk])).status_code == 404
 
 
 @pytest.fixture
