@@ -848,9 +848,10 @@ def campaign_close(
 
 
 def campaigns_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """The clock's moves: scheduled → open at release, open → closed after the window."""
+    """The clock's moves: scheduled → open at release, a lottery's draw once its registration has
+    closed, open → closed after the window."""
     now = now or timezone.now()
-    opened = closed = 0
+    opened = closed = drawn = 0
     for c in Campaign.objects.filter(status=CampaignStatus.SCHEDULED, release_at__lte=now):
         try:
             campaign_transition(
@@ -862,6 +863,21 @@ def campaigns_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
             opened += 1
         except ApplicationError:
             pass
+    # Nobody has to remember the draw: its winners are decided by the seed and the entries alone,
+    # not by when it runs, and every day it waits is a day of the redemption window lost to them.
+    # Staff may still run it first from the console.
+    for c in Campaign.objects.filter(
+        status=CampaignStatus.OPEN,
+        distribution=Distribution.LOTTERY,
+        drawn_at__isnull=True,
+        registration_closes_at__lte=now,
+        redeem_until__gt=now,
+    ).exclude(seed_hash=""):
+        try:
+            lottery_draw(campaign=c, actor=None, now=now)
+            drawn += 1
+        except ApplicationError:
+            pass  # drawn from the console meanwhile, or cancelled
     for c in Campaign.objects.filter(status=CampaignStatus.OPEN, redeem_until__lte=now):
         try:
             campaign_transition(
@@ -874,7 +890,7 @@ def campaigns_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
         except ApplicationError:
             pass
     expired = vouchers_expire(now=now)
-    return {"opened": opened, "closed": closed, "expired": expired}
+    return {"opened": opened, "drawn": drawn, "closed": closed, "expired": expired}
 
 
 def _open_if_due(campaign: Campaign, now: dt.datetime) -> None:

@@ -299,3 +299,26 @@ def test_a_draw_with_no_registrations(world, lottery):
     )
     lottery.refresh_from_db()
     assert lottery.drawn_at is not None and lottery.seed and lottery.remaining == lottery.quota
+
+
+def test_the_clock_draws_a_lottery_once_registration_has_closed(world, lottery, carded):
+    """Staff forgot the draw: the entrants waited, the redemption window ran on, and the clock
+    at last closed the campaign with nobody holding a voucher. The clock now draws it at the first
+    tick after registration closes (the winners depend on the seed and the entries only)."""
+    from gonghui.benefits.services import campaigns_advance
+
+    lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer)
+    campaign_schedule(campaign=lottery, actor=world.jiefang_officer)
+    lottery.refresh_from_db()
+    for _ in range(5):
+        lottery_register(campaign=lottery, member=carded())
+    closes = lottery.registration_closes_at
+    assert campaigns_advance(now=closes - dt.timedelta(seconds=1))["drawn"] == 0
+    lottery.refresh_from_db()
+    assert lottery.drawn_at is None
+    assert campaigns_advance(now=closes)["drawn"] == 1
+    lottery.refresh_from_db()
+    assert lottery.drawn_at == closes and lottery.seed
+    assert Voucher.objects.filter(campaign=lottery).count() == lottery.quota == 3
+    assert campaigns_advance(now=closes + dt.timedelta(minutes=1))["drawn"] == 0  # once
+    assert Voucher.objects.filter(campaign=lottery).count() == 3
