@@ -220,6 +220,11 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(redeem_until__gt=F("redeem_from")), name="campaign_window_order"
             ),
+            # A lottery's draw gives each winner one voucher.
+            models.CheckConstraint(
+                condition=~Q(distribution="lottery") | Q(per_member_limit=1),
+                name="campaign_lottery_one_per_member",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in CampaignStatus]),
                 name="campaign_status_valid",

@@ -4,6 +4,7 @@ import datetime as dt
 import hashlib
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
 from gonghui.benefits.models import Campaign, Registration, Voucher
@@ -179,6 +180,9 @@ def test_a_lottery_gives_one_voucher_per_winner_so_its_limit_is_one(world, make_
     assert exc.value.code == "lottery_limit"
     draft.refresh_from_db()
     assert draft.per_member_limit == 1
+    # and the database, whatever writes the row
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Campaign.objects.filter(pk=draft.pk).update(per_member_limit=limit)
 
 
 def test_an_entry_written_after_the_draw_is_refused(world, lottery, carded):
