@@ -98,6 +98,16 @@ class CampaignListItem:
         )
 
     @property
+    def entry_at_risk(self) -> bool:
+        """Registered, but not eligible now: the draw will pass the entry over unless it is put
+        right before then (the list says so, not only the campaign page)."""
+        return (
+            not self.eligibility.ok
+            and self.registered
+            and self.state in {"registering", "awaiting_draw"}
+        )
+
+    @property
     def shows_state(self) -> bool:
         """Whether the campaign's state badge is worth showing beside the member's own: not when
         they hold all they may have, nor when they hold some and may not get more."""

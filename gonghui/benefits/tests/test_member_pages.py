@@ -699,6 +699,8 @@ def test_an_entry_whose_card_is_replaced_is_warned_then_told_it_was_passed_over(
     body = page_text(client.get(campaign_url(c)))
     assert "data-registered" in body and 'data-eligibility="card_bank"' in body
     assert "Unless this is put right before the draw, your entry will be passed over." in body
+    listed = page_text(client.get(LIST))
+    assert "The draw will pass your entry over: Your card is not an accepted member card." in listed
     lottery_draw(
         campaign=c,
         actor=world.jiefang_officer,
