@@ -35,6 +35,7 @@ from gonghui.benefits.services import (
     amount_limit_message,
     clean_text,
     limit_over_quota_message,
+    lottery_limit_message,
     split_mismatch_message,
     yuan_to_fen,
 )
@@ -390,6 +391,8 @@ class CampaignForm(ApplicationErrorForm):
         quota, limit = data.get("quota"), data.get("per_member_limit")
         if quota is not None and limit is not None and limit > quota:
             self.add_error("per_member_limit", limit_over_quota_message(quota))
+        elif data.get("distribution") == Distribution.LOTTERY and limit not in (None, 1):
+            self.add_error("per_member_limit", lottery_limit_message())
         if self.campaign is None and "stores" in data and "merchant" in data:
             stores = list(data["stores"] or [])
             if not stores:

@@ -444,6 +444,15 @@ def campaign_close_view(request: HttpRequest, user: User, pk: int) -> HttpRespon
 @manager()
 @require_POST
 def lottery_seed_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    if campaign.seed_hash and campaign.distribution == Distribution.LOTTERY:
+        # A double click sends the form twice: the second finds the seed committed, not an error.
+        messages.info(
+            request,
+            _("The seed is committed. Its hash, published now: %(h)s") % {"h": campaign.seed_hash},
+        )
+        return redirect("benefits_console:detail", pk=campaign.pk)
+
     def run(campaign: Campaign) -> str:
         lottery_commit_seed(campaign=campaign, actor=user)
         campaign.refresh_from_db()
@@ -457,6 +466,12 @@ def lottery_seed_view(request: HttpRequest, user: User, pk: int) -> HttpResponse
 @manager()
 @require_POST
 def lottery_draw_view(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    campaign = selectors.campaign_get(actor=user, pk=pk)
+    if campaign.drawn_at is not None:
+        # A double click: the second finds the draw done (and it never runs twice).
+        messages.info(request, _("The draw has run. The seed is now public."))
+        return redirect("benefits_console:detail", pk=campaign.pk)
+
     def run(campaign: Campaign) -> str:
         winners = lottery_draw(campaign=campaign, actor=user)
         return _("The draw has run: %(n)d winners. The seed is now public.") % {"n": len(winners)}

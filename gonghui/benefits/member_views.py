@@ -229,7 +229,11 @@ def campaign_register(request: HttpRequest, member: Member, pk: int) -> HttpResp
         lottery_register(campaign=view.campaign, member=member)
     except ApplicationError as error:
         return _campaign_page(request, member, pk, error=str(error.message), status=400)
-    messages.success(request, _("You are registered for the draw."))
+    if view.registration is not None:
+        # A second tap, a resent form, another tab: the entry the first one made stands.
+        messages.info(request, _("You were already registered for this draw."))
+    else:
+        messages.success(request, _("You are registered for the draw."))
     return redirect("benefits_m:campaign", pk=view.campaign.pk)
 
 

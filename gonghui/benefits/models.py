@@ -220,6 +220,11 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(redeem_until__gt=F("redeem_from")), name="campaign_window_order"
             ),
+            # A lottery's draw gives each winner one voucher.
+            models.CheckConstraint(
+                condition=~Q(distribution="lottery") | Q(per_member_limit=1),
+                name="campaign_lottery_one_per_member",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in CampaignStatus]),
                 name="campaign_status_valid",
@@ -474,12 +479,18 @@ class Registration(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     won = models.BooleanField(null=True)
+    # Why the draw passed this entry over (the eligibility code, e.g. "member_inactive"): its
+    # member was no longer eligible when the draw reached it. Empty for every other entry.
+    passed_over = models.CharField(max_length=30, blank=True, default="")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["campaign", "member"], name="registration_one_per_member"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(passed_over="") | Q(won=False), name="registration_passed_over_lost"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -309,13 +309,29 @@ def lottery_public_registrations(*, campaign: Campaign) -> int:
     return Registration.objects.filter(campaign=campaign).count()
 
 
-def lottery_public_lookup(*, campaign: Campaign, number: int) -> bool | None:
-    """Whether registration ``number`` of the campaign won; None when it is not one of its
-    registrations (or the draw has not run). Nothing about the person."""
+def lottery_public_passed_over(*, campaign: Campaign) -> list[int]:
+    """The registrations the draw passed over (their members were no longer eligible when it
+    reached them): numbers only, not why, which is the member's own business."""
+    return list(
+        Registration.objects.filter(campaign=campaign)
+        .exclude(passed_over="")
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def lottery_public_lookup(*, campaign: Campaign, number: int) -> str | None:
+    """What became of registration ``number`` of the campaign: "won", "lost" or "passed_over";
+    None when it is not one of its registrations (or the draw has not run). Nothing about the
+    person."""
     if campaign.drawn_at is None:
         return None
-    return (
+    row = (
         Registration.objects.filter(campaign=campaign, pk=number)
-        .values_list("won", flat=True)
+        .values_list("won", "passed_over")
         .first()
     )
+    if row is None:
+        return None
+    won, passed_over = row
+    return "won" if won else "passed_over" if passed_over else "lost"

@@ -75,7 +75,7 @@ class CampaignListItem:
     """One campaign of the list and where the member stands in it."""
 
     campaign: Campaign
-    # upcoming, open, sold_out; lottery: registering, awaiting_draw, drawn; ended
+    # upcoming, open, sold_out; lottery: registering, awaiting_draw, drawn, cancelled; ended
     state: str
     held: int = 0  # the member's vouchers of it
     registered: bool = False  # lottery: the member's entry
@@ -88,13 +88,23 @@ class CampaignListItem:
     @property
     def not_eligible(self) -> bool:
         """The member could act on the campaign but for who they are: say so on the list, not
-        only after the tap. What they already hold or entered keeps its own badge (the draw
-        does not ask again, and a voucher is theirs)."""
+        only after the tap. What they already hold or entered keeps its own badge (a voucher is
+        theirs; an entry is asked again by the draw, and the campaign page says so)."""
         return (
             not self.eligibility.ok
             and not self.held
             and not self.registered
             and self.state in ACTIONABLE_STATES
+        )
+
+    @property
+    def entry_at_risk(self) -> bool:
+        """Registered, but not eligible now: the draw will pass the entry over unless it is put
+        right before then (the list says so, not only the campaign page)."""
+        return (
+            not self.eligibility.ok
+            and self.registered
+            and self.state in {"registering", "awaiting_draw"}
         )
 
     @property
@@ -139,12 +149,15 @@ def member_campaigns(*, member: Member) -> dict[str, list[CampaignListItem]]:
     now = timezone.now()
     card = MemberCard.objects.filter(member_id=member.pk, is_current=True).order_by()
     qs = (
-        member_campaign_list(member=member)
-        .select_related("eligible_org")  # eligibility names the subtree a campaign is for
-        .filter(
-            status__in=[CampaignStatus.SCHEDULED, CampaignStatus.OPEN, CampaignStatus.CLOSED],
-            redeem_until__gt=now - ENDED_SHOWN_FOR,
+        (
+            member_campaign_list(member=member).filter(
+                status__in=[CampaignStatus.SCHEDULED, CampaignStatus.OPEN, CampaignStatus.CLOSED]
+            )
+            # and a cancelled lottery the member had entered, to say what became of the entry
+            | selectors.member_cancelled_entries(member=member)
         )
+        .select_related("eligible_org")  # eligibility names the subtree a campaign is for
+        .filter(redeem_until__gt=now - ENDED_SHOWN_FOR)
         .annotate(
             member_held=Coalesce(
                 Subquery(
@@ -189,7 +202,10 @@ def member_campaigns(*, member: Member) -> dict[str, list[CampaignListItem]]:
         )
         if state == "upcoming":
             upcoming.append(item)
-        elif campaign.status == CampaignStatus.CLOSED or now >= campaign.redeem_until:
+        elif (
+            campaign.status in {CampaignStatus.CLOSED, CampaignStatus.CANCELLED}
+            or now >= campaign.redeem_until
+        ):
             ended.append(item)
         else:
             open_now.append(item)
@@ -206,10 +222,12 @@ class CampaignForMember:
     eligibility: Eligibility
     vouchers: list[Voucher] = field(default_factory=list)
     registration: Registration | None = None
-    phase: str = ""  # upcoming, open, ended; lottery: registering, awaiting_draw, drawn
+    # upcoming, open, ended; lottery: registering, awaiting_draw, drawn, cancelled
+    phase: str = ""
     # First come, first served while open: vouchers left (None: not counted) and sold out.
     remaining: int | None = None
     sold_out: bool = False
+    cancel_reason: str = ""  # a cancelled lottery the member had entered: why
 
     @property
     def has_all(self) -> bool:
@@ -218,9 +236,17 @@ class CampaignForMember:
 
 def member_campaign_get(*, member: Member, pk: int | str) -> CampaignForMember:
     """A published campaign (any union's: the page explains who it is for) and the member's
-    standing in it. Drafts and cancelled campaigns do not exist for members."""
-    campaign = campaign_public_get(pk=pk)
+    standing in it. Drafts and cancelled campaigns do not exist for members, but for a cancelled
+    lottery the member had entered (the page says it was cancelled, and why)."""
+    try:
+        campaign = campaign_public_get(pk=pk)
+    except NotFound:
+        try:
+            campaign = selectors.member_cancelled_entries(member=member).get(pk=pk)
+        except (Campaign.DoesNotExist, ValueError):
+            raise NotFound() from None
     if campaign.status not in {
+        CampaignStatus.CANCELLED,
         CampaignStatus.SCHEDULED,
         CampaignStatus.OPEN,
         CampaignStatus.CLOSED,
@@ -253,10 +279,15 @@ def member_campaign_get(*, member: Member, pk: int | str) -> CampaignForMember:
         phase=phase,
         remaining=remaining,
         sold_out=sold_out,
+        cancel_reason=selectors.campaign_cancel_reason(campaign=campaign)
+        if phase == "cancelled"
+        else "",
     )
 
 
 def campaign_phase(campaign: Campaign, *, now: dt.datetime) -> str:
+    if campaign.status == CampaignStatus.CANCELLED:
+        return "cancelled"
     if campaign.status == CampaignStatus.CLOSED or now >= campaign.redeem_until:
         return "drawn" if campaign.drawn_at else "ended"
     if now < campaign.release_at:

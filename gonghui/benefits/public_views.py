@@ -134,7 +134,7 @@ def notice(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _public_campaign(pk: int) -> Campaign:
-    return selectors.campaign_public_get(pk=pk)
+    return selectors.campaign_public_proof_get(pk=pk)
 
 
 @require_GET
@@ -157,9 +157,10 @@ def campaign(request: HttpRequest, pk: int) -> HttpResponse:
         context |= {
             "lookup": lookup,
             "looked_up": number,
-            "lookup_won": pages.lottery_public_lookup(campaign=c, number=number)
+            "lookup_result": pages.lottery_public_lookup(campaign=c, number=number)
             if number is not None
             else None,
+            "passed_over": pages.lottery_public_passed_over(campaign=c),
             "page": page,
             "winners": [pages.lottery_public_row(*row) for row in page.object_list],
         }
@@ -177,6 +178,8 @@ def registrations_json(request: HttpRequest, pk: int) -> HttpResponse:
         "seed_hash": c.seed_hash,
         "seed": c.seed if c.drawn_at else None,
         "registration_ids": pages.lottery_public_registration_ids(campaign=c),
+        # Entries the draw passed over: their members were no longer eligible when it ran.
+        "passed_over_ids": pages.lottery_public_passed_over(campaign=c) if c.drawn_at else [],
     }
     response = JsonResponse(payload, json_dumps_params={"ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="campaign-{c.pk}-registrations.json"'

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from gonghui.accounts.scoping import scoped
 from gonghui.benefits.models import (
     Campaign,
     CampaignStatus,
+    CampaignStatusChange,
     Distribution,
     Merchant,
     MerchantClerk,
@@ -124,6 +125,27 @@ def member_campaign_list(*, member: Member) -> QuerySet[Campaign]:
             Q(eligible_org__path__in=ancestors)
             | Q(eligible_org__isnull=True, org__path__in=ancestors)
         )
+    )
+
+
+def member_cancelled_entries(*, member: Member) -> QuerySet[Campaign]:
+    """Cancelled lotteries the member had entered. Cancelled campaigns are gone for everyone
+    else; a member who registered is told what became of the entry (and why)."""
+    return Campaign.objects.select_related("merchant", "org").filter(
+        Exists(Registration.objects.filter(campaign_id=OuterRef("pk"), member_id=member.pk)),
+        status=CampaignStatus.CANCELLED,
+        distribution=Distribution.LOTTERY,
+    )
+
+
+def campaign_cancel_reason(*, campaign: Campaign) -> str:
+    """What the manager typed when cancelling the campaign."""
+    return (
+        CampaignStatusChange.objects.filter(campaign=campaign, new=CampaignStatus.CANCELLED)
+        .order_by("-pk")
+        .values_list("reason", flat=True)
+        .first()
+        or ""
     )
 
 
@@ -242,6 +264,24 @@ def clerk_settlement_list(*, clerk: MerchantClerk) -> QuerySet[Settlement]:
 def campaign_public_get(*, pk: int | str) -> Campaign:
     try:
         return Campaign.objects.select_related("merchant").get(pk=pk, status__in=PUBLIC_STATUSES)
+    except (Campaign.DoesNotExist, ValueError):
+        raise NotFound() from None
+
+
+def campaign_public_proof_get(*, pk: int | str) -> Campaign:
+    """A campaign's public page: a published campaign, or a lottery cancelled after its draw.
+    Once winners are drawn and the seed revealed, cancelling does not take back the proof: the
+    winners named and the numbers drawn stay checkable."""
+    try:
+        return Campaign.objects.select_related("merchant").get(
+            Q(status__in=PUBLIC_STATUSES)
+            | Q(
+                status=CampaignStatus.CANCELLED,
+                distribution=Distribution.LOTTERY,
+                drawn_at__isnull=False,
+            ),
+            pk=pk,
+        )
     except (Campaign.DoesNotExist, ValueError):
         raise NotFound() from None
 

@@ -410,6 +410,10 @@ def limit_over_quota_message(quota: int) -> str:
     }
 
 
+def lottery_limit_message() -> str:
+    return _("A lottery gives each winner one voucher: vouchers per member must be 1.")
+
+
 def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
     unknown = set(data) - CAMPAIGN_FIELDS
     if unknown:
@@ -474,6 +478,12 @@ def _clean_campaign(data: dict[str, Any], *, org: Org) -> dict[str, Any]:
         # A promise the stock cannot keep: nobody could ever hold that many.
         raise ApplicationError(
             limit_over_quota_message(quota), code="limit_over_quota", field="per_member_limit"
+        )
+    if distribution == Distribution.LOTTERY and limit != 1:
+        # The draw gives each winner one voucher (one entry per member): a higher limit would
+        # promise members vouchers no draw hands out.
+        raise ApplicationError(
+            lottery_limit_message(), code="lottery_limit", field="per_member_limit"
         )
     out["per_member_limit"] = limit
     eligible_org = data.get("eligible_org")
@@ -838,9 +848,10 @@ def campaign_close(
 
 
 def campaigns_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """The clock's moves: scheduled → open at release, open → closed after the window."""
+    """The clock's moves: scheduled → open at release, a lottery's draw once its registration has
+    closed, open → closed after the window."""
     now = now or timezone.now()
-    opened = closed = 0
+    opened = closed = drawn = 0
     for c in Campaign.objects.filter(status=CampaignStatus.SCHEDULED, release_at__lte=now):
         try:
             campaign_transition(
@@ -852,6 +863,21 @@ def campaigns_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
             opened += 1
         except ApplicationError:
             pass
+    # Nobody has to remember the draw: its winners are decided by the seed and the entries alone,
+    # not by when it runs, and every day it waits is a day of the redemption window lost to them.
+    # Staff may still run it first from the console.
+    for c in Campaign.objects.filter(
+        status=CampaignStatus.OPEN,
+        distribution=Distribution.LOTTERY,
+        drawn_at__isnull=True,
+        registration_closes_at__lte=now,
+        redeem_until__gt=now,
+    ).exclude(seed_hash=""):
+        try:
+            lottery_draw(campaign=c, actor=None, now=now)
+            drawn += 1
+        except ApplicationError:
+            pass  # drawn from the console meanwhile, or cancelled
     for c in Campaign.objects.filter(status=CampaignStatus.OPEN, redeem_until__lte=now):
         try:
             campaign_transition(
@@ -864,7 +890,7 @@ def campaigns_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
         except ApplicationError:
             pass
     expired = vouchers_expire(now=now)
-    return {"opened": opened, "closed": closed, "expired": expired}
+    return {"opened": opened, "drawn": drawn, "closed": closed, "expired": expired}
 
 
 def _open_if_due(campaign: Campaign, now: dt.datetime) -> None:
@@ -1435,19 +1461,68 @@ def _lottery_rank_key(seed: str, campaign_id: int, registration_id: int) -> str:
 
 
 def lottery_verify(
-    *, seed: str, seed_hash: str, campaign_id: int, registration_ids: Iterable[int], quota: int
+    *,
+    seed: str,
+    seed_hash: str,
+    campaign_id: int,
+    registration_ids: Iterable[int],
+    quota: int,
+    passed_over: Iterable[int] = (),
 ) -> list[int]:
     """Re-run a draw: the winners are the ``quota`` registrations with the smallest
-    HMAC-SHA256(seed, "campaign_id:registration_id"). Anyone with the published seed, hash and
-    registration numbers gets the same list."""
+    HMAC-SHA256(seed, "campaign_id:registration_id"), passing over the ``passed_over`` ones (their
+    members were no longer eligible when the draw reached them). Anyone with the published seed,
+    hash and registration numbers gets the same list."""
     if not hmac.compare_digest(lottery_seed_hash(seed), seed_hash):
         raise ApplicationError(
             _("The seed does not match the published hash."), code="seed_mismatch"
         )
-    ranked = sorted(
+    skipped = set(passed_over)
+    return [
+        rid for rid in _lottery_ranked(seed, campaign_id, registration_ids) if rid not in skipped
+    ][:quota]
+
+
+def _lottery_ranked(seed: str, campaign_id: int, registration_ids: Iterable[int]) -> list[int]:
+    """Every registration in the draw's order (the smallest HMAC first)."""
+    return sorted(
         set(registration_ids), key=lambda rid: (_lottery_rank_key(seed, campaign_id, rid), rid)
     )
-    return ranked[:quota]
+
+
+def _lottery_pick(campaign: Campaign, ranked: list[int]) -> tuple[list[int], dict[int, str]]:
+    """Walk the ranking and take the first ``quota`` entries whose member is still eligible
+    (active, in the campaign's unions, of its categories, with an accepted card): one who left
+    the union or whose card was cancelled since registering would hold a voucher nobody can
+    honour, in place of someone who can. Returns the winners and, for each entry passed over on
+    the way, the reason's code; entries below the last winner are not looked at (they lost
+    anyway). Two queries per batch of as many entries as winners are still wanted."""
+    winners: list[int] = []
+    passed_over: dict[int, str] = {}
+    at = 0
+    while len(winners) < campaign.quota and at < len(ranked):
+        batch = ranked[at : at + campaign.quota - len(winners)]
+        at += len(batch)
+        entries = {
+            r.pk: r.member
+            for r in Registration.objects.filter(pk__in=batch).select_related("member__org")
+        }
+        cards = {
+            member_id: CardFacts(bool(is_member_card), bank_name or "")
+            for member_id, is_member_card, bank_name in MemberCard.objects.filter(
+                member_id__in=[m.pk for m in entries.values()], is_current=True
+            ).values_list("member_id", "is_member_card", "bank_name")
+        }
+        for rid in batch:
+            member = entries[rid]
+            eligibility = member_eligibility(
+                member=member, campaign=campaign, card=cards.get(member.pk)
+            )
+            if eligibility.ok:
+                winners.append(rid)
+            else:
+                passed_over[rid] = eligibility.code
+    return winners, passed_over
 
 
 @transaction.atomic
@@ -1488,6 +1563,23 @@ def lottery_commit_seed(*, campaign: Campaign, actor: Any, seed: str | None = No
     return seed
 
 
+def _lottery_entry_open(campaign_id: int) -> bool:
+    """Whether the draw has yet to run, read under a lock the draw's ``FOR UPDATE`` waits for.
+
+    Until this transaction commits the draw cannot lock the campaign, so it will count the entry
+    written here; a draw that holds the lock already is waited for, and its ``drawn_at`` seen.
+    The foreign key's own check does not serve: Django's are deferred to the commit. (SQLite
+    has one writer at a time: the plain read is enough.)"""
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    table = connection.ops.quote_name(Campaign._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE id = %s AND drawn_at IS NULL AND status = %s{lock}",  # noqa: S608
+            [campaign_id, CampaignStatus.OPEN.value],
+        )
+        return cursor.fetchone() is not None
+
+
 def lottery_register(
     *, campaign: Campaign, member: Member, now: dt.datetime | None = None
 ) -> Registration:
@@ -1496,9 +1588,19 @@ def lottery_register(
         raise ApplicationError(_("This campaign has no lottery."), code="not_lottery")
     _open_if_due(campaign, now)
     closes = campaign.registration_closes_at
-    if campaign.status != CampaignStatus.OPEN or now < campaign.release_at:
+    if campaign.status == CampaignStatus.CANCELLED:
+        raise ApplicationError(_("The campaign was cancelled."), code="campaign_cancelled")
+    if campaign.status in {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED} or (
+        now < campaign.release_at
+    ):
         raise ApplicationError(_("Registration has not opened."), code="registration_not_open")
-    if closes is None or now >= closes or campaign.drawn_at is not None:
+    if (
+        campaign.status != CampaignStatus.OPEN
+        or closes is None
+        or now >= closes
+        or campaign.drawn_at is not None
+    ):
+        # closed, settling or settled: over, not "not open yet"
         raise ApplicationError(_("Registration has closed."), code="registration_closed")
     eligibility = member_eligibility(member=member, campaign=campaign)
     if not eligibility.ok:
@@ -1508,6 +1610,10 @@ def lottery_register(
         return existing
     try:
         with transaction.atomic():
+            if not _lottery_entry_open(campaign.pk):
+                # The draw ran after this request read the campaign: an entry written now would
+                # be in the published list without having been in the draw.
+                raise ApplicationError(_("Registration has closed."), code="registration_closed")
             registration = Registration.objects.create(campaign=campaign, member=member)
             audit_record(
                 actor=member, action=AuditAction.CREATE, obj=registration, org=campaign.org
@@ -1519,7 +1625,8 @@ def lottery_register(
 
 @transaction.atomic
 def lottery_draw(*, campaign: Campaign, actor: Any, now: dt.datetime | None = None) -> list[int]:
-    """After registration closes: reveal the seed, rank, hand vouchers to the winners."""
+    """After registration closes: reveal the seed, rank, hand vouchers to the winners (passing
+    over entries whose member is no longer eligible, ``_lottery_pick``)."""
     require_manager(actor, campaign.org)
     now = now or timezone.now()
     if campaign.distribution != Distribution.LOTTERY:
@@ -1528,20 +1635,20 @@ def lottery_draw(*, campaign: Campaign, actor: Any, now: dt.datetime | None = No
         raise ApplicationError(_("The draw runs after registration closes."), code="draw_too_early")
     if not campaign.seed_hash:
         raise ApplicationError(_("No seed was committed."), code="seed_missing")
+    # A lottery nobody registered for may not have been opened yet, if the clock has not run.
+    _open_if_due(campaign, now)
     locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if locked.drawn_at is not None:
         raise ApplicationError(_("The draw has already run."), code="draw_done")
     if locked.status != CampaignStatus.OPEN:
         raise ApplicationError(_("This campaign is not open."), code="campaign_not_open")
     seed = crypto.decrypt(locked.seed_enc)
+    if not hmac.compare_digest(lottery_seed_hash(seed), locked.seed_hash):
+        raise ApplicationError(
+            _("The seed does not match the published hash."), code="seed_mismatch"
+        )
     reg_ids = list(Registration.objects.filter(campaign=locked).values_list("pk", flat=True))
-    winners = lottery_verify(
-        seed=seed,
-        seed_hash=locked.seed_hash,
-        campaign_id=locked.pk,
-        registration_ids=reg_ids,
-        quota=locked.quota,
-    )
+    winners, passed_over = _lottery_pick(locked, _lottery_ranked(seed, locked.pk, reg_ids))
     members = dict(Registration.objects.filter(pk__in=winners).values_list("pk", "member_id"))
     Voucher.objects.bulk_create(
         [
@@ -1558,6 +1665,10 @@ def lottery_draw(*, campaign: Campaign, actor: Any, now: dt.datetime | None = No
     )
     Registration.objects.filter(campaign=locked).update(won=False)
     Registration.objects.filter(pk__in=winners).update(won=True)
+    for code in set(passed_over.values()):
+        Registration.objects.filter(
+            pk__in=[rid for rid, why in passed_over.items() if why == code]
+        ).update(passed_over=code)
     Campaign.objects.filter(pk=locked.pk).update(drawn_at=now, seed=seed)
     _stock_reset(locked, handed_out=len(winners))
     audit_record(
@@ -1565,7 +1676,14 @@ def lottery_draw(*, campaign: Campaign, actor: Any, now: dt.datetime | None = No
         action=AuditAction.UPDATE,
         obj=locked,
         org=locked.org,
-        changes={"draw": {"registrations": len(reg_ids), "winners": len(winners), "seed": seed}},
+        changes={
+            "draw": {
+                "registrations": len(reg_ids),
+                "winners": len(winners),
+                "passed_over": len(passed_over),
+                "seed": seed,
+            }
+        },
     )
     campaign.refresh_from_db()
     return winners

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -30,6 +31,7 @@ from gonghui.benefits.models import (
     Registration,
     Settlement,
     SettlementStatus,
+    Voucher,
 )
 from gonghui.benefits.services import (
     campaign_transition,
@@ -475,6 +477,23 @@ def test_create_campaign_accepts_the_plausible_edges(world: Any, shop: Any, logi
     assert Campaign.objects.count() == 2
 
 
+@pytest.mark.parametrize("limit", ["2", "２", "20"])
+def test_a_lottery_with_more_than_one_voucher_per_member_is_refused_beside_the_field(
+    world: Any, shop: Any, login: Any, limit: str
+) -> None:
+    client = login(world.jiefang_officer)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = client.post(
+        reverse("benefits_console:new"),
+        campaign_post(shop, world, quota="50", per_member_limit=limit, **_lottery(3, 3)),
+    )
+    assert response.status_code == 400
+    assert "A lottery gives each winner one voucher: vouchers per member must be 1." in (
+        _field_block(text(response), "per_member_limit")
+    )
+    assert Campaign.objects.count() == 0
+
+
 def _field_block(body: str, name: str) -> str:
     return body.split(f'id="field-{name}"')[1].split('<div class="field"')[0]
 
@@ -763,8 +782,13 @@ def test_lottery_seed_and_draw(
     campaign.refresh_from_db()
     assert len(campaign.seed_hash) == 64 and campaign.seed_hash in text(response)
     assert not campaign.seed
-    again = client.post(reverse("benefits_console:seed", args=[campaign.pk]))
-    assert again.status_code == 400
+    # a double click finds the seed committed: the same hash, said again, not an error
+    committed = campaign.seed_hash
+    again = client.post(reverse("benefits_console:seed", args=[campaign.pk]), follow=True)
+    assert again.status_code == 200 and committed in text(again)
+    assert 'id="action-error"' not in text(again)
+    campaign.refresh_from_db()
+    assert campaign.seed_hash == committed
     client.post(reverse("benefits_console:schedule", args=[campaign.pk]))
     campaign.refresh_from_db()
     campaign_transition(campaign=campaign, new=CampaignStatus.OPEN, actor=world.jiefang_officer)
@@ -782,6 +806,15 @@ def test_lottery_seed_and_draw(
     campaign.refresh_from_db()
     assert campaign.drawn_at is not None and campaign.seed in text(response)
     assert Registration.objects.filter(campaign=campaign, won=True).count() == 2
+    # a double click on "Run the draw" finds it done; nothing runs twice
+    drawn = (campaign.drawn_at, campaign.seed, Voucher.objects.count())
+    again = client.post(reverse("benefits_console:draw", args=[campaign.pk]), follow=True)
+    assert again.status_code == 200 and 'id="action-error"' not in text(again)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    again = client.post(reverse("benefits_console:draw", args=[campaign.pk]), follow=True)
+    assert "The draw has run. The seed is now public." in text(again)
+    campaign.refresh_from_db()
+    assert (campaign.drawn_at, campaign.seed, Voucher.objects.count()) == drawn
 
 
 # ------------------------------------------------------------------ dashboard

@@ -36,6 +36,7 @@ from gonghui.benefits.services import (
 from gonghui.benefits.tests.conftest import OTHER_BANK_CARD, POSTAL_CARD, ZHONGYUAN_CARD
 from gonghui.benefits.tests.pages_helpers import text as page_text
 from gonghui.benefits.tests.qr_raster import svg_qr_to_image
+from gonghui.core.errors import ApplicationError
 from gonghui.members.models import Member, MemberCard, MemberStatus
 from gonghui.members.services import member_card_set
 
@@ -643,6 +644,120 @@ def test_lottery_register_then_draw_shows_won_and_lost(world, login, make_campai
     body = login(member=carded()).get(campaign_url(c)).content.decode()
     assert 'data-eligibility="ok"' not in body and "data-registration" not in body
     assert "data-seed" in body
+
+
+def test_an_upcoming_lottery_counts_down_to_registration_not_to_a_release(
+    world, login, make_campaign, carded
+):
+    """Before it opens, a lottery's page and the list said "Release time" over the countdown:
+    nothing is released then, registration opens."""
+    now = timezone.now()
+    c = make_campaign(
+        status="scheduled",
+        distribution="lottery",
+        quota=1,
+        release_at=now + dt.timedelta(hours=1),
+        registration_closes_at=now + dt.timedelta(hours=2),
+    )
+    client = login(member=carded())
+    for url in (campaign_url(c), LIST):
+        body = page_text(client.get(url))
+        assert "data-countdown" in body
+        assert f"{zh('Registration opens')}: <time" in body, url
+        assert f"{zh('Release time')}: <time" not in body, url
+
+
+def test_registering_twice_says_already_registered(world, login, make_campaign, carded):
+    c = _lottery(world, make_campaign)
+    client = login(member=carded())
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    said = []
+    for _tap in range(2):
+        r = client.post(campaign_url(c, "register/"))
+        assert r.status_code == 302
+        said.append(page_text(client.get(r["Location"])))
+    assert "You are registered for the draw." in said[0]
+    assert "already registered" not in said[0]
+    assert "You were already registered for this draw." in said[1]
+    assert "You are registered for the draw." not in said[1]
+    assert Registration.objects.filter(campaign=c).count() == 1
+
+
+def test_an_entry_whose_card_is_replaced_is_warned_then_told_it_was_passed_over(
+    world, login, make_campaign, carded
+):
+    """A member registers, then changes to a card the campaign does not take. The page says now,
+    while there is time to put it right, that the draw will pass the entry over; after the draw
+    it says the entry was passed over and why, not "you were not drawn this time"."""
+    c = _lottery(world, make_campaign)
+    member = carded()
+    client = login(member=member)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert client.post(campaign_url(c, "register/")).status_code == 302
+    assert "data-entry-at-risk" not in client.get(campaign_url(c)).content.decode()
+    member_card_set(actor=None, member=member, card_number=OTHER_BANK_CARD)
+    body = page_text(client.get(campaign_url(c)))
+    assert "data-registered" in body and 'data-eligibility="card_bank"' in body
+    assert "Unless this is put right before the draw, your entry will be passed over." in body
+    listed = page_text(client.get(LIST))
+    assert "The draw will pass your entry over: Your card is not an accepted member card." in listed
+    lottery_draw(
+        campaign=c,
+        actor=world.jiefang_officer,
+        now=c.registration_closes_at + dt.timedelta(seconds=1),
+    )
+    body = page_text(client.get(campaign_url(c)))
+    assert 'data-draw="passed_over"' in body and 'data-draw="lost"' not in body
+    assert (
+        "Your entry was passed over in the draw: you were no longer eligible when it ran." in body
+    )
+    assert not Voucher.objects.filter(campaign=c).exists()
+
+
+def test_a_cancelled_lottery_tells_those_who_entered_and_no_one_else(
+    world, login, make_campaign, carded
+):
+    """Staff cancel a lottery during registration. Its entrants are told it was cancelled and
+    why, on the list and the campaign page (it used to vanish: the list no longer showed it and
+    its page was "not found", so a worker who registered could not learn what happened). For
+    anyone else it is gone, and registering again is refused as cancelled."""
+    c = _lottery(world, make_campaign)
+    entrant = carded()
+    lottery_register(campaign=c, member=entrant)
+    campaign_cancel(campaign=c, actor=world.jiefang_officer, reason="书店装修，活动取消")
+    client = login(member=entrant)
+    listed = page_text(client.get(LIST))
+    assert f'data-campaign="{c.pk}" data-state="cancelled"' in listed
+    assert zh("Cancelled") in listed
+    r = client.get(campaign_url(c))
+    assert r.status_code == 200
+    body = page_text(r)
+    assert "data-cancelled" in body and "书店装修，活动取消" in body
+    assert zh("The campaign was cancelled.") in body
+    assert campaign_url(c, "register/") not in body and "data-eligibility" not in body
+    # nothing was drawn: no proof page (it is "not found") to send them to
+    assert f"/public/campaigns/{c.pk}/" not in body
+    r = client.post(campaign_url(c, "register/"))
+    assert r.status_code == 400 and "data-cancelled" in r.content.decode()
+    assert zh("The campaign was cancelled.") in page_text(r)
+    outsider = login(member=carded())
+    assert f'data-campaign="{c.pk}"' not in outsider.get(LIST).content.decode()
+    assert outsider.get(campaign_url(c)).status_code == 404
+    assert outsider.post(campaign_url(c, "register/")).status_code == 404
+    assert Registration.objects.filter(campaign=c).count() == 1
+
+
+def test_registering_for_a_closed_lottery_says_closed_not_not_yet_open(
+    world, make_campaign, carded
+):
+    from gonghui.benefits.models import CampaignStatus
+
+    c = _lottery(world, make_campaign)
+    Campaign.objects.filter(pk=c.pk).update(status=CampaignStatus.CLOSED)
+    c.refresh_from_db()
+    with pytest.raises(ApplicationError) as exc:
+        lottery_register(campaign=c, member=carded())
+    assert exc.value.code == "registration_closed"
 
 
 def test_lottery_register_refused_for_ineligible_and_nothing_changes(

@@ -4,21 +4,31 @@ proof page whose values re-verify with ``lottery_verify``."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from gonghui.benefits.models import Campaign, CampaignStatus, Objection, PublicNotice
+from gonghui.benefits.models import (
+    Campaign,
+    CampaignStatus,
+    Objection,
+    PublicNotice,
+    Registration,
+)
 from gonghui.benefits.public_views import OBJECTIONS_PER_WINDOW
 from gonghui.benefits.services import (
+    campaign_cancel,
     campaign_transition,
     lottery_commit_seed,
     lottery_draw,
@@ -35,6 +45,7 @@ from gonghui.benefits.tests.pages_helpers import (
     text,
     zh,
 )
+from gonghui.core import crypto
 from gonghui.members.tests.factories import make_id_number
 
 
@@ -379,7 +390,14 @@ def test_proof_page_before_and_after_draw(world: Any, lottery: Campaign) -> None
     assert seed and shown_hash
     download = Client().get(reverse("public:registrations_json", args=[lottery.pk]))
     data = json.loads(download.content)
-    assert set(data) == {"campaign_id", "quota", "seed_hash", "seed", "registration_ids"}
+    assert set(data) == {
+        "campaign_id",
+        "quota",
+        "seed_hash",
+        "seed",
+        "registration_ids",
+        "passed_over_ids",
+    }
     assert data["seed"] == seed.group(1)
     assert "张" not in download.content.decode()
     recomputed = lottery_verify(
@@ -404,6 +422,138 @@ def test_proof_page_before_and_after_draw(world: Any, lottery: Campaign) -> None
     ).replace("print(", "PRINT(")
     exec(code, {"DATA": data, "PRINT": printed.append, **namespace})  # noqa: S102
     assert printed == [sorted(winners)]
+
+
+def test_an_outsider_re_runs_a_draw_that_passed_entries_over(world: Any, lottery: Campaign) -> None:
+    """Two of the first three in the draw's order left the union before it ran: the draw passes
+    them over. With only the page and its JSON file, an outsider (a few lines written from the
+    page's description, and the page's own program) gets the winners the page lists; the page
+    says which numbers were passed over, and the lookup says what became of one."""
+    from gonghui.members.services import member_leave
+
+    ids = list(Registration.objects.filter(campaign=lottery).values_list("pk", flat=True))
+    order = sorted(
+        ids,
+        key=lambda rid: hmac.new(
+            crypto.decrypt(lottery.seed_enc).encode(),
+            f"{lottery.pk}:{rid}".encode(),
+            hashlib.sha256,
+        ).hexdigest(),
+    )
+    gone = [order[0], order[2]]
+    for rid in gone:
+        member = Registration.objects.get(pk=rid).member
+        member_leave(
+            actor=world.jiefang_officer, member=member, on=timezone.localdate(), reason="x"
+        )
+    Campaign.objects.filter(pk=lottery.pk).update(
+        registration_closes_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    lottery.refresh_from_db()
+    winners = lottery_draw(campaign=lottery, actor=world.jiefang_officer)
+    assert sorted(winners) == sorted([order[1], order[3], order[4]])
+
+    url = reverse("public:campaign", args=[lottery.pk])
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    body = text(client.get(url))
+    data = json.loads(client.get(reverse("public:registrations_json", args=[lottery.pk])).content)
+    assert sorted(data["passed_over_ids"]) == sorted(gone)
+    assert f'id="passed-over">{min(gone)}, {max(gone)}<' in body
+    assert "passes over any whose member is no longer eligible" in body
+    # written from the page's words alone
+    seed = data["seed"]
+    assert hashlib.sha256(seed.encode()).hexdigest() == data["seed_hash"]
+
+    def value(rid: int) -> str:
+        message = f"{data['campaign_id']}:{rid}".encode()
+        return hmac.new(seed.encode(), message, hashlib.sha256).hexdigest()
+
+    mine = [r for r in sorted(data["registration_ids"], key=value) if r not in gone]
+    shown = [
+        int(n) for n in re.findall(r'<tr><td class="num">(\d+)</td>', body.split('id="winners"')[1])
+    ]
+    assert sorted(mine[: data["quota"]]) == sorted(shown) == sorted(winners)
+    # the page's own program
+    snippet = re.search(r'<pre id="verify-snippet">(.*?)</pre>', body, re.S).group(1)  # type: ignore[union-attr]
+    printed: list[Any] = []
+    code = snippet.replace(
+        f'json.load(open("campaign-{lottery.pk}-registrations.json"))', "DATA"
+    ).replace("print(", "PRINT(")
+    exec(code, {"DATA": data, "PRINT": printed.append})  # noqa: S102
+    assert printed == [sorted(winners)]
+    looked = text(client.get(url, {"number": str(gone[0])}))
+    assert (
+        f"Registration {gone[0]} was passed over: its member was no longer eligible when the draw "
+        "ran." in looked
+    )
+    assert f"Registration {order[1]} won a voucher." in text(client.get(url, {"number": order[1]}))
+
+
+def test_the_page_s_program_checks_nothing_was_passed_over_below_the_last_winner(
+    world: Any, drawn: tuple[Campaign, list[int]]
+) -> None:
+    """A list of passed-over numbers that includes one the draw never reached (below the last
+    winner) is refused by the page's program: the draw cannot have passed over what it never
+    looked at."""
+    lottery, winners = drawn
+    body = text(Client().get(reverse("public:campaign", args=[lottery.pk])))
+    data = json.loads(Client().get(reverse("public:registrations_json", args=[lottery.pk])).content)
+    losers = sorted(set(data["registration_ids"]) - set(winners))
+    snippet = re.search(r'<pre id="verify-snippet">(.*?)</pre>', body, re.S).group(1)  # type: ignore[union-attr]
+    code = snippet.replace(
+        f'json.load(open("campaign-{lottery.pk}-registrations.json"))', "DATA"
+    ).replace("print(", "PRINT(")
+    with pytest.raises(AssertionError):
+        exec(code, {"DATA": {**data, "passed_over_ids": losers[:1]}, "PRINT": print})  # noqa: S102
+
+
+def test_a_lottery_cancelled_after_its_draw_keeps_its_proof(
+    world: Any, make_campaign: Any, lottery: Campaign
+) -> None:
+    """Cancelling a drawn lottery voids the winners' vouchers; it used to take the proof page and
+    its file down too, so the winners it had named and the seed it had revealed could no longer
+    be checked. A lottery cancelled before its draw decided nothing and stays gone."""
+    Campaign.objects.filter(pk=lottery.pk).update(
+        registration_closes_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    lottery.refresh_from_db()
+    winners = lottery_draw(campaign=lottery, actor=world.jiefang_officer)
+    campaign_cancel(campaign=lottery, actor=world.jiefang_officer, reason="书店停业")
+    lottery.refresh_from_db()
+    url = reverse("public:campaign", args=[lottery.pk])
+    response = Client().get(url)
+    assert response.status_code == 200
+    body = text(response)
+    assert f'id="seed">{lottery.seed}<' in body and zh("Cancelled") in body
+    data = json.loads(Client().get(reverse("public:registrations_json", args=[lottery.pk])).content)
+    assert data["seed"] == lottery.seed
+    assert sorted(
+        lottery_verify(
+            seed=data["seed"],
+            seed_hash=data["seed_hash"],
+            campaign_id=data["campaign_id"],
+            registration_ids=data["registration_ids"],
+            quota=data["quota"],
+            passed_over=data["passed_over_ids"],
+        )
+    ) == sorted(winners)
+    undrawn = make_campaign(
+        status="draft",
+        distribution="lottery",
+        quota=1,
+        release_at=timezone.now() - dt.timedelta(minutes=5),
+        registration_closes_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    lottery_commit_seed(campaign=undrawn, actor=world.jiefang_officer)
+    for new in ("scheduled", "open"):
+        campaign_transition(campaign=undrawn, new=new, actor=world.jiefang_officer)
+    campaign_cancel(campaign=undrawn, actor=world.jiefang_officer, reason="取消")
+    assert Client().get(reverse("public:campaign", args=[undrawn.pk])).status_code == 404
+    assert Client().get(reverse("public:registrations_json", args=[undrawn.pk])).status_code == 404
+    grab = make_campaign()
+    campaign_cancel(campaign=grab, actor=world.jiefang_officer, reason="取消")
+    assert Client().get(reverse("public:campaign", args=[grab.pk])).status_code == 404
 
 
 @pytest.fixture

@@ -494,3 +494,138 @@ def test_postgres_scan_batch_1_gives_each_scan_its_own_statement(world, shop, ma
     )
     assert stats.items == before + 1
     assert Redemption.objects.filter(voucher__campaign=campaign).count() == 2
+
+
+def _waits_for_a_lock(thread: threading.Thread) -> None:
+    """Return once another connection is waiting for a lock (or ``thread`` has finished)."""
+    import time
+
+    deadline = time.monotonic() + 20
+    with connection.cursor() as cursor:
+        while thread.is_alive() and time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_an_entry_racing_the_draw_is_in_it_or_refused(world, make_campaign):
+    """A member taps "register" just before the close while staff run the draw: the entry either
+    took part in the draw or is refused, never written after it (it would be in the published
+    list without having been drawn, and a re-run from that list would not give the winners)."""
+    import datetime as dt
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from gonghui.benefits.models import Campaign, Registration
+    from gonghui.benefits.services import (
+        campaign_schedule,
+        lottery_commit_seed,
+        lottery_draw,
+        lottery_register,
+    )
+
+    now = timezone.now()
+    campaign = make_campaign(
+        status="draft",
+        distribution="lottery",
+        quota=1,
+        release_at=now - dt.timedelta(hours=1),
+        registration_closes_at=now + dt.timedelta(hours=1),
+    )
+    lottery_commit_seed(campaign=campaign, actor=world.jiefang_officer)
+    campaign_schedule(campaign=campaign, actor=world.jiefang_officer)
+    first, late = (
+        Member.objects.select_related("org").get(pk=pk)
+        for pk in bulk_members(org=world.jiefang_base, count=2, tag=f"entry{campaign.pk}")
+    )
+    lottery_register(campaign=campaign, member=first)
+    campaign.refresh_from_db()
+    closes = campaign.registration_closes_at
+    read_before_the_draw = Campaign.objects.get(pk=campaign.pk)
+    drawn, release = threading.Event(), threading.Event()
+    answers: list[str] = []
+
+    def draw() -> None:
+        try:
+            with transaction.atomic():
+                lottery_draw(
+                    campaign=Campaign.objects.get(pk=campaign.pk),
+                    actor=world.jiefang_officer,
+                    now=closes,
+                )
+                drawn.set()
+                release.wait(20)
+        finally:
+            connections.close_all()
+
+    def register() -> None:
+        try:
+            lottery_register(
+                campaign=read_before_the_draw, member=late, now=closes - dt.timedelta(seconds=1)
+            )
+            answers.append("registered")
+        except ApplicationError as exc:
+            answers.append(exc.code)
+        finally:
+            connections.close_all()
+
+    d = threading.Thread(target=draw)
+    d.start()
+    assert drawn.wait(20)
+    r = threading.Thread(target=register)
+    r.start()
+    _waits_for_a_lock(r)  # the entry waits for the draw's lock on the campaign
+    release.set()
+    d.join(20)
+    r.join(20)
+    assert answers == ["registration_closed"]
+    assert list(Registration.objects.filter(campaign=campaign).values_list("member_id", "won")) == [
+        (first.pk, True)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_or_postgres_one_member_registering_from_many_taps_at_once_is_one_entry(
+    world, make_campaign
+):
+    """A member on a slow phone taps "register" again and again, and the requests arrive
+    together: one entry, and every tap answers with it; other members' entries at the same time
+    are each one too."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from gonghui.benefits.models import Registration
+    from gonghui.benefits.services import campaign_schedule, lottery_commit_seed, lottery_register
+
+    now = timezone.now()
+    campaign = make_campaign(
+        status="draft",
+        distribution="lottery",
+        quota=3,
+        release_at=now - dt.timedelta(hours=1),
+        registration_closes_at=now + dt.timedelta(hours=1),
+    )
+    lottery_commit_seed(campaign=campaign, actor=world.jiefang_officer)
+    campaign_schedule(campaign=campaign, actor=world.jiefang_officer)
+    ids = bulk_members(org=world.jiefang_base, count=4, tag=f"taps{campaign.pk}")
+    by_id = {m.pk: m for m in Member.objects.select_related("org").filter(pk__in=ids)}
+    taps = [ids[0]] * 6 + ids[1:]
+
+    def work(member_id: int) -> tuple[int, int]:
+        return member_id, lottery_register(campaign=campaign, member=by_id[member_id]).pk
+
+    threads = 8 if connection.vendor == "postgresql" else 3
+    results = crowd(taps, work, threads=threads)
+    assert len(results) == len(taps) and all(isinstance(r, tuple) for r in results), results
+    entries = dict(Registration.objects.filter(campaign=campaign).values_list("member_id", "pk"))
+    assert sorted(entries) == sorted(ids)
+    assert sorted(results) == sorted((m, entries[m]) for m in taps)

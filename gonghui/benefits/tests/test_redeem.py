@@ -345,7 +345,7 @@ def test_tick_command_expires_and_closes(voucher):
     )
     out = StringIO()
     call_command("benefits_tick", stdout=out)
-    assert json.loads(out.getvalue()) == {"opened": 0, "closed": 1, "expired": 1}
+    assert json.loads(out.getvalue()) == {"opened": 0, "drawn": 0, "closed": 1, "expired": 1}
     voucher.refresh_from_db()
     assert voucher.status == VoucherStatus.EXPIRED
     assert voucher.status_changes.latest("id").at == voucher.status_changed_at

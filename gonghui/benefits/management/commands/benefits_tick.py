@@ -1,8 +1,9 @@
 """gonghui benefits_tick: the clock of voucher campaigns (run every minute from cron or a worker).
 
-Opens scheduled campaigns at their release time, closes them after the redemption window, marks
-vouchers still open after the window as expired, and (with the Redis fast path) reconciles Redis
-stock with the database for open grab campaigns.
+Opens scheduled campaigns at their release time, draws lotteries whose registration has closed,
+closes campaigns after the redemption window, marks vouchers still open after the window as
+expired, and (with the Redis fast path) reconciles Redis stock with the database for open grab
+campaigns.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from gonghui.benefits.services import campaigns_advance
 
 
 class Command(BaseCommand):
-    help = "Open, close and expire voucher campaigns on time; reconcile the grab fast path."
+    help = "Open, draw, close and expire voucher campaigns on time; reconcile the grab fast path."
 
     def handle(self, *args: Any, **options: Any) -> None:
         result: dict[str, Any] = campaigns_advance()
