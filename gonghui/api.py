@@ -9,12 +9,52 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from gonghui.core.api_auth import api_auth
 from gonghui.core.errors import ApplicationError
+
+
+def _refuse_nul(value: Any, field: str | None) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ApplicationError(
+                _("The text contains characters that are not allowed."),
+                # The services' own code for it (``clean_text``), so a body's answer is the same
+                # whether this check or the service's finds the NUL first.
+                code=f"{field}_chars" if field else "text_invalid",
+                field=field,
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, field)
+            _refuse_nul(item, str(key))
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul(item, field)
+
+
+class _Parser(Parser):
+    """Refuses a NUL character anywhere in a query, a form or a JSON body, before any schema or
+    service sees it: no text of the platform holds one, and PostgreSQL can neither store nor
+    compare it (a search for one was a server error there)."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        _refuse_nul(data, None)
+        return data
+
+    def parse_querydict(
+        self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
+        result = super().parse_querydict(data, list_fields, request)
+        _refuse_nul(result, None)
+        return result
+
 
 api = NinjaAPI(
     title="gonghui API",
@@ -27,6 +67,7 @@ api = NinjaAPI(
     auth=api_auth,
     # Local assets only ("ninja" is in INSTALLED_APPS); no online spec validator badge either.
     docs=Swagger(settings={"validatorUrl": None}),
+    parser=_Parser(),
 )
 
 
@@ -61,7 +102,11 @@ def _validation_message(error: dict[str, Any]) -> str:
         return _("This value is too short (at least %(n)s characters).") % {
             "n": ctx.get("min_length", "?")
         }
-    if kind.startswith(("int_", "float_")) or kind in {"greater_than_equal", "less_than_equal"}:
+    if kind == "less_than_equal":
+        return _("Enter a whole number of at most %(n)s.") % {"n": ctx.get("le", "?")}
+    if kind == "greater_than_equal":
+        return _("Enter a whole number of at least %(n)s.") % {"n": ctx.get("ge", "?")}
+    if kind.startswith(("int_", "float_")):
         return _("Enter a valid whole number.")
     if kind.startswith(("date_", "datetime_")):
         return _("Enter a date as YYYY-MM-DD.")
@@ -101,9 +146,15 @@ def authentication_error(request: HttpRequest, exc: AuthenticationError) -> Http
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, ApplicationError):
+        # ninja wraps whatever the body parser raised (our own refusal of a NUL included).
+        return application_error(request, exc.__cause__)
     if exc.status_code == 403:
         message = _("The request was refused (CSRF check failed or no permission).")
         code = "forbidden"
+    elif exc.status_code == 400:
+        # ninja's "Cannot parse request body": a body that is not JSON at all.
+        message, code = _("The request body must be a JSON object."), "body_invalid"
     else:
         message, code = str(exc), "http_error"
     return api.create_response(request, error_body(code, message), status=exc.status_code)

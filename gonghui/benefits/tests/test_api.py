@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from gonghui.accounts.services import api_token_create
 from gonghui.benefits.tests.pages_helpers import redeem_some
@@ -111,3 +112,66 @@ def test_campaign_filters_and_bad_input(callers, campaign, make_campaign):
 def test_openapi_lists_the_benefits_endpoints(callers):
     spec = callers["city_admin"].get("/api/v1/openapi.json").json()
     assert "/api/v1/benefits/campaigns/{campaign_id}/figures" in spec["paths"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"q": "\x00"}, "q"),
+        ({"q": "四月\x00芳菲"}, "q"),
+        ({"status": "op\x00en"}, "status"),
+    ],
+)
+def test_a_nul_in_the_query_is_refused_in_words_not_a_server_error(
+    callers, campaign, params, field
+):
+    # PostgreSQL cannot compare text holding a NUL: the filter used to answer 500 there.
+    r = callers["jiefang_token"].get(f"{API}/campaigns", params)
+    assert r.status_code == 400, r.content
+    body = r.json()
+    assert (body["code"], body["field"]) == (f"{field}_chars", field)
+    assert body["message"] == "内容包含不允许使用的字符。"
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({"offset": str(10**20)}, "offset", "at most 1000000000"),
+        ({"offset": str(2**63)}, "offset", "at most 1000000000"),
+        ({"offset": str(10**9 + 1)}, "offset", "at most 1000000000"),
+        ({"offset": "-1"}, "offset", "at least 0"),
+        ({"limit": "501"}, "limit", "at most 500"),
+        ({"limit": "100000"}, "limit", "at most 500"),
+        ({"limit": "0"}, "limit", "at least 1"),
+    ],
+)
+def test_paging_out_of_bounds_says_the_bound(callers, campaign, params, field, words):
+    # An offset past bigint used to reach the database as is: 500 on both databases.
+    with translation.override("en"):
+        r = callers["jiefang_token"].get(f"{API}/campaigns", params)
+    assert r.status_code == 422, r.content
+    body = r.json()
+    assert body["field"] == field and words in body["message"], body
+
+
+def test_paging_at_its_bounds_answers(callers, campaign):
+    client = callers["jiefang_token"]
+    far = client.get(f"{API}/campaigns", {"offset": str(10**9), "limit": "500"})
+    assert far.status_code == 200 and far.json() == {"items": [], "count": 1}
+    assert len(client.get(f"{API}/campaigns", {"limit": "1"}).json()["items"]) == 1
+
+
+def test_unknown_address_and_wrong_method_answer_in_the_error_format(callers, campaign):
+    client = callers["jiefang_token"]
+    for path in (f"{API}/nothing", f"{API}/campaigns/", f"{API}/campaigns/{campaign.pk}/x"):
+        r = client.get(path)
+        assert r.status_code == 404 and r["Content-Type"] == "application/json", (path, r.content)
+        assert r.json()["code"] == "not_found" and r.json()["message"] == "未找到。"
+    for method in ("post", "put", "patch", "delete"):
+        r = getattr(client, method)(f"{API}/campaigns/{campaign.pk}")
+        assert r.status_code == 405 and r["Allow"] == "GET", (method, r.content)
+        assert r.json()["code"] == "method_not_allowed" and r.json()["message"]
+    campaign.refresh_from_db()
+    assert campaign.status == "open"
+    # Not signed in, the unknown address is the same boring answer.
+    assert Client().get(f"{API}/nothing").json()["code"] == "not_found"
