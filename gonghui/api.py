@@ -13,6 +13,7 @@ from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.parser import Parser
 
 from gonghui.core.api_auth import api_auth
@@ -56,7 +57,80 @@ class _Parser(Parser):
         return result
 
 
-api = NinjaAPI(
+_ERROR_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "title": "Error",
+        "type": "object",
+        "description": "Every refusal: a stable code for programs, a message for people (in the "
+        "platform's language, Chinese by default), and the input at fault if any.",
+        "properties": {
+            "code": {"type": "string", "examples": ["not_found", "status_invalid", "q_chars"]},
+            "message": {"type": "string"},
+            "field": {"type": ["string", "null"]},
+        },
+        "required": ["code", "message", "field"],
+    },
+    "ValidationError": {
+        "title": "ValidationError",
+        "type": "object",
+        "description": "Input that does not fit the schema (code 'validation'): the first fault "
+        "in message and field, every fault in errors.",
+        "properties": {
+            "code": {"type": "string", "const": "validation"},
+            "message": {"type": "string"},
+            "field": {"type": ["string", "null"]},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "field": {"type": ["string", "null"]},
+                        "message": {"type": "string"},
+                    },
+                    "required": ["field", "message"],
+                },
+            },
+        },
+        "required": ["code", "message", "field", "errors"],
+    },
+}
+
+_ERROR_ANSWERS = {
+    "400": ("Error", "The input was refused (a service's rule, a NUL, a body that is not JSON)."),
+    "401": ("Error", "Not signed in as staff and no valid API token."),
+    "403": ("Error", "Signed in, but without the permission this needs (or a failed CSRF check)."),
+    "404": ("Error", "No such object, or not in the caller's organisation subtree: one answer."),
+    "422": ("ValidationError", "The input does not fit the schema."),
+}
+
+
+class _API(NinjaAPI):
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        """Ninja documents each operation's success only; every one of them may also answer
+        with the error shapes above (mapped in this module), so say so once for all."""
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(_ERROR_SCHEMAS)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, (name, description) in _ERROR_ANSWERS.items():
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": description,
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": f"#/components/schemas/{name}"}
+                                }
+                            },
+                        },
+                    )
+        return schema
+
+
+api = _API(
     title="gonghui API",
     version="1.0.0",
     urls_namespace="api",

@@ -175,3 +175,26 @@ def test_unknown_address_and_wrong_method_answer_in_the_error_format(callers, ca
     assert campaign.status == "open"
     # Not signed in, the unknown address is the same boring answer.
     assert Client().get(f"{API}/nothing").json()["code"] == "not_found"
+
+
+def test_openapi_describes_the_error_answers(callers):
+    """A client generated from the document learns the error format: every operation names
+    the answers it may give besides its success, each in the one error shape."""
+    spec = Client().get("/api/v1/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    error = schemas["Error"]
+    assert set(error["required"]) == {"code", "message", "field"}
+    assert "errors" in schemas["ValidationError"]["properties"]
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            responses = op["responses"]
+            for status in ("400", "401", "403", "404"):
+                ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
+                assert ref == "#/components/schemas/Error", (path, method, status)
+            ref = responses["422"]["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/ValidationError", (path, method)
+    listed = spec["paths"]["/api/v1/benefits/campaigns"]["get"]["parameters"]
+    offset = next(p for p in listed if p["name"] == "offset")["schema"]
+    assert (offset["minimum"], offset["maximum"]) == (0, 10**9)
+    status = next(p for p in listed if p["name"] == "status")["schema"]
+    assert "settled" in status["description"]
