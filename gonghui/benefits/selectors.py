@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from gonghui.accounts.scoping import scoped
 from gonghui.benefits.models import (
@@ -32,7 +33,7 @@ from gonghui.benefits.models import (
     Voucher,
 )
 from gonghui.benefits.services import mask_name
-from gonghui.core.errors import NotFound
+from gonghui.core.errors import NotFound, PermissionDenied
 from gonghui.members.models import Member
 
 PUBLIC_STATUSES = [
@@ -150,7 +151,8 @@ def member_voucher_get(*, actor: Any, pk: int | str) -> Voucher:
 
 
 def clerk_for_user(user: Any) -> MerchantClerk:
-    """The merchant clerk behind a signed-in user, or one boring 'not found'."""
+    """The merchant clerk behind a signed-in user, or one boring 'not found'; a clerk (or the
+    clerk's merchant) switched off is told so (403), not 'not found' as if the till had gone."""
     user_id = getattr(user, "pk", None)
     if user_id is None:
         raise NotFound()
@@ -160,6 +162,13 @@ def clerk_for_user(user: Any) -> MerchantClerk:
         .first()
     )
     if clerk is None:
+        if MerchantClerk.objects.filter(user_id=user_id).exists():
+            raise PermissionDenied(
+                _(
+                    "Your clerk sign-in or your merchant has been switched off. Ask your "
+                    "supervisor or the union."
+                )
+            )
         raise NotFound()
     return clerk
 

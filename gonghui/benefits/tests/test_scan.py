@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core import signing
 from django.db import connection
 from django.db.models import Q
@@ -290,8 +291,12 @@ def test_deactivation_stops_a_live_ticket(shop, voucher, who):
         Merchant.objects.filter(pk=shop.merchant.pk).update(is_active=False)
     else:
         Store.objects.filter(pk=shop.store.pk).update(is_active=False)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     r = client.post(SCAN, scan(voucher, shop.store))
     assert r.status_code == 403, r.content
+    # Said what happened, not "you do not have permission to do this" (which a clerk reads as
+    # a mistake of their own at the till).
+    assert "has been switched off" in r.json()["message"], r.json()
     unchanged(voucher)
 
 
