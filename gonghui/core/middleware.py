@@ -41,7 +41,7 @@ class MethodRefused(ApplicationError):
         from django.utils.translation import gettext_lazy as _
 
         super().__init__(
-            _("This address does not take a %(method)s request.") % {"method": method[:10]},
+            _("This address does not take %(method)s requests.") % {"method": method[:10]},
             code="method_not_allowed",
         )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
-from django.utils import translation
 
 from gonghui.accounts.services import api_token_create
 from gonghui.benefits.tests.pages_helpers import redeem_some
@@ -147,8 +147,9 @@ def test_a_nul_in_the_query_is_refused_in_words_not_a_server_error(
 )
 def test_paging_out_of_bounds_says_the_bound(callers, campaign, params, field, words):
     # An offset past bigint used to reach the database as is: 500 on both databases.
-    with translation.override("en"):
-        r = callers["jiefang_token"].get(f"{API}/campaigns", params)
+    client = callers["jiefang_token"]
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the middleware reads the cookie
+    r = client.get(f"{API}/campaigns", params)
     assert r.status_code == 422, r.content
     body = r.json()
     assert body["field"] == field and words in body["message"], body
@@ -171,6 +172,9 @@ def test_unknown_address_and_wrong_method_answer_in_the_error_format(callers, ca
         r = getattr(client, method)(f"{API}/campaigns/{campaign.pk}")
         assert r.status_code == 405 and r["Allow"] == "GET", (method, r.content)
         assert r.json()["code"] == "method_not_allowed" and r.json()["message"]
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    r = client.options(f"{API}/campaigns")
+    assert r.json()["message"] == "This address does not take OPTIONS requests."
     campaign.refresh_from_db()
     assert campaign.status == "open"
     # Not signed in, the unknown address is the same boring answer.
