@@ -258,7 +258,14 @@ def _one(request: HttpRequest, name: str, default: str | None = "") -> str | Non
 
 
 def _amount_fen(request: HttpRequest) -> int:
-    """``amount`` in yuan as typed on the merchant page ("128.5"), or ``amount_fen``."""
+    """``amount`` in yuan as typed on the merchant page ("128.5"), or ``amount_fen``; not both
+    (which of two differing amounts would be the sale?)."""
+    if "amount" in request.POST and "amount_fen" in request.POST:
+        raise ApplicationError(
+            _("Send the amount once: in yuan (amount) or in fen (amount_fen), not both."),
+            code="amount_repeated",
+            field="amount",
+        )
     if "amount" in request.POST:
         return yuan_to_fen(_one(request, "amount"), field="amount")
     return _int(_one(request, "amount_fen", None), field="amount_fen")

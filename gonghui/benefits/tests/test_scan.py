@@ -202,6 +202,14 @@ def test_amount_in_fen_still_accepted(shop, voucher):
     assert r.status_code == 201 and Redemption.objects.get().amount_fen == 12680
 
 
+def test_an_amount_in_yuan_and_in_fen_at_once_is_refused(shop, voucher):
+    """Which one is the sale? ``amount`` silently won over a different ``amount_fen``."""
+    r = ticket_client(shop.clerk).post(SCAN, scan(voucher, shop.store, amount_fen="20000"))
+    assert r.status_code == 400, r.content
+    assert (r.json()["code"], r.json()["field"]) == ("amount_repeated", "amount")
+    unchanged(voucher)
+
+
 def test_the_scan_door_answers_json_to_any_program(shop, voucher):
     """curl sends ``Accept: */*``, a program may send none: a refusal was a Chinese HTML page,
     and a wrong method other than GET an empty body."""
