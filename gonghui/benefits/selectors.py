@@ -207,6 +207,10 @@ def clerk_redemption_list(
     if day is not None:
         rows = rows.filter(at__date=day)
     q = unicodedata.normalize("NFKC", query or "").strip()[:40]
+    if any(unicodedata.category(c) == "Cc" for c in q):
+        # No receipt number or code holds a control character, so nothing matches; and
+        # PostgreSQL cannot even compare text that holds a NUL (it was a server error).
+        return rows.none()
     if q:
         match = Q(receipt_no__istartswith=q)
         # A code's tail as the member's phone groups it ("13303 20920"): the groups' spaces and

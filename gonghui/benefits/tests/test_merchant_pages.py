@@ -504,7 +504,16 @@ def test_recent_list_finds_by_receipt_or_code_tail_and_store(
     assert listed(q="XH-0", store=str(shop.other_store.pk), page="1") <= {
         x.pk for x in made if x.store_id == shop.other_store.pk
     }
-    for hostile in ("<script>alert(1)</script>", "' OR 1=1 --", "x" * 500, "%", "_"):
+    # A NUL was a server error on PostgreSQL, which cannot compare text holding one.
+    for hostile in (
+        "<script>alert(1)</script>",
+        "' OR 1=1 --",
+        "x" * 500,
+        "%",
+        "_",
+        "\x00",
+        "XH-0007\x00",
+    ):
         r = client.get(RECENT, {"q": hostile, "store": "<b>"})
         assert r.status_code == 200 and "<script>alert(1)" not in r.content.decode()
         assert 'data-redemption="' not in r.content.decode()
