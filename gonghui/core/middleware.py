@@ -4,6 +4,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -46,6 +47,22 @@ class MethodRefused(ApplicationError):
         )
 
 
+class RequestTooLarge(ApplicationError):
+    status = 413
+
+
+def _refused_request(exception: Exception) -> ApplicationError | None:
+    """Django's refusals of a request it will not read, for an answer in the error format (its
+    own is an English HTML page that says "Bad Request (400)")."""
+    from django.utils.translation import gettext_lazy as _
+
+    if isinstance(exception, RequestDataTooBig):
+        return RequestTooLarge(_("The request is too large."), code="too_large")
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        return ApplicationError(_("The request has too many fields."), code="too_many_fields")
+    return None
+
+
 class ApplicationErrorMiddleware:
     """Maps an ApplicationError that escaped a view to a page or JSON answer in one place."""
 
@@ -78,7 +95,10 @@ class ApplicationErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, ApplicationError):
-            return None
+            refused = _refused_request(exception) if _wants_json(request) else None
+            if refused is None:
+                return None
+            exception = refused
         # In the language the view was answering in (``request.LANGUAGE_CODE``), which may not
         # be the one active here: a view's translation.override has ended by now.
         language = getattr(request, "LANGUAGE_CODE", None)

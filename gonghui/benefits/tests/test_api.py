@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 
 from gonghui.accounts.services import api_token_create
 from gonghui.benefits.tests.pages_helpers import redeem_some
@@ -202,3 +202,17 @@ def test_openapi_describes_the_error_answers(callers):
     assert (offset["minimum"], offset["maximum"]) == (0, 10**9)
     status = next(p for p in listed if p["name"] == "status")["schema"]
     assert "settled" in status["description"]
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000, DATA_UPLOAD_MAX_NUMBER_FIELDS=10)
+def test_too_large_or_too_many_fields_answer_in_the_error_format(callers, campaign):
+    """Django's own answer to either was an English HTML page ("Bad Request (400)")."""
+    client = callers["jiefang_token"]
+    client.raise_request_exception = False
+    r = client.get(f"{API}/campaigns?" + "&".join(f"f{i}=1" for i in range(20)))
+    assert r.status_code == 400 and r.json()["code"] == "too_many_fields", r.content[:300]
+    r = client.post(
+        "/api/v1/orgs", '{"name": "' + "x" * 5000 + '"}', content_type="application/json"
+    )
+    assert r.status_code == 413 and r.json()["code"] == "too_large", r.content[:300]
+    assert r.json()["message"] and r.json()["field"] is None

@@ -258,6 +258,18 @@ def test_a_field_sent_twice_is_refused_not_guessed(shop, voucher, make_campaign,
     assert other.status == VoucherStatus.OPEN
 
 
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000, DATA_UPLOAD_MAX_NUMBER_FIELDS=10)
+def test_a_scan_too_large_or_with_too_many_fields_answers_json(shop, voucher):
+    client = ticket_client(shop.clerk)
+    client.raise_request_exception = False
+    r = client.post(SCAN, scan(voucher, shop.store, receipt_no="R" * 5000))
+    assert r.status_code == 413 and r.json()["code"] == "too_large", r.content[:300]
+    many = {**scan(voucher, shop.store), **{f"f{i}": "1" for i in range(20)}}
+    r = client.post(SCAN, many)
+    assert r.status_code == 400 and r.json()["code"] == "too_many_fields", r.content[:300]
+    unchanged(voucher)
+
+
 def test_a_json_body_is_told_to_send_form_fields(shop, voucher):
     """The door reads form fields; a JSON body used to be answered "enter a whole number" about
     the store, which sends a program's author looking in the wrong place."""
