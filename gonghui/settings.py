@@ -331,5 +331,6 @@ SESSION_ENGINE = os.environ.get("GONGHUI_SESSION_ENGINE", "django.contrib.sessio
 
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 500
+NINJA_PAGINATION_CLASS = "gonghui.core.api_paging.Pagination"
 
 from gonghui.admin_theme import UNFOLD  # noqa: E402,F401

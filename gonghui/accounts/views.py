@@ -23,11 +23,11 @@ def landing_url(user: object) -> str:
     organisation and no console, on the redeem page; staff on the console."""
     if getattr(user, "org_id", None) is None:
         from gonghui.benefits.selectors import clerk_for_user
-        from gonghui.core.errors import NotFound
+        from gonghui.core.errors import ApplicationError
 
         try:
             clerk_for_user(user)
-        except NotFound:
+        except ApplicationError:  # not a clerk, or one switched off: no till to land on
             pass
         else:
             return reverse("merchant:redeem")

@@ -49,7 +49,9 @@ class CampaignOut(Schema):
 
 class CampaignFilters(Schema):
     q: str = Field("", max_length=100)
-    status: str = Field("", max_length=16)
+    status: str = Field(
+        "", max_length=16, description="One of: " + ", ".join(CampaignStatus.values)
+    )
 
 
 class CountOut(Schema):

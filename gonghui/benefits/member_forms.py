@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext_lazy as _
 
 from gonghui.benefits.models import Store
@@ -54,6 +55,13 @@ class RedeemForm(forms.Form):
         self, *args: Any, stores: list[Store], last_store_id: int | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            # Every check is the service's: Django's own refusal of a NUL ("不允许是用空字符串",
+            # "empty strings are not allowed") came first and left the field out, so the
+            # service then said the field was empty.
+            field.validators = [
+                v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)
+            ]
         store_field = self.fields["store"]
         if len(stores) == 1:
             store_field.widget = forms.HiddenInput()

@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from gonghui.accounts.scoping import scoped
 from gonghui.benefits.models import (
@@ -33,7 +34,7 @@ from gonghui.benefits.models import (
     Voucher,
 )
 from gonghui.benefits.services import mask_name
-from gonghui.core.errors import NotFound
+from gonghui.core.errors import NotFound, PermissionDenied
 from gonghui.members.models import Member
 
 PUBLIC_STATUSES = [
@@ -172,7 +173,8 @@ def member_voucher_get(*, actor: Any, pk: int | str) -> Voucher:
 
 
 def clerk_for_user(user: Any) -> MerchantClerk:
-    """The merchant clerk behind a signed-in user, or one boring 'not found'."""
+    """The merchant clerk behind a signed-in user, or one boring 'not found'; a clerk (or the
+    clerk's merchant) switched off is told so (403), not 'not found' as if the till had gone."""
     user_id = getattr(user, "pk", None)
     if user_id is None:
         raise NotFound()
@@ -182,6 +184,13 @@ def clerk_for_user(user: Any) -> MerchantClerk:
         .first()
     )
     if clerk is None:
+        if MerchantClerk.objects.filter(user_id=user_id).exists():
+            raise PermissionDenied(
+                _(
+                    "Your clerk sign-in or your merchant has been switched off. Ask your "
+                    "supervisor or the union."
+                )
+            )
         raise NotFound()
     return clerk
 
@@ -220,6 +229,10 @@ def clerk_redemption_list(
     if day is not None:
         rows = rows.filter(at__date=day)
     q = unicodedata.normalize("NFKC", query or "").strip()[:40]
+    if any(unicodedata.category(c) == "Cc" for c in q):
+        # No receipt number or code holds a control character, so nothing matches; and
+        # PostgreSQL cannot even compare text that holds a NUL (it was a server error).
+        return rows.none()
     if q:
         match = Q(receipt_no__istartswith=q)
         # A code's tail as the member's phone groups it ("13303 20920"): the groups' spaces and

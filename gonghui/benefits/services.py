@@ -1940,7 +1940,7 @@ def _scan_refusal(
     if not (store_given or facts.store_of_merchant):
         return NotFound()
     if not facts.parties_active:
-        return PermissionDenied()
+        return PermissionDenied(clerk_switched_off_message())
     if not facts.voucher_known:
         # Another merchant's voucher gets the same answer as a code that does not exist.
         return ApplicationError(_("No such voucher."), code="voucher_unknown", field="code")
@@ -1972,6 +1972,15 @@ def _scan_refusal(
             field="amount",
         )
     return None
+
+
+def clerk_switched_off_message() -> str:
+    """What a clerk is told whose sign-in, merchant or store was switched off mid-shift: what
+    happened and whom to ask, not "you do not have permission", which reads as their mistake."""
+    return _(
+        "This clerk, the merchant or the store has been switched off; nothing was redeemed. "
+        "Ask your supervisor or the union."
+    )
 
 
 def _scan_paused(window: int) -> ApplicationError:

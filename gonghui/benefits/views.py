@@ -34,6 +34,7 @@ from gonghui.benefits.services import (
 )
 from gonghui.benefits.templatetags.benefits_tags import fen_yuan
 from gonghui.core.errors import ApplicationError
+from gonghui.core.middleware import json_door
 from gonghui.members.models import Member
 
 # Every grab gets an answer in the body ("outcome"); 201 when a voucher was made, else 200. A
@@ -100,6 +101,7 @@ def _in_page_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
     return wrapped
 
 
+@json_door
 @csrf_exempt  # CSRF only matters for cookie sessions, and then the token is checked below
 @require_POST
 @_in_page_language
@@ -137,6 +139,7 @@ def grab(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(result.as_dict(), status=_STATUS.get(result.outcome, 200))
 
 
+@json_door
 @csrf_exempt  # CSRF only matters for cookie sessions, and then the token is checked below
 @require_POST
 @_in_page_language
@@ -156,11 +159,12 @@ def redeem(request: HttpRequest) -> JsonResponse:
         reason = CsrfViewMiddleware(_empty).process_view(request, _empty, (), {})
         if reason is not None:
             return JsonResponse({"outcome": "forbidden", "code": "csrf"}, status=403)
+    _require_form(request)
     redemption = voucher_redeem(
-        code=request.POST.get("code", ""),
-        store=_int(request.POST.get("store")),
+        code=_one(request, "code"),
+        store=_int(_one(request, "store", None)),
         clerk=clerk,
-        receipt_no=request.POST.get("receipt_no", ""),
+        receipt_no=_one(request, "receipt_no"),
         amount_fen=_amount_fen(request),
     )
     return JsonResponse(
@@ -223,11 +227,49 @@ def redemption_message(redemption: Redemption) -> str:
     return text % parts
 
 
+_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+class FormExpected(ApplicationError):
+    status = 415
+
+
+def _require_form(request: HttpRequest) -> None:
+    """The scan's fields come as a form. A JSON body leaves ``request.POST`` empty, and its
+    answer was "enter a whole number" about the store: say what the door reads instead."""
+    if request.content_type not in _FORM_TYPES and request.body:
+        raise FormExpected(
+            _("Send the scan as form fields (code, store, receipt_no, amount)."),
+            code="form_expected",
+        )
+
+
+def _one(request: HttpRequest, name: str, default: str | None = "") -> str | None:
+    """A scan's form field, sent once. Django reads the last of a repeated field, so
+    ``amount=1&amount=200`` was a sale of ¥200 and ``code=<a>&code=<b>`` redeemed <b>: a scan
+    is money, and a request that says two things is refused rather than guessed at."""
+    values = request.POST.getlist(name)
+    if len(values) > 1:
+        raise ApplicationError(
+            _("This field was sent more than once; send it once."),
+            code=f"{name}_repeated",
+            field=name,
+        )
+    return values[0] if values else default
+
+
 def _amount_fen(request: HttpRequest) -> int:
-    """``amount`` in yuan as typed on the merchant page ("128.5"), or ``amount_fen``."""
+    """``amount`` in yuan as typed on the merchant page ("128.5"), or ``amount_fen``; not both
+    (which of two differing amounts would be the sale?)."""
+    if "amount" in request.POST and "amount_fen" in request.POST:
+        raise ApplicationError(
+            _("Send the amount once: in yuan (amount) or in fen (amount_fen), not both."),
+            code="amount_repeated",
+            field="amount",
+        )
     if "amount" in request.POST:
-        return yuan_to_fen(request.POST["amount"], field="amount")
-    return _int(request.POST.get("amount_fen"), field="amount_fen")
+        return yuan_to_fen(_one(request, "amount"), field="amount")
+    return _int(_one(request, "amount_fen", None), field="amount_fen")
 
 
 def _int(raw: object, *, field: str = "store") -> int:

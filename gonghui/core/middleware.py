@@ -1,13 +1,67 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.gzip import GZipMiddleware
 from django.shortcuts import render
 from django.utils import translation
 
 from gonghui.core.errors import ApplicationError, MethodNotAllowed, NotFound
+
+
+def json_door(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view that programs and page scripts call for JSON (the grab, the scan): every refusal it
+    makes, a wrong method included, answers JSON whatever the caller's ``Accept`` says; a program
+    that sends ``Accept: */*`` (curl) or nothing is no browser to be shown a page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        request.json_door = True  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return (
+        request.path.startswith("/api/")
+        or getattr(request, "json_door", False)
+        or request.headers.get("Accept") == "application/json"
+    )
+
+
+class MethodRefused(ApplicationError):
+    """A JSON address called with a method it does not take."""
+
+    status = 405
+
+    def __init__(self, method: str) -> None:
+        from django.utils.translation import gettext_lazy as _
+
+        super().__init__(
+            _("This address does not take %(method)s requests.") % {"method": method[:10]},
+            code="method_not_allowed",
+        )
+
+
+class RequestTooLarge(ApplicationError):
+    status = 413
+
+
+def _refused_request(exception: Exception) -> ApplicationError | None:
+    """Django's refusals of a request it will not read, for an answer in the error format (its
+    own is an English HTML page that says "Bad Request (400)")."""
+    from django.utils.translation import gettext_lazy as _
+
+    if isinstance(exception, RequestDataTooBig):
+        return RequestTooLarge(_("The request is too large."), code="too_large")
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        return ApplicationError(_("The request has too many fields."), code="too_many_fields")
+    return None
 
 
 class ApplicationErrorMiddleware:
@@ -18,6 +72,19 @@ class ApplicationErrorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if (
+            response.status_code in (404, 405)
+            and _wants_json(request)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            # Django's own answers (no such address; ninja's or require_POST's wrong method) are
+            # an English page or bare text: a program gets the error format it gets elsewhere.
+            if response.status_code == 404:
+                return self.process_exception(request, NotFound()) or response
+            answer = self.process_exception(request, MethodRefused(request.method or ""))
+            assert answer is not None
+            answer["Allow"] = response.get("Allow", "")
+            return answer
         if response.status_code == 405 and request.method == "GET" and not response.content:
             # A form's address opened as a page (reloaded after a refused submission, typed in
             # the address bar): Django's answer is an empty body, a white screen. Say what it is
@@ -29,7 +96,10 @@ class ApplicationErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, ApplicationError):
-            return None
+            refused = _refused_request(exception) if _wants_json(request) else None
+            if refused is None:
+                return None
+            exception = refused
         # In the language the view was answering in (``request.LANGUAGE_CODE``), which may not
         # be the one active here: a view's translation.override has ended by now.
         language = getattr(request, "LANGUAGE_CODE", None)
@@ -39,10 +109,10 @@ class ApplicationErrorMiddleware:
             return self._answer(request, exception)
 
     def _answer(self, request: HttpRequest, exception: ApplicationError) -> HttpResponse:
-        if request.path.startswith("/api/") or request.headers.get("Accept") == "application/json":
-            body = {"code": exception.code, "message": str(exception.message)}
-            if exception.field:
-                body["field"] = exception.field
+        if _wants_json(request):
+            body: dict[str, Any] = {"code": exception.code, "message": str(exception.message)}
+            if exception.field or request.path.startswith("/api/"):
+                body["field"] = exception.field  # the API's error format always names it
             response = JsonResponse(body, status=exception.status)
             retry_after = exception.extra.get("retry_after")
             if exception.status == 429 and isinstance(retry_after, int):

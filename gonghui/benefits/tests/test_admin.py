@@ -256,7 +256,8 @@ def test_merchant_store_clerk_changed_through_services(
         "/benefits/redeem", scan
     )
     assert refused.status_code == 403
-    assert login(shop.clerk.user).get("/merchant/").status_code == 404
+    # Told they were switched off (403), not "not found" as if the till had gone.
+    assert login(shop.clerk.user).get("/merchant/").status_code == 403
     voucher.refresh_from_db()
     assert voucher.status == "open"
     assert AuditEvent.objects.filter(object_type="benefits.merchantclerk", action="update").exists()

@@ -7,13 +7,21 @@ import datetime as dt
 import re
 
 import pytest
+from django.conf import settings
 from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext
 
-from gonghui.benefits.models import Campaign, Redemption, Voucher, VoucherStatusChange
+from gonghui.benefits.models import (
+    Campaign,
+    Merchant,
+    MerchantClerk,
+    Redemption,
+    Voucher,
+    VoucherStatusChange,
+)
 from gonghui.benefits.services import clean_day, voucher_grab, voucher_redeem
 from gonghui.core.errors import ApplicationError
 from gonghui.ledger.models import Transaction
@@ -239,6 +247,44 @@ def test_store_of_another_merchant_or_garbage_is_refused(world, shop, login, vou
     unchanged(voucher)
 
 
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("store", "Choose one of your stores."),
+        ("code", "This is not a voucher code."),
+        ("receipt_no", "The receipt number may have up to 40 letters, digits and - _ / # ."),
+        ("amount", "Enter an amount in yuan, e.g. 68 or 68.50."),
+    ],
+)
+def test_a_nul_in_a_field_gets_the_fields_own_words_only(
+    world, shop, login, voucher, field, message
+):
+    """Django's own refusal of a NUL came first, in its odd Chinese ("不允许是用空字符串",
+    "empty strings are not allowed"), which sends the clerk looking for an empty field."""
+    client = login(shop.clerk.user)
+    r = client.post(REDEEM, {**form(voucher, shop.store), field: "1\x00"})
+    assert r.status_code == 400
+    assert alerts(r) == [zh(message)], alerts(r)
+    unchanged(voucher)
+
+
+@pytest.mark.parametrize("off", ["clerk", "merchant"])
+def test_a_clerk_switched_off_mid_shift_is_told_so(world, shop, login, voucher, off):
+    """The page was open when the supervisor or the union switched the clerk (or the merchant)
+    off: the next press answered "not found", as if the till had gone."""
+    client = login(shop.clerk.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert client.get(REDEEM).status_code == 200
+    if off == "clerk":
+        MerchantClerk.objects.filter(pk=shop.clerk.pk).update(is_active=False)
+    else:
+        Merchant.objects.filter(pk=shop.merchant.pk).update(is_active=False)
+    for r in (client.post(REDEEM, form(voucher, shop.store)), client.get(RECENT)):
+        assert r.status_code == 403
+        assert "has been switched off" in r.content.decode(), r.content.decode()[:2000]
+    unchanged(voucher)
+
+
 def test_wrong_store_used_twice_rival_code_window(
     world, shop, login, make_campaign, carded, voucher
 ):
@@ -458,7 +504,16 @@ def test_recent_list_finds_by_receipt_or_code_tail_and_store(
     assert listed(q="XH-0", store=str(shop.other_store.pk), page="1") <= {
         x.pk for x in made if x.store_id == shop.other_store.pk
     }
-    for hostile in ("<script>alert(1)</script>", "' OR 1=1 --", "x" * 500, "%", "_"):
+    # A NUL was a server error on PostgreSQL, which cannot compare text holding one.
+    for hostile in (
+        "<script>alert(1)</script>",
+        "' OR 1=1 --",
+        "x" * 500,
+        "%",
+        "_",
+        "\x00",
+        "XH-0007\x00",
+    ):
         r = client.get(RECENT, {"q": hostile, "store": "<b>"})
         assert r.status_code == 200 and "<script>alert(1)" not in r.content.decode()
         assert 'data-redemption="' not in r.content.decode()

@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Q
 from django.test import Client, override_settings
 from django.utils import translation
+from django.utils.http import urlencode
 from django.utils.translation import gettext
 
 from gonghui.audit.models import AuditEvent
@@ -201,6 +202,84 @@ def test_amount_in_fen_still_accepted(shop, voucher):
     assert r.status_code == 201 and Redemption.objects.get().amount_fen == 12680
 
 
+def test_an_amount_in_yuan_and_in_fen_at_once_is_refused(shop, voucher):
+    """Which one is the sale? ``amount`` silently won over a different ``amount_fen``."""
+    r = ticket_client(shop.clerk).post(SCAN, scan(voucher, shop.store, amount_fen="20000"))
+    assert r.status_code == 400, r.content
+    assert (r.json()["code"], r.json()["field"]) == ("amount_repeated", "amount")
+    unchanged(voucher)
+
+
+def test_the_scan_door_answers_json_to_any_program(shop, voucher):
+    """curl sends ``Accept: */*``, a program may send none: a refusal was a Chinese HTML page,
+    and a wrong method other than GET an empty body."""
+    for accept in ("*/*", None):
+        headers = {"HTTP_ACCEPT": accept} if accept else {}
+        client = Client(HTTP_X_SCAN_TICKET=scan_ticket_issue(clerk=shop.clerk), **headers)
+        r = client.post(SCAN, scan(voucher, shop.store, amount="1e3"))
+        assert r.status_code == 400 and r.json()["code"] == "amount_format", accept
+        r = Client(HTTP_X_SCAN_TICKET="forged", **headers).post(SCAN, scan(voucher, shop.store))
+        assert r.status_code == 401 and r.json()["code"] == "ticket_invalid", accept
+        for method in ("get", "put", "delete"):
+            r = getattr(client, method)(SCAN)
+            assert r.status_code == 405 and r["Allow"] == "POST", (accept, method)
+            assert r.json()["code"] == "method_not_allowed" and r.json()["message"]
+    unchanged(voucher)
+
+
+@pytest.mark.parametrize("field", ["code", "store", "receipt_no", "amount", "amount_fen"])
+def test_a_field_sent_twice_is_refused_not_guessed(shop, voucher, make_campaign, carded, field):
+    """Django reads the last of a repeated field: ``amount=1&amount=200`` redeemed at ¥200, and
+    ``code=<a>&code=<b>`` redeemed whichever came last. A scan is money: say so instead."""
+    other = voucher_grab(campaign=voucher.campaign, member=carded()).voucher
+    second = {
+        "code": other.code,
+        "store": str(shop.other_store.pk),
+        "receipt_no": "XH-0424-999",
+        "amount": "200",
+        "amount_fen": "20000",
+    }
+    first = scan(voucher, shop.store)
+    if field == "amount_fen":
+        first = {**{k: v for k, v in first.items() if k != "amount"}, "amount_fen": "12680"}
+    pairs = [(k, str(v)) for k, v in first.items()] + [(field, second[field])]
+    r = ticket_client(shop.clerk).post(
+        SCAN, urlencode(pairs), content_type="application/x-www-form-urlencoded"
+    )
+    assert r.status_code == 400, r.content
+    body = r.json()
+    assert (body["code"], body["field"]) == (f"{field}_repeated", field)
+    english = ticket_client(shop.clerk)
+    english.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    r = english.post(SCAN, urlencode(pairs), content_type="application/x-www-form-urlencoded")
+    assert r.json()["message"] == "This field was sent more than once; send it once."
+    unchanged(voucher)
+    other.refresh_from_db()
+    assert other.status == VoucherStatus.OPEN
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000, DATA_UPLOAD_MAX_NUMBER_FIELDS=10)
+def test_a_scan_too_large_or_with_too_many_fields_answers_json(shop, voucher):
+    client = ticket_client(shop.clerk)
+    client.raise_request_exception = False
+    r = client.post(SCAN, scan(voucher, shop.store, receipt_no="R" * 5000))
+    assert r.status_code == 413 and r.json()["code"] == "too_large", r.content[:300]
+    many = {**scan(voucher, shop.store), **{f"f{i}": "1" for i in range(20)}}
+    r = client.post(SCAN, many)
+    assert r.status_code == 400 and r.json()["code"] == "too_many_fields", r.content[:300]
+    unchanged(voucher)
+
+
+def test_a_json_body_is_told_to_send_form_fields(shop, voucher):
+    """The door reads form fields; a JSON body used to be answered "enter a whole number" about
+    the store, which sends a program's author looking in the wrong place."""
+    r = ticket_client(shop.clerk).post(
+        SCAN, json.dumps(scan(voucher, shop.store)), content_type="application/json"
+    )
+    assert r.status_code == 415 and r.json()["code"] == "form_expected", r.content
+    unchanged(voucher)
+
+
 def test_a_bad_ticket_is_401_and_changes_nothing(shop, voucher):
     for ticket in ("forged", signing.dumps([shop.clerk.pk, "0" * 16], salt=SCAN_TICKET_SALT)):
         r = ticket_client(shop.clerk, ticket).post(SCAN, scan(voucher, shop.store))
@@ -231,8 +310,12 @@ def test_deactivation_stops_a_live_ticket(shop, voucher, who):
         Merchant.objects.filter(pk=shop.merchant.pk).update(is_active=False)
     else:
         Store.objects.filter(pk=shop.store.pk).update(is_active=False)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     r = client.post(SCAN, scan(voucher, shop.store))
     assert r.status_code == 403, r.content
+    # Said what happened, not "you do not have permission to do this" (which a clerk reads as
+    # a mistake of their own at the till).
+    assert "has been switched off" in r.json()["message"], r.json()
     unchanged(voucher)
 
 

@@ -288,3 +288,26 @@ def test_page_language_is_one_of_the_platforms(settings):
     assert page_language("en") == "en" and page_language("zh-HANS") == "zh-hans"
     for value in DEFAULT[2:]:
         assert page_language(value) == settings.LANGUAGE_CODE, value
+
+
+def test_the_grab_door_answers_json_to_any_program(world, make_campaign, carded):
+    """A program sends ``Accept: */*`` (curl) or nothing at all: a refusal of the door itself (a
+    bad ticket, a malformed key, a wrong method) was a Chinese HTML page, and a method other than
+    GET an empty body."""
+    from gonghui.benefits.services import grab_ticket_issue
+
+    c = make_campaign()
+    ticket = grab_ticket_issue(member=carded(), campaign=c)
+    for accept in ("*/*", None, "application/json, text/plain, */*"):
+        headers = {"HTTP_ACCEPT": accept} if accept else {}
+        client = Client(**headers)
+        r = client.post(url(c), HTTP_X_GRAB_TICKET="forged")
+        assert r.status_code == 400 and r.json()["code"] == "ticket_invalid", accept
+        r = client.post(url(c), HTTP_X_GRAB_TICKET=ticket, HTTP_IDEMPOTENCY_KEY="<script>")
+        assert r.status_code == 400 and r.json()["code"] == "request_key_invalid", accept
+        assert r.json()["field"] == "request_key" and r.json()["message"]
+        for method in ("get", "put", "delete"):
+            r = getattr(client, method)(url(c), HTTP_X_GRAB_TICKET=ticket)
+            assert r.status_code == 405 and r["Allow"] == "POST", (accept, method)
+            assert r.json()["code"] == "method_not_allowed" and r.json()["message"]
+    assert Voucher.objects.count() == 0

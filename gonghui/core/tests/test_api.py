@@ -900,6 +900,36 @@ def test_list_query_bad_input(world, callers):
     assert c.get("/join-applications", status="bogus").status_code == 422
 
 
+def test_a_nul_anywhere_is_refused_in_words(world, callers):
+    """PostgreSQL can neither store nor compare text with a NUL: a search for one was a 500."""
+    c = callers["jiefang_staff"]
+    before = _snapshot()
+    for path, params, field in (
+        ("/members", {"q": "王\x00"}, "q"),
+        ("/orgs", {"q": "\x00"}, "q"),
+        ("/join-applications", {"status": "\x00"}, "status"),
+    ):
+        body = assert_status(c.get(path, **params), 400)
+        assert (body["code"], body["field"]) == (f"{field}_chars", field), path
+        assert body["message"] == _("The text contains characters that are not allowed.")
+    body = assert_status(
+        c.post("/orgs", {"parent_id": world.jiefang.pk, "kind": "base_union", "name": "x\x00"}),
+        400,
+    )
+    assert (body["code"], body["field"]) == ("name_chars", "name")
+    assert _snapshot() == before
+
+
+def test_a_body_that_is_not_json_is_said_so_in_chinese(world, callers):
+    body = assert_status(callers["jiefang_staff"].post("/orgs", "not json"), 400)
+    assert body["code"] == "body_invalid"
+    assert (
+        body["message"]
+        == _("The request body must be a JSON object.")
+        != ("The request body must be a JSON object.")
+    )
+
+
 # --- OpenAPI and docs ---------------------------------------------------------------------------
 
 
