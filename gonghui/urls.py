@@ -38,6 +38,11 @@ urlpatterns = [
     path("api/v1/", api.urls),
 ]
 
+handler400 = "gonghui.core.error_views.bad_request"
+handler403 = "gonghui.core.error_views.forbidden"
+handler404 = "gonghui.core.error_views.not_found"
+handler500 = "gonghui.core.error_views.server_error"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

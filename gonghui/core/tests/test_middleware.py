@@ -120,3 +120,67 @@ def test_json_and_streamed_answers_are_not_gzipped(client, db) -> None:
     answer = PageGZipMiddleware(lambda r: streamed)(request)
     assert not answer.has_header("Content-Encoding")
     assert b"".join(answer.streaming_content) == b"<html>" * 100
+
+
+def test_an_address_that_matches_no_page_answers_in_the_users_language(client, db) -> None:
+    """Django's own answer was a bare English "Not Found" page (``/m/nowhere``, a full-width
+    digit in a campaign's address)."""
+    for path in ("/m/nowhere/", "/benefits/campaigns/１/grab", "/public/campaigns/x/"):
+        r = client.get(path)
+        assert r.status_code == 404, path
+        body = r.content.decode()
+        assert '<html lang="zh-hans">' in body and _zh("Not found") in body, path
+        assert _zh("It does not exist, or it is not yours to see.") in body
+        assert "<h1>Not Found</h1>" not in body
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert (
+        "It does not exist, or it is not yours to see."
+        in client.get("/m/nowhere/").content.decode()
+    )
+    # under /api/ it is the error format
+    r = client.get("/api/v1/nowhere")
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+
+
+def test_a_server_error_says_so_in_the_users_language_and_tells_what_to_do(client, db) -> None:
+    from django.test import Client
+
+    from gonghui.core import error_views
+
+    r = error_views.server_error(RequestFactory().get("/"))
+    assert r.status_code == 500
+    with translation.override("zh-hans"):
+        zh_page = error_views.server_error(RequestFactory().get("/")).content.decode()
+    assert _zh("Something went wrong on our side") in zh_page
+    assert _zh("Home") in zh_page and '<html lang="zh-hans">' in zh_page
+
+    # A view that fails: the handler's page, not Django's "Server Error (500)".
+    from django.urls import path
+
+    def broken(request):
+        raise RuntimeError("boom")
+
+    urlconf = type(
+        "U",
+        (),
+        {
+            "urlpatterns": [path("broken", broken)],
+            "handler500": "gonghui.core.error_views.server_error",
+        },
+    )
+    from django.test import override_settings
+
+    with override_settings(ROOT_URLCONF=urlconf):
+        r = Client(raise_request_exception=False).get("/broken")
+    assert r.status_code == 500
+    assert _zh("Something went wrong on our side") in r.content.decode()
+    assert "Server Error (500)" not in r.content.decode()
+
+
+def test_the_platforms_urlconf_names_the_error_handlers() -> None:
+    from gonghui import urls
+
+    assert urls.handler404 == "gonghui.core.error_views.not_found"
+    assert urls.handler500 == "gonghui.core.error_views.server_error"
+    assert urls.handler400 == "gonghui.core.error_views.bad_request"
+    assert urls.handler403 == "gonghui.core.error_views.forbidden"
