@@ -1109,7 +1109,12 @@ def test_list_badges_for_a_member_who_won_or_lost_the_draw(world, login, make_ca
     won = Registration.objects.get(campaign=c, won=True).member
     lost = loser if won == winner else winner
     assert _cards(page_text(login(member=won).get(LIST))) == [(c.pk, "drawn", ["held"])]
-    assert _cards(page_text(login(member=lost).get(LIST))) == [(c.pk, "drawn", ["drawn"])]
+    # the member who entered and lost is told so on the list (it said only "drawn")
+    assert _cards(page_text(login(member=lost).get(LIST))) == [
+        (c.pk, "drawn", ["drawn", "not_won"])
+    ]
+    # one who never entered sees only the campaign's state
+    assert _cards(page_text(login(member=carded()).get(LIST))) == [(c.pk, "drawn", ["drawn"])]
 
 
 def test_list_costs_the_same_queries_for_one_campaign_or_many(world, login, make_campaign, carded):
