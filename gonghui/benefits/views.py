@@ -155,6 +155,13 @@ def redeem(request: HttpRequest) -> JsonResponse:
     if ticket:
         clerk = scan_ticket_read(ticket)
     else:
+        if not request.user.is_authenticated:
+            # As the grab door says it: a program or a page whose sign-in ran out is told to
+            # sign in, not that the till does not exist.
+            return JsonResponse(
+                {"outcome": "sign_in", "code": "sign_in", "message": _("Please sign in first.")},
+                status=401,
+            )
         clerk = clerk_for_user(request.user)
         reason = CsrfViewMiddleware(_empty).process_view(request, _empty, (), {})
         if reason is not None:

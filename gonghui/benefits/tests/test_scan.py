@@ -291,6 +291,14 @@ def test_a_bad_ticket_is_401_and_changes_nothing(shop, voucher):
     unchanged(voucher)
 
 
+def test_no_ticket_and_no_sign_in_is_told_to_sign_in(shop, voucher):
+    """Without a ticket or a session the door said "not found" (404), as if there were no till;
+    the grab door says "sign in" (401), and so does this one now."""
+    r = Client(HTTP_ACCEPT="*/*").post(SCAN, scan(voucher, shop.store))
+    assert r.status_code == 401 and r.json()["code"] == "sign_in"
+    unchanged(voucher)
+
+
 def test_password_change_voids_tickets(shop, voucher):
     client = ticket_client(shop.clerk)
     user = shop.clerk.user

@@ -111,11 +111,12 @@ def test_redeem_endpoint_for_clerks_only(world, shop, login, make_campaign, card
     v = voucher_grab(campaign=c, member=carded()).voucher
     data = {"code": v.code, "store": shop.store.pk, "receipt_no": "R1", "amount_fen": "10000"}
     json_ = {"HTTP_ACCEPT": "application/json"}
+    for client in (Client(), login(member=carded())):  # no staff or clerk sign-in at all
+        r = client.post("/benefits/redeem", data, **json_)
+        assert r.status_code == 401 and r.json()["code"] == "sign_in"
     for client in (
-        Client(),
         login(world.city_admin),
         login(world.jiefang_officer),
-        login(member=carded()),
         login(shop.rival_clerk.user),
     ):
         r = client.post("/benefits/redeem", data, **json_)
