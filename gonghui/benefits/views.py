@@ -61,6 +61,14 @@ def _campaign(pk: int) -> Campaign | None:
     return campaign
 
 
+def _sign_in_first() -> JsonResponse:
+    """A door's answer to a request with neither a ticket nor a sign-in."""
+    return JsonResponse(
+        {"outcome": "sign_in", "code": "sign_in", "message": _("Please sign in first.")},
+        status=401,
+    )
+
+
 def _empty(request: HttpRequest) -> HttpResponse:
     return HttpResponse()
 
@@ -120,10 +128,7 @@ def grab(request: HttpRequest, pk: int) -> JsonResponse:
             if reason is not None:
                 return JsonResponse({"outcome": "forbidden", "code": "csrf"}, status=403)
     if member is None:
-        return JsonResponse(
-            {"outcome": "sign_in", "code": "sign_in", "message": _("Please sign in first.")},
-            status=401,
-        )
+        return _sign_in_first()
     member_id = member if isinstance(member, int) else member.pk
     grab_rate_check(member_id=member_id, address=client_ip(request) or "")
     campaign = _campaign(pk)
@@ -158,10 +163,7 @@ def redeem(request: HttpRequest) -> JsonResponse:
         if not request.user.is_authenticated:
             # As the grab door says it: a program or a page whose sign-in ran out is told to
             # sign in, not that the till does not exist.
-            return JsonResponse(
-                {"outcome": "sign_in", "code": "sign_in", "message": _("Please sign in first.")},
-                status=401,
-            )
+            return _sign_in_first()
         clerk = clerk_for_user(request.user)
         reason = CsrfViewMiddleware(_empty).process_view(request, _empty, (), {})
         if reason is not None:

@@ -7,21 +7,11 @@ Under /api/ and on the JSON doors the 400/403/404 become the error format
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.template import loader
 from django.utils.translation import gettext_lazy as _
 
 from gonghui.core.errors import ApplicationError, NotFound
-
-
-def _page(request: HttpRequest, error: ApplicationError) -> HttpResponse:
-    plain = isinstance(error, NotFound)
-    return render(
-        request,
-        "core/error.html",
-        {"error": error, "plain_not_found": plain},
-        status=error.status,
-    )
+from gonghui.core.middleware import error_page
 
 
 class _Forbidden(ApplicationError):
@@ -29,15 +19,19 @@ class _Forbidden(ApplicationError):
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _page(request, NotFound())
+    return error_page(request, NotFound())
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _page(request, _Forbidden(_("You do not have permission to do this."), code="forbidden"))
+    return error_page(
+        request, _Forbidden(_("You do not have permission to do this."), code="forbidden")
+    )
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _page(request, ApplicationError(_("The request could not be read."), code="bad_request"))
+    return error_page(
+        request, ApplicationError(_("The request could not be read."), code="bad_request")
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -119,15 +119,19 @@ class ApplicationErrorMiddleware:
                 # A client told when to come back does not keep knocking on the limit.
                 response["Retry-After"] = str(retry_after)
             return response
-        plain_not_found = exception.status == 404 and str(exception.message) == str(
-            NotFound().message
-        )
-        return render(
-            request,
-            "core/error.html",
-            {"error": exception, "plain_not_found": plain_not_found},
-            status=exception.status,
-        )
+        return error_page(request, exception)
+
+
+def error_page(request: HttpRequest, exception: ApplicationError) -> HttpResponse:
+    """The page that says why: the error's own words, or for a plain "not found" that it does
+    not exist or is not the user's to see."""
+    plain_not_found = exception.status == 404 and str(exception.message) == str(NotFound().message)
+    return render(
+        request,
+        "core/error.html",
+        {"error": exception, "plain_not_found": plain_not_found},
+        status=exception.status,
+    )
 
 
 class DefaultLanguageMiddleware:

@@ -41,6 +41,7 @@ def test_the_shared_cache_gives_up_on_a_redis_that_does_not_answer():
     fault that drops packets) must not hold a member's grab for the operating system's TCP
     timeout: the cache's connections time out like the fast path's own client, and the hot
     paths then answer without it (``benefits.hot``)."""
+    import os
     import socket
     import subprocess
     import sys
@@ -61,7 +62,7 @@ def test_the_shared_cache_gives_up_on_a_redis_that_does_not_answer():
         result = subprocess.run(
             [sys.executable, "-c", code],
             env={
-                **__import__("os").environ,
+                **os.environ,
                 "DJANGO_SETTINGS_MODULE": "gonghui.settings",
                 "DEBUG": "1",
                 "REDIS_URL": f"redis://127.0.0.1:{port}/0",
