@@ -279,6 +279,7 @@ class CampaignAdmin(ScopedModelAdmin):
         "terms",
         "notice_days",
         "seed_hash",
+        "seed_committed_at",
         "seed",
         "drawn_at",
         "created_by",

@@ -170,6 +170,8 @@ class Campaign(models.Model):
     )
     # Lottery: sha256 of the seed is published before registration closes; the seed after.
     seed_hash = models.CharField(_("seed hash"), max_length=64, blank=True)
+    # When the hash was published: anyone can check it came before registration closed.
+    seed_committed_at = models.DateTimeField(_("seed hash published at"), null=True, blank=True)
     seed_enc = models.TextField(blank=True, editable=False)
     seed = models.CharField(_("revealed seed"), max_length=128, blank=True)
     drawn_at = models.DateTimeField(_("drawn at"), null=True, blank=True)
@@ -228,6 +230,17 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in CampaignStatus]),
                 name="campaign_status_valid",
+            ),
+            # A publication time belongs to a published hash, and comes before registration
+            # closes (a draft's dates cannot be moved to before it).
+            models.CheckConstraint(
+                condition=Q(seed_committed_at__isnull=True) | ~Q(seed_hash=""),
+                name="campaign_seed_time_has_hash",
+            ),
+            models.CheckConstraint(
+                condition=Q(seed_committed_at__isnull=True)
+                | Q(registration_closes_at__gt=F("seed_committed_at")),
+                name="campaign_seed_before_close",
             ),
         ]
 

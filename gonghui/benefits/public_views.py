@@ -7,6 +7,7 @@ no member id. Objections are rate-limited per address through the Django cache.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
@@ -167,6 +168,13 @@ def campaign(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "benefits/public/campaign.html", context)
 
 
+def _utc_iso(moment: dt.datetime | None) -> str | None:
+    """A fixed-width UTC timestamp (microseconds always written): two compare as text."""
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 @require_GET
 def registrations_json(request: HttpRequest, pk: int) -> HttpResponse:
     c = _public_campaign(pk)
@@ -176,6 +184,9 @@ def registrations_json(request: HttpRequest, pk: int) -> HttpResponse:
         "campaign_id": c.pk,
         "quota": c.quota,
         "seed_hash": c.seed_hash,
+        # ISO 8601 in UTC, so that the two compare as text in the check program.
+        "seed_hash_published_at": _utc_iso(c.seed_committed_at),
+        "registration_closes_at": _utc_iso(c.registration_closes_at),
         "seed": c.seed if c.drawn_at else None,
         "registration_ids": pages.lottery_public_registration_ids(campaign=c),
         # Entries the draw passed over: their members were no longer eligible when it ran.

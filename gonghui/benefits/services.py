@@ -627,6 +627,18 @@ def campaign_update(*, actor: Any, campaign: Campaign, **fields: Any) -> Campaig
     require_manager(actor, campaign.org)
     current = {f: getattr(campaign, f) for f in CAMPAIGN_FIELDS}
     data = _clean_campaign({**current, **fields}, org=campaign.org)
+    published, closes = campaign.seed_committed_at, data["registration_closes_at"]
+    if published and closes and closes <= published:
+        # The public page promises the hash came before registration closed.
+        raise ApplicationError(
+            _(
+                "Registration must close after the seed hash was published (%(t)s), "
+                "as the public page promises."
+            )
+            % {"t": timezone.localtime(published).strftime("%Y-%m-%d %H:%M:%S")},
+            code="registration_before_seed",
+            field="registration_closes_at",
+        )
     changed = {k: [_jsonable(current[k]), _jsonable(v)] for k, v in data.items() if current[k] != v}
     updated = Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.DRAFT).update(**data)
     if not updated:
@@ -1546,7 +1558,7 @@ def lottery_commit_seed(*, campaign: Campaign, actor: Any, seed: str | None = No
         seed_hash="",
         status__in=[CampaignStatus.DRAFT, CampaignStatus.SCHEDULED],
         registration_closes_at__gt=now,
-    ).update(seed_hash=digest, seed_enc=crypto.encrypt(seed))
+    ).update(seed_hash=digest, seed_enc=crypto.encrypt(seed), seed_committed_at=now)
     if not updated:
         raise ApplicationError(
             _("The seed can be committed once, before registration closes."),

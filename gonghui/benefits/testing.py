@@ -61,3 +61,18 @@ def bulk_members(*, org: Org, count: int, tag: str, card_bank: str = "中原银�
         batch_size=2000,
     )
     return ids
+
+
+def registration_closed(campaign_id: int, at: dt.datetime | None = None) -> None:
+    """Tests: move a lottery's registration close to ``at`` (default: a second ago), as if time
+    had passed. The seed hash's publication moves by as much, so it still comes first."""
+    from django.db.models import F
+
+    from gonghui.benefits.models import Campaign
+
+    at = at or timezone.now() - dt.timedelta(seconds=1)
+    closes = Campaign.objects.values_list("registration_closes_at", flat=True).get(pk=campaign_id)
+    assert closes is not None, "not a lottery"
+    Campaign.objects.filter(pk=campaign_id).update(
+        registration_closes_at=at, seed_committed_at=F("seed_committed_at") + (at - closes)
+    )

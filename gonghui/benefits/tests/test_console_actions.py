@@ -26,6 +26,7 @@ from gonghui.benefits.services import (
     lottery_commit_seed,
     voucher_grab,
 )
+from gonghui.benefits.testing import registration_closed
 from gonghui.benefits.tests.pages_helpers import CAMPAIGN_NAME, clients, redeem_some, text, zh
 from gonghui.core.errors import ApplicationError, PermissionDenied
 
@@ -326,7 +327,7 @@ def test_draw_button_waits_for_registration_to_close(
         "t": timezone.localtime(closes).strftime("%Y-%m-%d %H:%M")
     }
     assert hint in form
-    Campaign.objects.filter(pk=campaign.pk).update(registration_closes_at=now)
+    registration_closed(campaign.pk, now)
     form = detail(client, campaign).split('id="draw-form"')[1].split("</form>")[0]
     assert "disabled" not in form and 'id="draw-hint"' not in form
     assert 'data-confirm="' in detail(client, campaign).split('id="draw-form"')[1].split(">")[0]

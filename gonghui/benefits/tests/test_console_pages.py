@@ -43,6 +43,7 @@ from gonghui.benefits.settlement import (
     objection_submit,
     settlement_approve,
 )
+from gonghui.benefits.testing import registration_closed
 from gonghui.benefits.tests.pages_helpers import (
     CAMPAIGN_NAME,
     PDF,
@@ -798,9 +799,7 @@ def test_lottery_seed_and_draw(
     early = client.post(reverse("benefits_console:draw", args=[campaign.pk]))
     assert early.status_code == 400
     assert zh("The draw runs after registration closes.") in text(early)
-    Campaign.objects.filter(pk=campaign.pk).update(
-        registration_closes_at=now - dt.timedelta(minutes=1)
-    )
+    registration_closed(campaign.pk, now - dt.timedelta(minutes=1))
     response = client.post(reverse("benefits_console:draw", args=[campaign.pk]), follow=True)
     assert response.status_code == 200
     campaign.refresh_from_db()

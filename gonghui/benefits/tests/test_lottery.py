@@ -326,3 +326,47 @@ def test_the_clock_draws_a_lottery_once_registration_has_closed(world, lottery, 
     assert Voucher.objects.filter(campaign=lottery).count() == lottery.quota == 3
     assert campaigns_advance(now=closes + dt.timedelta(minutes=1))["drawn"] == 0  # once
     assert Voucher.objects.filter(campaign=lottery).count() == 3
+
+
+def test_the_seed_hash_is_stamped_and_registration_cannot_close_before_it(world, lottery):
+    """The public page says when the hash was published, to show it came before registration
+    closed. A draft's dates can still be edited after the commit: not to before it (the service
+    says so; the database refuses a write that tries)."""
+    before = timezone.now()
+    lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer)
+    lottery.refresh_from_db()
+    published = lottery.seed_committed_at
+    assert published is not None and before <= published <= timezone.now()
+    assert lottery.registration_closes_at and published < lottery.registration_closes_at
+    too_early = published - dt.timedelta(minutes=1)
+    with translation.override("en"), pytest.raises(ApplicationError) as exc:
+        campaign_update(
+            actor=world.jiefang_officer,
+            campaign=lottery,
+            registration_closes_at=too_early,
+            redeem_from=too_early,
+        )
+    assert (exc.value.code, exc.value.field) == (
+        "registration_before_seed",
+        "registration_closes_at",
+    )
+    local = timezone.localtime(published).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"after the seed hash was published ({local})" in exc.value.message
+    lottery.refresh_from_db()
+    assert lottery.registration_closes_at > published  # nothing changed
+    later = lottery.registration_closes_at + dt.timedelta(hours=1)
+    campaign_update(
+        actor=world.jiefang_officer,
+        campaign=lottery,
+        registration_closes_at=later,
+        redeem_from=later,
+    )
+    lottery.refresh_from_db()
+    assert (lottery.registration_closes_at, lottery.seed_committed_at) == (later, published)
+    for stamp in (published, lottery.registration_closes_at):  # at closing is not before it
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Campaign.objects.filter(pk=lottery.pk).update(
+                registration_closes_at=published, seed_committed_at=stamp
+            )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Campaign.objects.filter(pk=lottery.pk).update(seed_hash="")  # a time without a hash

@@ -33,6 +33,7 @@ from gonghui.benefits.services import (
     voucher_redeem,
     vouchers_expire,
 )
+from gonghui.benefits.testing import registration_closed
 from gonghui.benefits.tests.conftest import OTHER_BANK_CARD, POSTAL_CARD, ZHONGYUAN_CARD
 from gonghui.benefits.tests.pages_helpers import text as page_text
 from gonghui.benefits.tests.qr_raster import svg_qr_to_image
@@ -1014,7 +1015,7 @@ def test_list_badges_say_where_each_campaign_stands(world, shop, login, make_cam
     lottery_register(campaign=registered, member=member)
     awaiting = _lottery(world, make_campaign, name="待开奖活动")
     lottery_register(campaign=awaiting, member=member)
-    Campaign.objects.filter(pk=awaiting.pk).update(registration_closes_at=now)
+    registration_closed(awaiting.pk, now)
     drawn = _lottery(world, make_campaign, name="已开奖活动")
     lottery_register(campaign=drawn, member=carded())
     assert drawn.registration_closes_at is not None

@@ -37,6 +37,7 @@ from gonghui.benefits.services import (
     mask_name,
 )
 from gonghui.benefits.settlement import notice_publish, settlement_approve, settlement_upload
+from gonghui.benefits.testing import registration_closed
 from gonghui.benefits.tests.pages_helpers import (
     PDF,
     redeem_some,
@@ -376,9 +377,7 @@ def test_proof_page_before_and_after_draw(world: Any, lottery: Campaign) -> None
         Client().get(reverse("public:registrations_json", args=[lottery.pk])).content
     )
     assert payload["seed"] is None and len(payload["registration_ids"]) == 7
-    Campaign.objects.filter(pk=lottery.pk).update(
-        registration_closes_at=timezone.now() - dt.timedelta(seconds=1)
-    )
+    registration_closed(lottery.pk)
     lottery.refresh_from_db()
     winners = lottery_draw(campaign=lottery, actor=world.jiefang_officer)
     after = Client().get(url)
@@ -394,10 +393,21 @@ def test_proof_page_before_and_after_draw(world: Any, lottery: Campaign) -> None
         "campaign_id",
         "quota",
         "seed_hash",
+        "seed_hash_published_at",
+        "registration_closes_at",
         "seed",
         "registration_ids",
         "passed_over_ids",
     }
+    # when the hash was published, on the page (local time) and in the file (UTC, as text that
+    # compares), and that it came before registration closed
+    published = dt.datetime.fromisoformat(data["seed_hash_published_at"])
+    assert published == lottery.seed_committed_at
+    assert published < dt.datetime.fromisoformat(data["registration_closes_at"])
+    shown_at = re.search(r'id="seed-committed-at"><time datetime="([^"]+)">([^<]+)<', body)
+    assert shown_at, "no publication time on the page"
+    assert shown_at.group(2) == timezone.localtime(published).strftime("%Y-%m-%d %H:%M:%S")
+    assert dt.datetime.fromisoformat(shown_at.group(1)) == published
     assert data["seed"] == seed.group(1)
     assert "张" not in download.content.decode()
     recomputed = lottery_verify(
@@ -446,9 +456,7 @@ def test_an_outsider_re_runs_a_draw_that_passed_entries_over(world: Any, lottery
         member_leave(
             actor=world.jiefang_officer, member=member, on=timezone.localdate(), reason="x"
         )
-    Campaign.objects.filter(pk=lottery.pk).update(
-        registration_closes_at=timezone.now() - dt.timedelta(seconds=1)
-    )
+    registration_closed(lottery.pk)
     lottery.refresh_from_db()
     winners = lottery_draw(campaign=lottery, actor=world.jiefang_officer)
     assert sorted(winners) == sorted([order[1], order[3], order[4]])
@@ -514,9 +522,7 @@ def test_a_lottery_cancelled_after_its_draw_keeps_its_proof(
     """Cancelling a drawn lottery voids the winners' vouchers; it used to take the proof page and
     its file down too, so the winners it had named and the seed it had revealed could no longer
     be checked. A lottery cancelled before its draw decided nothing and stays gone."""
-    Campaign.objects.filter(pk=lottery.pk).update(
-        registration_closes_at=timezone.now() - dt.timedelta(seconds=1)
-    )
+    registration_closed(lottery.pk)
     lottery.refresh_from_db()
     winners = lottery_draw(campaign=lottery, actor=world.jiefang_officer)
     campaign_cancel(campaign=lottery, actor=world.jiefang_officer, reason="书店停业")
@@ -558,9 +564,7 @@ def test_a_lottery_cancelled_after_its_draw_keeps_its_proof(
 
 @pytest.fixture
 def drawn(world: Any, lottery: Campaign) -> tuple[Campaign, list[int]]:
-    Campaign.objects.filter(pk=lottery.pk).update(
-        registration_closes_at=timezone.now() - dt.timedelta(seconds=1)
-    )
+    registration_closed(lottery.pk)
     lottery.refresh_from_db()
     winners = lottery_draw(campaign=lottery, actor=world.jiefang_officer)
     lottery.refresh_from_db()
