@@ -178,7 +178,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Seconds to connect to Redis or wait for its answer (the cache and the grab fast path).
-REDIS_TIMEOUT_SECONDS = 2
+REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_SECONDS", 2)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -245,6 +245,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 OTP_CODE_TTL_SECONDS = env_int("OTP_CODE_TTL_SECONDS", 5 * 60)
 OTP_CODE_MAX_PER_PHONE_PER_HOUR = env_int("OTP_CODE_MAX_PER_PHONE_PER_HOUR", 5)
 OTP_CODE_MIN_INTERVAL_SECONDS = env_int("OTP_CODE_MIN_INTERVAL_SECONDS", 60)
+# Codes asked for from one client address an hour, whatever the numbers. One factory's Wi-Fi or a
+# mobile carrier's shared address serves many workers signing in when a campaign opens.
+OTP_CODE_MAX_PER_ADDRESS_PER_HOUR = env_int("OTP_CODE_MAX_PER_ADDRESS_PER_HOUR", 300)
+# Join forms (QR code on a poster) sent from one address an hour: a join drive in a canteen sends
+# many; each is still reviewed by a clerk.
+GONGHUI_JOIN_SUBMISSIONS_PER_HOUR = env_int("GONGHUI_JOIN_SUBMISSIONS_PER_HOUR", 200)
 OTP_CODE_MAX_ATTEMPTS = 5
 SMS_BACKEND = os.environ.get("GONGHUI_SMS_BACKEND", "gonghui.accounts.sms.ConsoleSmsBackend")
 # Demo only: a fixed code for one printed phone number so a visitor can sign in as a member.
@@ -325,6 +331,10 @@ GONGHUI_GRAB_RATE_PER_MEMBER = env_int("GONGHUI_GRAB_RATE_PER_MEMBER", 10)
 GONGHUI_GRAB_RATE_PER_ADDRESS = env_int("GONGHUI_GRAB_RATE_PER_ADDRESS", 3000)
 # Redis fast path in front of the grab (only with REDIS_URL; the database stays authoritative).
 GONGHUI_GRAB_FASTPATH = env_bool("GONGHUI_GRAB_FASTPATH", bool(REDIS_URL))
+# Objections to a settlement's public notice from one address an hour.
+GONGHUI_OBJECTIONS_PER_ADDRESS = env_int("GONGHUI_OBJECTIONS_PER_ADDRESS", 5)
+# Member imports: files at least this big are parsed in a separate worker process.
+GONGHUI_IMPORT_WORKER_MIN_BYTES = env_int("GONGHUI_IMPORT_WORKER_MIN_BYTES", 2 * 1024 * 1024)
 # Sessions: database by default; "django.contrib.sessions.backends.cache" with Redis, or
 # signed cookies, keep a flash sale from writing a session row per request.
 SESSION_ENGINE = os.environ.get("GONGHUI_SESSION_ENGINE", "django.contrib.sessions.backends.db")

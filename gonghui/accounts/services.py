@@ -157,7 +157,7 @@ def signin_code_request(*, phone: object, ip_address: str | None = None) -> None
         and SignInCode.objects.filter(
             ip_address=ip_address, created_at__gte=now - dt.timedelta(hours=1)
         ).count()
-        >= 30
+        >= settings.OTP_CODE_MAX_PER_ADDRESS_PER_HOUR
     ):
         raise ApplicationError(
             _("Too many requests from your network. Try again later."), code="code_rate_limited"

@@ -34,7 +34,6 @@ from gonghui.benefits.settlement import objection_submit
 from gonghui.core.errors import ApplicationError, NotFound
 from gonghui.core.ratelimit import window_count
 
-OBJECTIONS_PER_WINDOW = getattr(settings, "GONGHUI_OBJECTIONS_PER_ADDRESS", 5)
 OBJECTION_WINDOW_SECONDS = 3600
 CAMPAIGNS_PER_PAGE = 20
 NOTICE_ROWS_PER_PAGE = 100
@@ -48,7 +47,7 @@ def objection_rate_check(address: str) -> None:
         f"benefits:objection:{address or 'unknown'}",
         window=OBJECTION_WINDOW_SECONDS,
     )
-    if count > OBJECTIONS_PER_WINDOW:
+    if count > settings.GONGHUI_OBJECTIONS_PER_ADDRESS:
         raise RateLimited(
             _("Too many objections from this network address; try again in an hour."),
             code="rate_limited",

@@ -32,7 +32,7 @@ JOIN_FIELDS = ("name", "id_number", "phone", "employer", "category", "new_form_k
 
 
 def _join_limit() -> int:
-    return int(getattr(settings, "GONGHUI_JOIN_SUBMISSIONS_PER_HOUR", 10))
+    return int(settings.GONGHUI_JOIN_SUBMISSIONS_PER_HOUR)
 
 
 # --- Sign-in ---------------------------------------------------------------------------------

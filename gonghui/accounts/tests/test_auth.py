@@ -196,6 +196,23 @@ def test_codes_are_rate_limited(world, outbox, django_capture_on_commit_callback
         pytest.fail("hourly limit never reached")
 
 
+def test_codes_are_rate_limited_per_address(world, outbox, settings):
+    """Many numbers from one address (a script sending texts to strangers) stop at the
+    address's hourly cap; a refused request stores no code; another address is not held."""
+    settings.OTP_CODE_MAX_PER_ADDRESS_PER_HOUR = 3
+    for n in range(3):
+        signin_code_request(phone=f"1390000010{n}", ip_address="198.51.100.7")
+    with pytest.raises(ApplicationError) as exc:
+        signin_code_request(phone="13900000109", ip_address="198.51.100.7")
+    assert exc.value.code == "code_rate_limited"
+    assert not SignInCode.objects.filter(phone="13900000109").exists()
+    assert SignInCode.objects.count() == 3
+    signin_code_request(phone="13900000109", ip_address="198.51.100.8")
+    # codes older than the hour no longer count
+    SignInCode.objects.update(created_at=timezone.now() - dt.timedelta(minutes=61))
+    signin_code_request(phone="13900000110", ip_address="198.51.100.7")
+
+
 def test_a_spent_code_does_not_hold_back_a_new_one(
     world, outbox, django_capture_on_commit_callbacks
 ):

@@ -26,7 +26,6 @@ from gonghui.benefits.models import (
     PublicNotice,
     Registration,
 )
-from gonghui.benefits.public_views import OBJECTIONS_PER_WINDOW
 from gonghui.benefits.services import (
     campaign_cancel,
     campaign_transition,
@@ -211,7 +210,7 @@ def test_objection_mistakes_do_not_use_up_the_limit(notice: PublicNotice) -> Non
     """Mistyping is not abuse: only objections that are stored count against the address."""
     url = reverse("public:notice", args=[notice.pk])
     client = Client(REMOTE_ADDR="203.0.113.9")
-    for _ in range(OBJECTIONS_PER_WINDOW + 2):
+    for _ in range(settings.GONGHUI_OBJECTIONS_PER_ADDRESS + 2):
         wrong = {"name": "赵六", "phone": "12345", "text": "券没用过"}
         assert client.post(url, wrong).status_code == 400
     right = {"name": "赵六", "phone": "13800000009", "text": "券没用过"}
@@ -313,7 +312,7 @@ def test_notice_list_filter_not_offered_is_named_and_all_listed(
 def test_objection_rate_limited_per_address(notice: PublicNotice) -> None:
     url = reverse("public:notice", args=[notice.pk])
     client = Client(REMOTE_ADDR="203.0.113.7")
-    for i in range(OBJECTIONS_PER_WINDOW):
+    for i in range(settings.GONGHUI_OBJECTIONS_PER_ADDRESS):
         data = {"name": "赵六", "phone": "13800000009", "text": f"第{i}条"}
         assert client.post(url, data).status_code == 302
     response = client.post(url, {"name": "赵六", "phone": "13800000009", "text": "再来"})
@@ -321,7 +320,7 @@ def test_objection_rate_limited_per_address(notice: PublicNotice) -> None:
     assert zh("Too many objections from this network address; try again in an hour.") in text(
         response
     )
-    assert Objection.objects.count() == OBJECTIONS_PER_WINDOW
+    assert Objection.objects.count() == settings.GONGHUI_OBJECTIONS_PER_ADDRESS
     # another address is not affected
     other = Client(REMOTE_ADDR="203.0.113.8")
     assert other.post(url, {"name": "钱七", "phone": "13800000010", "text": "x"}).status_code == 302

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.utils import translation
 
 from gonghui.core.errors import ApplicationError
@@ -117,5 +118,5 @@ def batches_in_worker(
 
 def use_worker(path: Path) -> bool:
     """A worker pays off for big files on a machine with more than one core."""
-    threshold = int(os.environ.get("GONGHUI_IMPORT_WORKER_MIN_BYTES", 2 * 1024 * 1024))
+    threshold = settings.GONGHUI_IMPORT_WORKER_MIN_BYTES
     return (os.cpu_count() or 1) > 1 and path.stat().st_size >= threshold
