@@ -12,7 +12,9 @@ error here must never become the member's answer, least of all after a voucher w
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,7 +29,68 @@ from gonghui.core.ratelimit import window_count
 log = logging.getLogger(__name__)
 _local_sold_out: set[str] = set()
 _local_scan_paused: dict[int, float] = {}  # clerk id -> monotonic time the pause ends
+# The rate-limit counters without Redis (and while it is down): a bounded cache that drops the
+# oldest when full, which a counter can afford.
 _local_cache = LocMemCache("gonghui-benefits-hot", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+
+
+class _ProcessMarks:
+    """Without Redis: each campaign's sold-out flag and winner markers, in this process.
+
+    A campaign's flag and its markers are kept and dropped together. In the counters' cache a
+    10,000-member spike pushed the oldest entries out, the markers among them, while the flag
+    (read on every grab) stayed: a winner's second tap was then told "all taken". Only whole
+    campaigns are dropped here (the least recently used, past ``MAX_CAMPAIGNS``); a campaign
+    without its flag is answered by the database, which then writes flag and markers again."""
+
+    MAX_CAMPAIGNS = 256
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # campaign key -> (sold out, member id -> voucher id)
+        self._campaigns: OrderedDict[str, tuple[bool, dict[int, int]]] = OrderedDict()
+
+    def _entry(self, key: str) -> tuple[bool, dict[int, int]]:
+        entry = self._campaigns.get(key)
+        if entry is None:
+            entry = self._campaigns[key] = (False, {})
+            while len(self._campaigns) > self.MAX_CAMPAIGNS:
+                self._campaigns.popitem(last=False)
+        else:
+            self._campaigns.move_to_end(key)
+        return entry
+
+    def sold_out(self, key: str, winners: Iterable[tuple[int, int]]) -> None:
+        """Every winner so far, then the flag, in one step."""
+        with self._lock:
+            flagged, markers = self._entry(key)
+            if not flagged:
+                markers.update(winners)
+                self._campaigns[key] = (True, markers)
+
+    def is_sold_out(self, key: str) -> bool:
+        with self._lock:
+            entry = self._campaigns.get(key)
+            return entry is not None and entry[0]
+
+    def won(self, key: str, member_id: int, voucher_id: int) -> None:
+        with self._lock:
+            self._entry(key)[1][member_id] = voucher_id
+
+    def winner(self, key: str, member_id: int) -> tuple[int | None, bool]:
+        with self._lock:
+            entry = self._campaigns.get(key)
+            if entry is None:
+                return None, False
+            self._campaigns.move_to_end(key)
+            return entry[1].get(member_id), entry[0]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._campaigns.clear()
+
+
+_marks = _ProcessMarks()
 
 
 def shared_cache() -> BaseCache:
@@ -48,6 +111,7 @@ def _redis_down(what: str, error: redis.RedisError) -> None:
 
 
 MARK_TTL = 7 * 86400  # seconds: the sold-out flag and the winner markers
+FLAG_EARLIER = 600  # seconds the flag expires before the markers written with it
 
 
 def _flag(key: str) -> str:
@@ -61,6 +125,8 @@ def _marker(key: str, member_id: int) -> str:
 def sold_out(key: str) -> bool:
     if key in _local_sold_out:
         return True
+    if not settings.REDIS_URL:
+        return _marks.is_sold_out(key)
     try:
         flagged = shared_cache().get(_flag(key))
     except redis.RedisError as error:
@@ -83,6 +149,11 @@ def mark_sold_out(
     the marker of every winner so far (``winners``: (member id, voucher id) pairs, read from the
     database). That is once per campaign for as long as the cache keeps the flag."""
     _local_sold_out.add(key)
+    if not settings.REDIS_URL:
+        if not _marks.is_sold_out(key):
+            # read before the lock is taken: other grabs need it meanwhile
+            _marks.sold_out(key, list(winners()) if winners is not None else [])
+        return
     cache = shared_cache()
     try:
         if cache.get(_flag(key)):
@@ -95,7 +166,8 @@ def mark_sold_out(
                 batch = {}
         if batch:
             cache.set_many(batch, timeout=MARK_TTL)
-        cache.set(_flag(key), 1, timeout=MARK_TTL)
+        # The flag goes a little before the markers written just above, never after them.
+        cache.set(_flag(key), 1, timeout=MARK_TTL - FLAG_EARLIER)
     except redis.RedisError as error:
         _redis_down("sold-out flag", error)
 
@@ -103,6 +175,9 @@ def mark_sold_out(
 def mark_winner(key: str, member_id: int, voucher_id: int) -> None:
     # Runs once the voucher is committed: failing here would tell a winner "error". A pooled
     # connection to a Redis that restarted fails once; the second try opens a new one.
+    if not settings.REDIS_URL:
+        _marks.won(key, member_id, voucher_id)
+        return
     for attempt in (1, 2):
         try:
             shared_cache().set(_marker(key, member_id), voucher_id, timeout=MARK_TTL)
@@ -116,6 +191,8 @@ def known_winner(key: str, member_id: int) -> tuple[int | None, bool]:
     """The voucher the member won, from the marker, and whether the cache can be believed
     when it has no marker: only while it holds the sold-out flag (``mark_sold_out`` wrote every
     marker before it). Without the flag (the cache lost it, or is down) ask the database."""
+    if not settings.REDIS_URL:
+        return _marks.winner(key, member_id)
     try:
         found = shared_cache().get_many([_flag(key), _marker(key, member_id)])
     except redis.RedisError as error:
@@ -195,3 +272,4 @@ def reset_local() -> None:
     _local_sold_out.clear()
     _local_scan_paused.clear()
     _local_cache.clear()
+    _marks.clear()

@@ -55,7 +55,8 @@ class RedisServer:
     ``start`` again uses the same port and directory, so a snapshot left there (``SAVE``) is what
     the fresh server loads, as a server restarted from stale persistence would."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *args: str) -> None:
+        self.args = args  # more of redis-server's options
         self.port = _free_port()
         self.directory = directory
         self.url = f"redis://127.0.0.1:{self.port}/0"
@@ -75,6 +76,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.directory),
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -60,6 +60,29 @@ def test_sold_out_is_honest_and_then_answered_without_the_database(
     assert c.remaining == 0 and Voucher.objects.filter(campaign=c).count() == 2
 
 
+def test_a_winners_second_tap_survives_a_spike_of_rate_counters(
+    make_campaign, carded, django_capture_on_commit_callbacks
+):
+    """Without Redis, the rate-limit counters of a big spike fill the process's bounded cache.
+    A winner's marker must not be pushed out while the sold-out flag stays (it is read by every
+    "all taken" answer): the winner's next tap would be told "all taken" too."""
+    from gonghui.benefits import hot
+
+    c = make_campaign(quota=2)
+    winners = [carded(), carded()]
+    for m in winners:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert voucher_grab(campaign=c, member=m).outcome == GrabOutcome.WON
+    late = carded()
+    for i in range(120_000):  # past the counters' 100,000 entries: they cull the oldest
+        hot.hit(f"member:spike-{i}", limit=10, window=10)
+        if i % 10_000 == 0:
+            assert voucher_grab(campaign=c, member=late).outcome == GrabOutcome.SOLD_OUT
+    for m in winners:
+        back = voucher_grab(campaign=c, member=m)
+        assert back.outcome == GrabOutcome.ALREADY and back.voucher.member_id == m.pk
+
+
 INELIGIBLE = [
     ("inactive", "member_inactive"),
     ("other_district", "org_outside"),
