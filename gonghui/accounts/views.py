@@ -135,22 +135,24 @@ def two_factor(request: HttpRequest) -> HttpResponse:
 # Between the creating POST and the page that shows the secret (one redirect), the secret waits
 # in the session, encrypted with the field key so that no session store holds it in clear; the
 # page takes it out as it shows it.
-NEW_TOKEN_SESSION_KEY = "gonghui_new_api_token"
+NEW_TOKEN_SESSION_KEY = "gonghui_new_api_token"  # noqa: S105 (a session key name, no secret)
 TOKENS_PER_PAGE = 50
 
 
 @sensitive_variables("secret")
 def _take_new_secret(request: HttpRequest, user: User) -> tuple[ApiToken, str] | None:
+    """The token just made and its secret, once: taken out of the session as it is read."""
     held = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
-    if not isinstance(held, dict):
+    if not isinstance(held, dict) or not isinstance(held.get("id"), int):
         return None
-    token = api_token_list_own(actor=user).filter(pk=held.get("id"), revoked_at__isnull=True)
+    token = api_token_list_own(actor=user).filter(pk=held["id"], revoked_at__isnull=True).first()
+    if token is None:
+        return None
     try:
         secret = crypto.decrypt(str(held.get("secret", "")))
     except (ValueError, InvalidTag):  # the field key changed in between: lost, not shown
         return None
-    found = token.first()
-    return (found, secret) if found is not None else None
+    return token, secret
 
 
 # Staff who can open the console, and only they: the API lets nobody else in (see
