@@ -148,7 +148,15 @@ def test_revoke_errors(world):
     assert "has no token with prefix" in message
     assert "has no token" in refused("revoke", "--prefix", "gh_zzzzz", "--user", "jiefang_staff")
     # Not a prefix at all: a whole secret pasted by mistake is not echoed back.
-    for wrong in (secret, "", "gh_", "x" * 10_000, "全角全角全角全角全"):
+    for wrong in (
+        secret,
+        "",
+        "gh_",
+        "x" * 10_000,
+        "全角全角全角全角",
+        "gh_a\x00bcd",
+        "ｇｈ＿abcde",
+    ):
         message = refused("revoke", "--prefix", wrong, "--user", "jiefang_staff")
         assert "8 characters" in message
         assert len(wrong) < 8 or wrong not in message

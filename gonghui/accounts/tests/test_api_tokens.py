@@ -224,7 +224,7 @@ def test_list_shows_own_tokens_newest_first_and_nobody_elses(world, login):
     assert f"/accounts/tokens/{old.pk}/revoke/" not in body
     # No secret and no hash on the list.
     assert secret not in body and new.key_hash not in body
-    assert page(login(world.city_admin).get(TOKENS)).count("<td>市总的令牌</td>") == 1
+    assert page(login(world.city_admin).get(TOKENS)).count(">市总的令牌</td>") == 1
 
 
 def test_the_page_says_how_many_tokens_there_are_and_may_be(world, login, settings):

@@ -8,6 +8,7 @@ token. Changes are audited as the system, from the command line.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -20,6 +21,8 @@ from gonghui.audit.context import Origin, set_origin
 from gonghui.core.errors import ApplicationError
 
 PREFIX_LENGTH = 8
+# "gh_" and the first five characters of the URL-safe secret.
+_PREFIX = re.compile(r"gh_[A-Za-z0-9_-]{5}")
 
 
 def _when(value: Any) -> str:
@@ -90,7 +93,7 @@ class Command(BaseCommand):
     def _revoke(self, owner: User, raw_prefix: str) -> None:
         # As `list` shows it, with the ellipsis, or as typed without it.
         prefix = raw_prefix.strip().rstrip("…").rstrip(".")
-        if len(prefix) != PREFIX_LENGTH:
+        if not _PREFIX.fullmatch(prefix):
             # Not echoed: a whole secret pasted by mistake must not land in a log.
             raise CommandError(
                 f"a prefix is the {PREFIX_LENGTH} characters `api_token list` shows, e.g. gh_AbC12"
@@ -118,7 +121,12 @@ class Command(BaseCommand):
 
 
 def _user(username: str) -> User:
-    user = User.objects.select_related("org").filter(username=username).first()
+    # PostgreSQL cannot compare a NUL; no user name holds one.
+    user = (
+        None
+        if "\x00" in username
+        else User.objects.select_related("org").filter(username=username).first()
+    )
     if user is None:
         raise CommandError(f"no user named {username!r}")
     return user
