@@ -136,7 +136,9 @@ api = _API(
     urls_namespace="api",
     description=(
         "Organisations, members and member-benefit campaigns of the union platform. Every answer is scoped to the "
-        "caller's organisation subtree. Authenticate with `Authorization: Bearer <token>`."
+        "caller's organisation subtree. Authenticate with `Authorization: Bearer <token>`; a staff "
+        "user makes a token on the page /accounts/tokens/, an operator with "
+        "`gonghui api_token create --user USERNAME --name NAME`."
     ),
     auth=api_auth,
     # Local assets only ("ninja" is in INSTALLED_APPS); no online spec validator badge either.

@@ -257,6 +257,9 @@ SMS_BACKEND = os.environ.get("GONGHUI_SMS_BACKEND", "gonghui.accounts.sms.Consol
 GONGHUI_DEMO_MEMBER_PHONE = os.environ.get("GONGHUI_DEMO_MEMBER_PHONE", "")
 GONGHUI_DEMO_MEMBER_CODE = os.environ.get("GONGHUI_DEMO_MEMBER_CODE", "")
 OTP_TOTP_ISSUER = "gonghui"
+# API tokens: the most a staff user may hold at once (revoked ones do not count). One per program
+# that calls the API is the use; the cap bounds what a stolen session could mint.
+GONGHUI_API_TOKENS_PER_USER = max(1, env_int("GONGHUI_API_TOKENS_PER_USER", 10))
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]

@@ -4,7 +4,8 @@ from functools import cached_property
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from gonghui.accounts.roles import ROLE_CAPABILITIES, Role
@@ -99,11 +100,18 @@ class SignInCode(models.Model):
         return f"{self.phone[:3]}****{self.phone[-4:]} {self.created_at:%Y-%m-%d %H:%M}"
 
 
+API_TOKEN_NAME_MAX = 60
+
+
 class ApiToken(models.Model):
-    """A token for programs. The secret is shown once; only its SHA-256 is kept."""
+    """A token for programs. The secret is shown once; only its SHA-256 is kept.
+
+    A revoked token stays as a row (when it was made, last used and revoked is history an
+    administrator asks about); it is never made active again.
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(_("name"), max_length=60)
+    name = models.CharField(_("name"), max_length=API_TOKEN_NAME_MAX)
     prefix = models.CharField(max_length=8, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -113,6 +121,19 @@ class ApiToken(models.Model):
     class Meta:
         verbose_name = _("API token")
         verbose_name_plural = _("API tokens")
+        constraints = [
+            # The name is how a user tells their tokens apart on the page and picks the one to
+            # revoke; two active "OA sync" tokens could not be told apart. Case is ignored
+            # ("OA" and "oa" read as the same program); a revoked token frees its name, so a
+            # token is replaced by a new one of the same name.
+            models.UniqueConstraint(
+                F("user"),
+                Lower("name"),
+                condition=Q(revoked_at__isnull=True),
+                name="apitoken_unique_active_name",
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="apitoken_name_not_empty"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

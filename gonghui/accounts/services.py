@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gonghui.accounts.models import ApiToken, RoleGrant, SignInCode, User
+from gonghui.accounts.models import API_TOKEN_NAME_MAX, ApiToken, RoleGrant, SignInCode, User
 from gonghui.accounts.roles import Capability, Role
 from gonghui.accounts.scoping import can_see_org
-from gonghui.accounts.selectors import signin_code_wait_seconds
+from gonghui.accounts.selectors import api_token_usable, signin_code_wait_seconds
 from gonghui.accounts.sms import get_sms_backend
 from gonghui.audit.models import AuditAction
 from gonghui.audit.services import audit_record
@@ -251,29 +251,96 @@ def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# Full-width letters and digits (a Chinese keyboard) and the ideographic space read as ASCII, so
+# "ＯＡ同步" and "OA同步" are one name; Chinese punctuation stays as typed.
+_FULL_WIDTH_ALNUM = {
+    **{0xFF10 + i: 0x30 + i for i in range(10)},
+    **{0xFF21 + i: 0x41 + i for i in range(26)},
+    **{0xFF41 + i: 0x61 + i for i in range(26)},
+    0x3000: 0x20,
+}
+
+# Control, format (zero-width, bidirectional overrides), private-use, surrogate and unassigned
+# characters: invisible or shown differently from what is stored, so two names that look the
+# same could differ, or a name could hide what it says.
+_INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn"}
+
+
+def clean_api_token_name(raw: object) -> str:
+    """A token's name as typed, runs of spaces made one; refused if empty, too long or holding
+    characters that do not show as themselves."""
+    name = " ".join(str(raw if raw is not None else "").translate(_FULL_WIDTH_ALNUM).split())
+    if not name:
+        raise ApplicationError(
+            _("Give the token a name of at most 60 characters."), code="name_empty", field="name"
+        )
+    if len(name) > API_TOKEN_NAME_MAX:
+        raise ApplicationError(
+            _("At most %(n)d characters.") % {"n": API_TOKEN_NAME_MAX},
+            code="name_long",
+            field="name",
+        )
+    if any(unicodedata.category(c) in _INVISIBLE for c in name):
+        raise ApplicationError(
+            _("The text contains characters that are not allowed."),
+            code="name_chars",
+            field="name",
+        )
+    return name
+
+
 @transaction.atomic
-def api_token_create(*, actor: Any, user: User, name: str) -> tuple[ApiToken, str]:
-    """Create a token; the secret is returned once and never stored."""
+def api_token_create(*, actor: Any, user: User, name: object) -> tuple[ApiToken, str]:
+    """Create a token; the secret is returned once and never stored (only its SHA-256)."""
     if (
         actor is not None
         and actor != user
         and not (actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, user.org))
     ):
         raise PermissionDenied()
-    name = " ".join(str(name or "").split())
-    if not name or len(name) > 60:
+    name = clean_api_token_name(name)
+    # The owner's row is the lock: two creations at once cannot both pass the cap or both take
+    # the same name (on SQLite the write transaction is already exclusive).
+    owner = User.objects.select_for_update().get(pk=user.pk)
+    if not api_token_usable(owner):
         raise ApplicationError(
-            _("Give the token a name of at most 60 characters."), code="name_invalid", field="name"
+            _(
+                "API tokens are for staff who can use the console; a token for this account "
+                "would be refused by the API."
+            ),
+            code="token_useless",
+        )
+    active = list(
+        ApiToken.objects.filter(user=owner, revoked_at__isnull=True).values_list("name", flat=True)
+    )
+    cap = settings.GONGHUI_API_TOKENS_PER_USER
+    if len(active) >= cap:
+        raise ApplicationError(
+            _(
+                "You already have %(n)d active tokens, the most allowed. Revoke one that is no "
+                "longer used, then create the new one."
+            )
+            % {"n": cap},
+            code="token_cap",
+        )
+    if name.casefold() in {n.casefold() for n in active}:
+        raise ApplicationError(
+            _(
+                "An active token already has this name. Choose another name, or revoke the old "
+                "token first."
+            ),
+            code="name_taken",
+            field="name",
         )
     secret = "gh_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name, prefix=secret[:8], key_hash=_token_hash(secret)
+        user=owner, name=name, prefix=secret[:8], key_hash=_token_hash(secret)
     )
     audit_record(
         actor=actor,
         action=AuditAction.CREATE,
         obj=token,
-        org=user.org,
+        org=owner.org,
         changes={"token": [None, token.prefix]},
     )
     return token, secret
@@ -296,13 +363,27 @@ def api_token_authenticate(*, secret: str) -> User | None:
 
 
 @transaction.atomic
-def api_token_revoke(*, actor: Any, token: ApiToken) -> None:
-    if actor != token.user and not (
-        actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, token.user.org)
+def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
+    """Revoke by compare-and-set: the first of two revocations wins, the second is told."""
+    owner = token.user
+    if (
+        actor is not None
+        and actor != owner
+        and not (actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, owner.org))
     ):
         raise PermissionDenied()
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    audit_record(actor=actor, action=AuditAction.REVOKE, obj=token, org=token.user.org)
+    now = timezone.now()
+    if not ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now):
+        raise ApplicationError(_("This token was already revoked."), code="token_revoked")
+    token.revoked_at = now
+    audit_record(
+        actor=actor,
+        action=AuditAction.REVOKE,
+        obj=token,
+        org=owner.org,
+        changes={"token": [token.prefix, None]},
+    )
+    return token
 
 
 # --- TOTP two-factor sign-in -------------------------------------------------------------------
