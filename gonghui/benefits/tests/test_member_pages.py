@@ -1338,3 +1338,40 @@ def test_member_and_public_pages_load_no_staff_scripts(world, login, shop, make_
     assert "<script src=" not in Client().get("/m/login/").content.decode()
     staff = login(world.city_admin).get("/console/")
     assert "htmx" in staff.content.decode()
+
+
+@pytest.mark.parametrize("status", ["settling", "settled"])
+def test_a_campaign_being_settled_stays_ended_for_its_members(
+    world, shop, login, make_campaign, carded, status
+):
+    """Once the union approved a store's settlement the campaign vanished from the member's list
+    and its page said "not found, or you may not see it", minutes after the member used its
+    voucher: settling is the union's business with the store, not the member's."""
+    member = carded()
+    c = _closed(world, make_campaign)
+    Campaign.objects.filter(pk=c.pk).update(status=status)
+    mine = make_campaign(name="我用过券的活动")
+    v = voucher_grab(campaign=mine, member=member).voucher
+    campaign_transition(campaign=mine, new="closed", actor=world.jiefang_officer)
+    Campaign.objects.filter(pk=mine.pk).update(status=status)
+    client = login(member=member)
+
+    listed = {pk: (state, badges) for pk, state, badges in _cards(page_text(client.get(LIST)))}
+    assert listed == {mine.pk: ("ended", ["held"]), c.pk: ("ended", ["ended"])}
+    r = client.get(campaign_url(mine))
+    assert r.status_code == 200
+    body = page_text(r)
+    assert zh("This campaign has ended.") in body and zh("Show my voucher") in body
+    assert f"{VOUCHERS}{v.pk}/" in body
+    assert "data-grab=" not in body
+    # The grab, without script, answers as for a closed campaign and writes nothing.
+    before = _written()
+    r = grab(client, c)
+    assert r.status_code == 200 and zh("This campaign has ended.") in page_text(r)
+    assert _written() == before
+    # Long over: off the list, as any ended campaign.
+    Campaign.objects.filter(pk=c.pk).update(
+        redeem_from=timezone.now() - dt.timedelta(days=60),
+        redeem_until=timezone.now() - dt.timedelta(days=31),
+    )
+    assert c.pk not in {pk for pk, _s, _b in _cards(page_text(client.get(LIST)))}
