@@ -1375,3 +1375,47 @@ def test_a_campaign_being_settled_stays_ended_for_its_members(
         redeem_until=timezone.now() - dt.timedelta(days=31),
     )
     assert c.pk not in {pk for pk, _s, _b in _cards(page_text(client.get(LIST)))}
+
+
+def test_the_scripted_grab_opens_the_voucher_saying_what_happened(
+    world, login, make_campaign, carded
+):
+    """The page's script grabs at the hot door and then opens the voucher's page: it said
+    nothing there, where the form's grab says "you got it" or "you already have one". The
+    script now names the answer in the address, and the page says it, once."""
+    c = make_campaign()
+    member = carded()
+    v = voucher_grab(campaign=c, member=member, request_key="k").voucher
+    client = login(member=member)
+    page = client.get(campaign_url(c)).content.decode()
+    assert '"?got="+o' not in page  # has a voucher: no grab script on the page
+    other = make_campaign()
+    page = client.get(campaign_url(other)).content.decode()
+    assert 'location.assign(f.getAttribute("data-voucher-url")' in page
+    assert '.replace("/0/","/"+d.voucher_id+"/")+"?got="+o' in page
+
+    url = f"{VOUCHERS}{v.pk}/"
+    body = client.get(url, {"got": "won"}).content.decode()
+    assert zh("You got a voucher.") in body and v.code in body
+    assert "history.replaceState(null" in body  # a reload does not say it again
+    body = client.get(url, {"got": "already"}).content.decode()
+    assert zh("You already have a voucher of this campaign.") in body
+    assert zh("You got a voucher.") not in body
+    for hostile in (
+        "",
+        "WON",
+        "sold_out",
+        "<script>alert(1)</script>",
+        "won\x00",
+        "ｗｏｎ",
+        "x" * 5000,
+    ):
+        body = client.get(url, {"got": hostile}).content.decode()
+        assert zh("You got a voucher.") not in body
+        assert zh("You already have a voucher of this campaign.") not in body
+        assert "<script>alert(1)" not in body and "history.replaceState(null" not in body
+    assert zh("You got a voucher.") not in client.get(url).content.decode()
+    # Someone else's voucher is not found, whatever the address says.
+    stranger = login(member=carded())
+    assert stranger.get(url, {"got": "won"}).status_code == 404
+    assert Voucher.objects.count() == 1
