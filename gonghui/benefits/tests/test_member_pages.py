@@ -1419,3 +1419,25 @@ def test_the_scripted_grab_opens_the_voucher_saying_what_happened(
     stranger = login(member=carded())
     assert stranger.get(url, {"got": "won"}).status_code == 404
     assert Voucher.objects.count() == 1
+
+
+def test_a_coming_campaign_says_what_the_member_pays_and_where(
+    world, shop, login, make_campaign, carded
+):
+    """The open campaign's card said "you pay ¥10" and the bookstore; the coming one only the
+    face value, which is what a member decides on before setting an alarm for the release."""
+    now = timezone.now()
+    soon = make_campaign(
+        status="scheduled",
+        name="冬日书香",
+        release_at=now + dt.timedelta(hours=2),
+        redeem_from=now + dt.timedelta(hours=2),
+        redeem_until=now + dt.timedelta(days=10),
+    )
+    body = page_text(login(member=carded()).get(LIST))
+    card = body.split(f'data-campaign="{soon.pk}"', 1)[1].split("</a>", 1)[0]
+    with translation.override("zh-hans"):
+        pays = gettext("you pay ¥%(pay)s") % {"pay": "10.00"}
+    assert "¥100.00" in card and escape(pays) in card
+    assert f"{shop.merchant.name} · {world.jiefang.name}" in card
+    assert timezone.localtime(soon.release_at).strftime("%Y-%m-%d %H:%M") in card
