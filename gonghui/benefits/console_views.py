@@ -494,12 +494,17 @@ def _render_settlement(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
+    rows = pages.campaign_settlement_rows(actor=user, campaign=campaign)
+    # What the notice's close posted: the transfer finance makes to the merchant's account.
+    paid = [r for r in rows if r.settlement and r.settlement.status == SettlementStatus.PAID]
     return render(
         request,
         "benefits/console/settlement.html",
         {
             "campaign": campaign,
-            "rows": pages.campaign_settlement_rows(actor=user, campaign=campaign),
+            "rows": rows,
+            "paid": paid,
+            "paid_fen": sum(r.settlement.payable_fen for r in paid if r.settlement),
             "notice": pages.notice_for_campaign(actor=user, campaign=campaign),
             "upload_store": upload_store,
             "upload_form": upload_form or SettlementUploadForm(),

@@ -263,6 +263,14 @@ def _scalable(svg: str) -> str:
 @member_required
 def voucher_detail(request: HttpRequest, member: Member, pk: int) -> HttpResponse:
     voucher = member_voucher_get(actor=member, pk=pk)
+    # The campaign page's script opens this page after its grab with what the grab answered
+    # (``?got=won`` or ``already``), so the member is told, as the form's grab tells them in
+    # its flash. Only words: the voucher shown is the member's own, read from the database.
+    got = request.GET.get("got")
+    if got == GrabOutcome.WON:
+        messages.success(request, _("You got a voucher."))
+    elif got == GrabOutcome.ALREADY:
+        messages.info(request, _("You already have a voucher of this campaign."))
     now = timezone.now()
     state = pages.voucher_state(voucher, now=now)
     return render(
@@ -280,5 +288,6 @@ def voucher_detail(request: HttpRequest, member: Member, pk: int) -> HttpRespons
             # Only a usable voucher shows a scannable code; a used one shows it struck through.
             "qr_svg": _scalable(voucher_qr_svg(voucher, scale=7)) if state == "open" else "",
             "nav": "vouchers",
+            "said_once": got in (GrabOutcome.WON, GrabOutcome.ALREADY),
         },
     )

@@ -29,6 +29,7 @@ from gonghui.benefits.console_forms import SettlementUploadForm
 from gonghui.benefits.member_forms import RedeemForm, ReverseForm
 from gonghui.benefits.models import CampaignStatus, MerchantClerk, Redemption, Store
 from gonghui.benefits.selectors import (
+    clerk_campaign_list,
     clerk_for_user,
     clerk_redemption_list,
     redemption_totals,
@@ -235,6 +236,10 @@ def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
     query = request.GET.get("q", "")[:40]
     raw_store = request.GET.get("store", "")
     store_id = next((s.pk for s in stores if str(s.pk) == raw_store), None)
+    # A store running two campaigns settles each apart: the clerk counts one campaign's vouchers.
+    campaigns = list(clerk_campaign_list(clerk=clerk).only("pk", "name"))
+    raw_campaign = request.GET.get("campaign", "")
+    campaign_id = next((c.pk for c in campaigns if str(c.pk) == raw_campaign), None)
     raw_day = request.GET.get("day", "")[:20]
     day_error = None
     try:
@@ -242,7 +247,7 @@ def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
     except ApplicationError as error:
         day, day_error = None, error.message  # the list stays unfiltered by day, and says why
     found = clerk_redemption_list(
-        clerk=clerk, query=query, store_id=store_id, day=day
+        clerk=clerk, query=query, store_id=store_id, day=day, campaign_id=campaign_id
     ).select_related("voucher__member")
     page = Paginator(found, RECENT).get_page(request.GET.get("page"))
     rows = [(r, mask_name(r.voucher.member.name)) for r in page]
@@ -255,6 +260,10 @@ def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
             "page": page,
             "stores": stores,
             "several_stores": len(stores) > 1 or len({r.store_id for r, _n in rows}) > 1,
+            "campaigns": campaigns,
+            "campaign_id": campaign_id,
+            "several_campaigns": campaign_id is None
+            and (len(campaigns) > 1 or len({r.voucher.campaign_id for r, _n in rows}) > 1),
             "query": query,
             "store_id": store_id,
             "day": day,
@@ -262,13 +271,14 @@ def redemption_list(request: HttpRequest, clerk: MerchantClerk) -> HttpResponse:
             "day_error": day_error,
             "today": timezone.localdate().isoformat(),
             "totals": redemption_totals(found),
-            "filtered": bool(query.strip() or store_id or day),
+            "filtered": bool(query.strip() or store_id or day or campaign_id),
             # The filters again, for the page links.
             "kept": urlencode(
                 [
                     (name, value)
                     for name, value in (
                         ("q", query),
+                        ("campaign", campaign_id or ""),
                         ("store", store_id or ""),
                         ("day", day.isoformat() if day else ""),
                     )

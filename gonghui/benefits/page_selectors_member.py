@@ -55,6 +55,9 @@ from gonghui.members.models import Member, MemberCard
 # How long an ended campaign stays on the list (greyed, at the end): long enough for a member
 # to see what happened to a campaign they waited for, short enough to keep the list short.
 ENDED_SHOWN_FOR = dt.timedelta(days=30)
+# Over for members: closed, then settled with the stores (a campaign's members took part in it
+# all the same; settling is the union's and the store's business, not a reason to vanish).
+ENDED_STATUSES = {CampaignStatus.CLOSED, CampaignStatus.SETTLING, CampaignStatus.SETTLED}
 
 
 # The list gives the reason a member cannot take part in one line. The campaign page's message
@@ -151,7 +154,7 @@ def member_campaigns(*, member: Member) -> dict[str, list[CampaignListItem]]:
     qs = (
         (
             member_campaign_list(member=member).filter(
-                status__in=[CampaignStatus.SCHEDULED, CampaignStatus.OPEN, CampaignStatus.CLOSED]
+                status__in=[CampaignStatus.SCHEDULED, CampaignStatus.OPEN, *ENDED_STATUSES]
             )
             # and a cancelled lottery the member had entered, to say what became of the entry
             | selectors.member_cancelled_entries(member=member)
@@ -203,7 +206,7 @@ def member_campaigns(*, member: Member) -> dict[str, list[CampaignListItem]]:
         if state == "upcoming":
             upcoming.append(item)
         elif (
-            campaign.status in {CampaignStatus.CLOSED, CampaignStatus.CANCELLED}
+            campaign.status in {*ENDED_STATUSES, CampaignStatus.CANCELLED}
             or now >= campaign.redeem_until
         ):
             ended.append(item)
@@ -249,7 +252,7 @@ def member_campaign_get(*, member: Member, pk: int | str) -> CampaignForMember:
         CampaignStatus.CANCELLED,
         CampaignStatus.SCHEDULED,
         CampaignStatus.OPEN,
-        CampaignStatus.CLOSED,
+        *ENDED_STATUSES,
     }:
         raise NotFound()
     now = timezone.now()
@@ -288,7 +291,7 @@ def member_campaign_get(*, member: Member, pk: int | str) -> CampaignForMember:
 def campaign_phase(campaign: Campaign, *, now: dt.datetime) -> str:
     if campaign.status == CampaignStatus.CANCELLED:
         return "cancelled"
-    if campaign.status == CampaignStatus.CLOSED or now >= campaign.redeem_until:
+    if campaign.status in ENDED_STATUSES or now >= campaign.redeem_until:
         return "drawn" if campaign.drawn_at else "ended"
     if now < campaign.release_at:
         return "upcoming"

@@ -196,7 +196,10 @@ def clerk_for_user(user: Any) -> MerchantClerk:
 
 
 def clerk_campaign_list(*, clerk: MerchantClerk) -> QuerySet[Campaign]:
-    return Campaign.objects.filter(merchant_id=clerk.merchant_id, status__in=PUBLIC_STATUSES)
+    """The merchant's published campaigns, newest release first."""
+    return Campaign.objects.filter(
+        merchant_id=clerk.merchant_id, status__in=PUBLIC_STATUSES
+    ).order_by("-release_at", "-pk")
 
 
 def clerk_voucher_lookup(*, clerk: MerchantClerk, code: str) -> Voucher:
@@ -217,13 +220,18 @@ def clerk_redemption_list(
     query: str = "",
     store_id: int | None = None,
     day: dt.date | None = None,
+    campaign_id: int | None = None,
 ) -> QuerySet[Redemption]:
     """The merchant's redemptions, newest first. ``query``: a receipt number (or its start) or
     the last characters of a voucher code (at least 4), as a clerk reads them off a receipt or
-    a member's phone. ``day``: made on that calendar day, in the platform's time zone."""
+    a member's phone. ``day``: made on that calendar day, in the platform's time zone.
+    ``campaign_id``: of that campaign only (a store that runs two campaigns settles each
+    apart)."""
     rows = Redemption.objects.select_related("voucher", "voucher__campaign", "store").filter(
         store__merchant_id=clerk.merchant_id
     )
+    if campaign_id is not None:
+        rows = rows.filter(voucher__campaign_id=campaign_id)
     if store_id is not None:
         rows = rows.filter(store_id=store_id)
     if day is not None:

@@ -451,6 +451,9 @@ class ReconcileLine:
     # Both sides have the voucher and their receipt numbers differ. Also set on a line whose
     # amounts differ (its status says that first), so neither difference hides the other.
     receipt_differs: bool = False
+    # Only in the register, because its redemption at this store was reversed (the store wrote
+    # down a sale it took back): said, so nobody hunts for a scan that "went missing".
+    reversed_here: bool = False
 
     @property
     def label(self) -> str:
@@ -458,6 +461,8 @@ class ReconcileLine:
         outcome = str(RECONCILE_LABELS[self.status])
         if self.receipt_differs and self.status != "receipt_differs":
             outcome = f"{outcome}；{RECONCILE_LABELS['receipt_differs']}"
+        if self.reversed_here:
+            outcome = f"{outcome}；{REVERSED_HERE_LABEL}"
         return outcome
 
 
@@ -519,12 +524,30 @@ def settlement_compare(*, settlement: Settlement) -> ReconcileResult:
         .values_list("voucher__code", "amount_fen", "receipt_no", "subsidy_fen")
     }
     result = ReconcileResult()
+    reversed_codes: set[str] | None = None  # read only when a register line is not ours
     for row_no, code, receipt, amount in settlement.lines.order_by("row_no").values_list(
         "row_no", "code", "receipt_no", "amount_fen"
     ):
         mine = ours.pop(code, None)
         if mine is None:
-            result.lines.append(ReconcileLine(code, "missing_in_platform", row_no, receipt, amount))
+            if reversed_codes is None:
+                reversed_codes = set(
+                    Redemption.objects.filter(
+                        voucher__campaign_id=settlement.campaign_id,
+                        store_id=settlement.store_id,
+                        reversed_at__isnull=False,
+                    ).values_list("voucher__code", flat=True)
+                )
+            result.lines.append(
+                ReconcileLine(
+                    code,
+                    "missing_in_platform",
+                    row_no,
+                    receipt,
+                    amount,
+                    reversed_here=code in reversed_codes,
+                )
+            )
             continue
         our_amount, our_receipt, subsidy = mine
         receipt_differs = _receipt_key(receipt) != _receipt_key(our_receipt)
@@ -591,6 +614,7 @@ RECONCILE_LABELS = {
     "amount_differs": gettext_lazy("Amounts differ"),
     "receipt_differs": gettext_lazy("Receipt numbers differ"),
 }
+REVERSED_HERE_LABEL = gettext_lazy("its redemption at this store was reversed")
 
 
 def settlement_report_xlsx(*, settlement: Settlement, result: ReconcileResult) -> bytes:

@@ -94,6 +94,13 @@ def test_grab_on_a_small_phone(
     assert posts == [f"{base}/benefits/campaigns/{campaign.pk}/grab"]
     voucher = Voucher.objects.get(campaign=campaign, member=member)
     page.wait_for_url(f"{base}/m/benefits/vouchers/{voucher.pk}/")
+    # The voucher's page says the grab won, as the form's grab does; its address is the
+    # voucher's own again, so a reload does not say it twice.
+    with translation.override("zh-hans"):
+        got = gettext("You got a voucher.")
+    assert page.locator(".messages li.success").inner_text() == got
+    page.reload()
+    assert page.locator(".messages").count() == 0 and page.locator("[data-qr] svg").is_visible()
 
     # Back: the campaign page says what the member has now.
     page.go_back()

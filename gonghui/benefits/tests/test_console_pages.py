@@ -1103,6 +1103,41 @@ def test_close_without_objection_settles(
     assert sum(Entry.objects.filter(transaction=txn).values_list("amount_fen", flat=True)) == 0
 
 
+def test_the_settlement_page_shows_the_payment_orders_posted(
+    world: Any, shop: Any, login: Any, settled_world: dict[str, Any]
+) -> None:
+    """Closing the notice said "2 payment orders were posted", and no page showed them: not the
+    amount to transfer, nor the merchant's account to transfer it to."""
+    campaign = settled_world["campaign"]
+    settlement = settled_world["settlement"]
+    client = login(world.jiefang_officer)
+    url = reverse("benefits_console:settlement", args=[campaign.pk])
+    settlement_approve(settlement=settlement, actor=world.jiefang_officer)
+    notice = notice_publish(campaign=campaign, actor=world.jiefang_officer)
+    body = text(client.get(url))  # approved, the notice running: nothing paid yet
+    assert 'id="payment"' not in body and shop.merchant.settlement_account_no not in body
+    _close_notice_period(notice)
+    assert (
+        client.post(reverse("benefits_console:notice_close", args=[campaign.pk])).status_code == 302
+    )
+    settlement.refresh_from_db()
+    body = text(client.get(url))
+    payment = body.split('id="payment"', 1)[1].split("</div>", 1)[0]
+    assert zh("Payment orders") in payment
+    for value in (
+        shop.merchant.settlement_account_name,
+        shop.merchant.settlement_bank,
+        shop.merchant.settlement_account_no,
+    ):
+        assert value in payment
+    row = payment.split(f'data-paid-store="{shop.store.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert shop.store.name in row and ">136.00<" in row
+    assert f"#{settlement.ledger_transaction_id}" in row
+    assert "data-paid-total>136.00<" in payment
+    # Another district's officer sees no page at all.
+    assert login(world.zhongzhan_officer).get(url).status_code == 404
+
+
 def test_lottery_seed_committed_by_service_shows_hash(
     world: Any, shop: Any, login: Any, make_campaign: Any
 ) -> None:

@@ -1338,3 +1338,106 @@ def test_member_and_public_pages_load_no_staff_scripts(world, login, shop, make_
     assert "<script src=" not in Client().get("/m/login/").content.decode()
     staff = login(world.city_admin).get("/console/")
     assert "htmx" in staff.content.decode()
+
+
+@pytest.mark.parametrize("status", ["settling", "settled"])
+def test_a_campaign_being_settled_stays_ended_for_its_members(
+    world, shop, login, make_campaign, carded, status
+):
+    """Once the union approved a store's settlement the campaign vanished from the member's list
+    and its page said "not found, or you may not see it", minutes after the member used its
+    voucher: settling is the union's business with the store, not the member's."""
+    member = carded()
+    c = _closed(world, make_campaign)
+    Campaign.objects.filter(pk=c.pk).update(status=status)
+    mine = make_campaign(name="我用过券的活动")
+    v = voucher_grab(campaign=mine, member=member).voucher
+    campaign_transition(campaign=mine, new="closed", actor=world.jiefang_officer)
+    Campaign.objects.filter(pk=mine.pk).update(status=status)
+    client = login(member=member)
+
+    listed = {pk: (state, badges) for pk, state, badges in _cards(page_text(client.get(LIST)))}
+    assert listed == {mine.pk: ("ended", ["held"]), c.pk: ("ended", ["ended"])}
+    r = client.get(campaign_url(mine))
+    assert r.status_code == 200
+    body = page_text(r)
+    assert zh("This campaign has ended.") in body and zh("Show my voucher") in body
+    assert f"{VOUCHERS}{v.pk}/" in body
+    assert "data-grab=" not in body
+    # The grab, without script, answers as for a closed campaign and writes nothing.
+    before = _written()
+    r = grab(client, c)
+    assert r.status_code == 200 and zh("This campaign has ended.") in page_text(r)
+    assert _written() == before
+    # Long over: off the list, as any ended campaign.
+    Campaign.objects.filter(pk=c.pk).update(
+        redeem_from=timezone.now() - dt.timedelta(days=60),
+        redeem_until=timezone.now() - dt.timedelta(days=31),
+    )
+    assert c.pk not in {pk for pk, _s, _b in _cards(page_text(client.get(LIST)))}
+
+
+def test_the_scripted_grab_opens_the_voucher_saying_what_happened(
+    world, login, make_campaign, carded
+):
+    """The page's script grabs at the hot door and then opens the voucher's page: it said
+    nothing there, where the form's grab says "you got it" or "you already have one". The
+    script now names the answer in the address, and the page says it, once."""
+    c = make_campaign()
+    member = carded()
+    v = voucher_grab(campaign=c, member=member, request_key="k").voucher
+    client = login(member=member)
+    page = client.get(campaign_url(c)).content.decode()
+    assert '"?got="+o' not in page  # has a voucher: no grab script on the page
+    other = make_campaign()
+    page = client.get(campaign_url(other)).content.decode()
+    assert 'location.assign(f.getAttribute("data-voucher-url")' in page
+    assert '.replace("/0/","/"+d.voucher_id+"/")+"?got="+o' in page
+
+    url = f"{VOUCHERS}{v.pk}/"
+    body = client.get(url, {"got": "won"}).content.decode()
+    assert zh("You got a voucher.") in body and v.code in body
+    assert "history.replaceState(null" in body  # a reload does not say it again
+    body = client.get(url, {"got": "already"}).content.decode()
+    assert zh("You already have a voucher of this campaign.") in body
+    assert zh("You got a voucher.") not in body
+    for hostile in (
+        "",
+        "WON",
+        "sold_out",
+        "<script>alert(1)</script>",
+        "won\x00",
+        "ｗｏｎ",
+        "x" * 5000,
+    ):
+        body = client.get(url, {"got": hostile}).content.decode()
+        assert zh("You got a voucher.") not in body
+        assert zh("You already have a voucher of this campaign.") not in body
+        assert "<script>alert(1)" not in body and "history.replaceState(null" not in body
+    assert zh("You got a voucher.") not in client.get(url).content.decode()
+    # Someone else's voucher is not found, whatever the address says.
+    stranger = login(member=carded())
+    assert stranger.get(url, {"got": "won"}).status_code == 404
+    assert Voucher.objects.count() == 1
+
+
+def test_a_coming_campaign_says_what_the_member_pays_and_where(
+    world, shop, login, make_campaign, carded
+):
+    """The open campaign's card said "you pay ¥10" and the bookstore; the coming one only the
+    face value, which is what a member decides on before setting an alarm for the release."""
+    now = timezone.now()
+    soon = make_campaign(
+        status="scheduled",
+        name="冬日书香",
+        release_at=now + dt.timedelta(hours=2),
+        redeem_from=now + dt.timedelta(hours=2),
+        redeem_until=now + dt.timedelta(days=10),
+    )
+    body = page_text(login(member=carded()).get(LIST))
+    card = body.split(f'data-campaign="{soon.pk}"', 1)[1].split("</a>", 1)[0]
+    with translation.override("zh-hans"):
+        pays = gettext("you pay ¥%(pay)s") % {"pay": "10.00"}
+    assert "¥100.00" in card and escape(pays) in card
+    assert f"{shop.merchant.name} · {world.jiefang.name}" in card
+    assert timezone.localtime(soon.release_at).strftime("%Y-%m-%d %H:%M") in card

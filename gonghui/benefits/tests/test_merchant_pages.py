@@ -850,3 +850,62 @@ def test_a_clerk_switches_language_from_any_merchant_page(world, shop, login, pa
     page = client.get(path).content.decode()
     assert '<html lang="en">' in page and 'value="zh-hans"' in page
     assert "Sign out" in page
+
+
+def test_the_list_counts_one_campaign_at_a_time(world, shop, login, make_campaign, carded):
+    # A store running two campaigns settles each apart: the clerk picks one, and the list and its
+    # totals are that campaign's; without a choice every row names its campaign.
+    spring = make_campaign(name="四月芳菲购书券", quota=40)
+    winter = make_campaign(
+        name="冬日书香购书券",
+        quota=5,
+        face_value_fen=5000,
+        subsidy_fen=3000,
+        member_share_fen=500,
+        concession_fen=1500,
+    )
+    made = {}
+    receipts = [(spring, f"S-{i:02d}") for i in range(31)] + [(winter, "W-1")]
+    for campaign, receipt in receipts:
+        v = voucher_grab(campaign=campaign, member=carded()).voucher
+        made[receipt] = voucher_redeem(
+            code=v.code, store=shop.store, clerk=shop.clerk, receipt_no=receipt, amount_fen=12_000
+        )
+    draft = make_campaign(status="draft", name="草稿活动")
+    client = login(shop.clerk.user)
+
+    def page(**params: str) -> str:
+        with translation.override("zh-hans"):
+            r = client.get(RECENT, params, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert r.status_code == 200
+        return r.content.decode()
+
+    def listed(body: str) -> set[str]:
+        return {k for k, r in made.items() if f'data-redemption="{r.pk}"' in body}
+
+    body = page()
+    assert len(listed(body)) == 30 and "W-1" in listed(body)  # the newest page
+    assert "已核销 32 张券：工会补贴 ¥2,138.00，会员支付 ¥315.00。" in body
+    assert f'<option value="{winter.pk}">冬日书香购书券</option>' in body
+    assert f'<option value="{draft.pk}"' not in body  # members never saw it: nothing to count
+    assert "data-campaign>冬日书香购书券<" in body and "data-campaign>四月芳菲购书券<" in body
+
+    body = page(campaign=str(winter.pk))
+    assert listed(body) == {"W-1"}
+    assert "已核销 1 张券：工会补贴 ¥30.00，会员支付 ¥5.00。" in body
+    assert f'<option value="{winter.pk}" selected>' in body
+    assert "data-campaign>" not in body  # one campaign: its rows need not name it
+    body = page(campaign=str(spring.pk))
+    assert "W-1" not in listed(body) and len(listed(body)) == 30
+    assert "已核销 31 张券：工会补贴 ¥2,108.00，会员支付 ¥310.00。" in body
+    assert f"?campaign={spring.pk}&amp;page=2" in body  # the next page keeps the campaign
+    assert listed(page(campaign=str(spring.pk), page="2")) == {"S-00"}
+    assert listed(page(campaign=str(winter.pk), q="S-")) == set()
+
+    # A draft, another merchant's or a made-up campaign, or nonsense: the list is not filtered.
+    for hostile in (str(draft.pk), "<b>", "0", "-1", "9" * 30, "１", "\x00", " "):
+        body = page(campaign=hostile)
+        assert len(listed(body)) == 30 and "已核销 32 张券" in body
+    # Another merchant's clerk is offered none of ours and finds nothing by naming one.
+    body = login(shop.rival_clerk.user).get(RECENT, {"campaign": str(spring.pk)}).content.decode()
+    assert 'data-redemption="' not in body and "四月芳菲购书券" not in body

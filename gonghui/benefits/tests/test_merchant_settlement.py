@@ -96,6 +96,29 @@ def test_a_bad_register_is_refused_row_by_row_and_nothing_is_saved(
     assert not Settlement.objects.exists()
 
 
+def test_a_refused_register_opens_the_page_at_the_refusal(
+    world: Any, shop: Any, login: Any, used: dict[str, Any], make_campaign: Any
+) -> None:
+    # A phone shows the page from its top, and the refusal sat screens below the other
+    # campaigns' forms: the clerk saw "结算" and no answer. The form's address names the block
+    # that holds the refusal and the form, so the answer opens there.
+    campaign = used["campaign"]
+    make_campaign(name="另一个活动", stores=[shop.store, shop.other_store])  # forms above ours
+    boss = login(shop.supervisor.user)
+    block = f"upload-{campaign.pk}-{shop.store.pk}"
+    page = boss.get(PAGE).content.decode()
+    assert f'action="{upload_url(campaign, shop.store)}#{block}"' in page
+    r = boss.post(upload_url(campaign, shop.store), files([("123", "R1", "100")]))
+    assert r.status_code == 400
+    body = r.content.decode()
+    start = body.index(f'<div id="{block}">')
+    errors = body.index("data-upload-errors")
+    form = body.index(f'action="{upload_url(campaign, shop.store)}#{block}"')
+    assert start < errors < form  # the refusal, then the form to try again, in the block
+    assert body.count(f'id="{block}"') == 1
+    assert not Settlement.objects.exists()
+
+
 def test_a_till_clerk_sees_the_page_but_may_not_hand_in(
     world: Any, shop: Any, login: Any, used: dict[str, Any]
 ) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 from django.utils import translation
+from django.utils.translation import gettext
 from openpyxl import Workbook, load_workbook
 from openpyxl.worksheet._reader import WorkSheetParser
 
@@ -730,6 +731,65 @@ def test_a_reversal_after_upload_changes_the_comparison_and_the_payable(world, s
         settlement.missing_in_platform,
         settlement.payable_fen,
     ) == (1, 0, 1, result.payable_fen)
+
+
+def test_a_register_line_for_a_reversed_redemption_says_so(world, shop, redeemed, carded):
+    """The store wrote down a sale its supervisor then reversed: the line was only "in the
+    register, not on the platform", and the store and the union looked for a lost scan. It says
+    the redemption was reversed; a code never used here, or used at another store, does not."""
+    c, codes = redeemed
+    redemption = Redemption.objects.get(voucher__code=codes[0])
+    redemption_reverse(redemption=redemption, supervisor=shop.supervisor, reason="顾客退货")
+    # The same campaign's voucher used at the merchant's other store, and reversed there.
+    c.stores.add(shop.other_store)
+    elsewhere = voucher_grab(campaign=c, member=carded()).voucher
+    voucher_redeem(
+        code=elsewhere.code,
+        store=shop.other_store,
+        clerk=shop.clerk,
+        receipt_no="O1",
+        amount_fen=9000,
+    )
+    redemption_reverse(
+        redemption=Redemption.objects.get(voucher__code=elsewhere.code),
+        supervisor=shop.supervisor,
+        reason="录错门店",
+    )
+    settlement, _ = settlement_upload(
+        campaign=c,
+        store=shop.store,
+        clerk=shop.supervisor,
+        register=xlsx(
+            [
+                (codes[0], "R10000", "100.00"),
+                (codes[1], "R12050", "120.50"),
+                (codes[2], "R8000", "80.00"),
+                ("123456789012347", "X1", "100.00"),
+                (elsewhere.code, "O1", "90.00"),
+            ]
+        ),
+        invoice=PDF,
+    )
+    result = settlement_compare(settlement=settlement)
+    by_code = {line.code: line for line in result.lines}
+    assert result.counts["missing_in_platform"] == 3 and result.counts["matched"] == 2
+    with translation.override("zh-hans"):
+        assert by_code[codes[0]].label == "{}；{}".format(
+            gettext("In the store's register, not on the platform"),
+            gettext("its redemption at this store was reversed"),
+        )
+        assert by_code["123456789012347"].label == gettext(
+            "In the store's register, not on the platform"
+        )
+        assert by_code[elsewhere.code].label == gettext(
+            "In the store's register, not on the platform"
+        )
+        assert by_code[codes[1]].label == gettext("Matched")
+    assert result.payable_fen == 2 * 6800  # nothing paid for the reversed one
+    # Redeemed again after the reversal: ours again, a match, no note.
+    Redemption.objects.filter(pk=redemption.pk).update(reversed_at=None)
+    line = {x.code: x for x in settlement_compare(settlement=settlement).lines}[codes[0]]
+    assert line.status == "matched" and not line.reversed_here
 
 
 def test_receipt_numbers_are_compared(world, shop, redeemed):
