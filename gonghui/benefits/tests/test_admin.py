@@ -83,7 +83,7 @@ def test_change_pages_read_only_and_scoped(
         assert zh(label) in body + redemption_page + listing, label
     for english in (">Merchant<", ">Store<", ">Campaign<", "Reversed by label"):
         assert english not in body + redemption_page + listing, english
-    # the history lines say the states in words ("草稿 → 待发布"), not codes
+    # the history lines say the states in words ("草稿 → 待开始"), not codes
     assert "draft → scheduled" not in body
     response = jiefang.post(url, {"name": "改名", "status": "settled"})
     assert response.status_code == 403
