@@ -590,8 +590,15 @@ def test_new_campaign_without_a_merchant_says_what_to_do(world: Any, login: Any)
 
 
 def test_new_campaign_with_a_merchant_has_no_warning(world: Any, shop: Any, login: Any) -> None:
-    page = login(world.jiefang_officer).get(reverse("benefits_console:new"))
-    assert 'id="no-merchants"' not in page.content.decode()
+    """...and points to where a missing store or till clerk is added; the officer may open it."""
+    client = login(world.jiefang_officer)
+    page = client.get(reverse("benefits_console:new")).content.decode()
+    assert 'id="no-merchants"' not in page
+    hint = page.split('id="stores-elsewhere"')[1].split("</div>")[0]
+    for name in ("admin:benefits_store_changelist", "admin:benefits_merchantclerk_changelist"):
+        assert reverse(name) in hint
+        listing = client.get(reverse(name))
+        assert listing.status_code == 200 and shop.store.name in text(listing)
 
 
 def test_window_order_error_next_to_field(world: Any, shop: Any, login: Any) -> None:
