@@ -59,6 +59,10 @@ class CountOut(Schema):
     count: int
 
 
+class StoreCountOut(CountOut):
+    subsidy_fen: int  # the union's subsidy of the store's live redemptions, as the dashboard shows
+
+
 class FiguresOut(Schema):
     campaign_id: int
     quota: int
@@ -73,7 +77,7 @@ class FiguresOut(Schema):
     subsidy_accrued_fen: int
     subsidy_paid_fen: int
     subsidy_payable_fen: int
-    by_store: list[CountOut]
+    by_store: list[StoreCountOut]
     by_day: list[CountOut]
     by_org: list[CountOut]
 
@@ -126,7 +130,9 @@ def campaigns_figures(
         "subsidy_accrued_fen": f.subsidy_accrued_fen,
         "subsidy_paid_fen": f.subsidy_paid_fen,
         "subsidy_payable_fen": f.subsidy_payable_fen,
-        "by_store": counts(b.store_pairs),
+        "by_store": [
+            {"label": r.name, "count": r.redeemed, "subsidy_fen": r.subsidy_fen} for r in b.by_store
+        ],
         "by_day": counts(b.day_pairs),
         "by_org": counts(b.org_pairs),
     }

@@ -78,7 +78,7 @@ def test_campaign_fields_and_figures(callers, campaign, shop):
     assert (f["handed_out"], f["redeemed"], f["open"]) == (2, 2, 0)
     assert f["redemption_rate"] == 1.0
     assert f["subsidy_accrued_fen"] == 13600 and f["subsidy_payable_fen"] == 13600
-    assert f["by_store"] == [{"label": shop.store.name, "count": 2}]
+    assert f["by_store"] == [{"label": shop.store.name, "count": 2, "subsidy_fen": 13600}]
     assert sum(d["count"] for d in f["by_day"]) == 2
 
 
