@@ -140,7 +140,12 @@ SELECT k.id IS NOT NULL AND (%(fp)s = '' OR left(md5(u.password), 16) = %(fp)s),
        coalesce(k.is_active AND u.is_active AND m.is_active AND s.is_active, false),
        vc.id IS NOT NULL, coalesce(vc.at_store, false), vc.status, vc.campaign_status,
        vc.redeem_from, vc.redeem_until, vc.min_purchase_fen, lr.name, lr.at, lr.receipt_no,
-       lr.id, lr.clerk_id, lr.store_id, lr.amount_fen
+       lr.id, lr.clerk_id, lr.store_id, lr.amount_fen,
+       CASE WHEN vc.id IS NOT NULL AND NOT vc.at_store THEN ARRAY(
+            SELECT st.name FROM benefits_campaign_stores AS cs
+              JOIN benefits_store AS st ON st.id = cs.store_id
+             WHERE cs.campaign_id = vc.campaign_id AND st.is_active
+             ORDER BY st.id LIMIT %(stores_named)s) END
   FROM (SELECT 1) AS one
   LEFT JOIN benefits_merchantclerk AS k ON k.id = %(clerk)s
   LEFT JOIN accounts_user AS u ON u.id = k.user_id
@@ -148,7 +153,7 @@ SELECT k.id IS NOT NULL AND (%(fp)s = '' OR left(md5(u.password), 16) = %(fp)s),
   LEFT JOIN benefits_store AS s ON s.id = %(store)s AND s.merchant_id = k.merchant_id
   LEFT JOIN LATERAL (
        SELECT v.id, v.status, c.status AS campaign_status, c.redeem_from, c.redeem_until,
-              c.min_purchase_fen,
+              c.min_purchase_fen, c.id AS campaign_id,
               EXISTS (SELECT 1 FROM benefits_campaign_stores AS cs
                        WHERE cs.campaign_id = c.id AND cs.store_id = %(store)s) AS at_store
          FROM benefits_voucher AS v JOIN benefits_campaign AS c ON c.id = v.campaign_id
@@ -163,6 +168,7 @@ SELECT k.id IS NOT NULL AND (%(fp)s = '' OR left(md5(u.password), 16) = %(fp)s),
 )
 
 
+STORES_NAMED = 5  # stores a wrong-store refusal names at most (one more says there are more)
 MEMO_PREFIX = "核销补贴 "  # the ledger memo of a scan's subsidy accrual, before the campaign's name
 
 
@@ -218,6 +224,9 @@ class ScanFacts:
     used_clerk_id: int | None = None
     used_store_id: int | None = None
     used_amount_fen: int | None = None
+    # Scanned at a store not in the voucher's campaign: the campaign's active stores (at most
+    # ``STORES_NAMED``, in the order they were set up), which the refusal names.
+    campaign_stores: list[str] | None = None
 
 
 def facts(scan: Scan) -> ScanFacts:
@@ -229,6 +238,7 @@ def facts(scan: Scan) -> ScanFacts:
             "fp": scan.fingerprint or "",
             "store": scan.store_id,
             "code": scan.code,
+            "stores_named": STORES_NAMED + 1,
         },
     )
     assert row is not None  # the statement always returns its one row

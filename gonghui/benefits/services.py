@@ -1941,6 +1941,22 @@ def _scan_parties(
     return clerk, store
 
 
+def _wrong_store_error(names: list[str]) -> ApplicationError:
+    """The voucher is for other stores: which ones, so the clerk can send the member there."""
+    if not names:
+        return ApplicationError(
+            _("This voucher cannot be used at this store."), code="wrong_store", field="code"
+        )
+    most = redeem_sql.STORES_NAMED
+    shown = "、".join(names[:most]) + ("…" if len(names) > most else "")
+    return ApplicationError(
+        _("This voucher cannot be used at this store. It can be used at: %(stores)s.")
+        % {"stores": shown},
+        code="wrong_store",
+        field="code",
+    )
+
+
 def _scan_refusal(
     facts: redeem_sql.ScanFacts, *, store_given: bool, amount: int, now: dt.datetime
 ) -> Exception | None:
@@ -1957,9 +1973,7 @@ def _scan_refusal(
         # Another merchant's voucher gets the same answer as a code that does not exist.
         return ApplicationError(_("No such voucher."), code="voucher_unknown", field="code")
     if not facts.at_store:
-        return ApplicationError(
-            _("This voucher cannot be used at this store."), code="wrong_store", field="code"
-        )
+        return _wrong_store_error(facts.campaign_stores or [])
     assert facts.redeem_from is not None and facts.redeem_until is not None
     if facts.status == VoucherStatus.USED:
         return _already_used_error(facts.used_store, facts.used_at, facts.used_receipt)
@@ -2176,14 +2190,17 @@ def _voucher_redeem_orm(
             and found_clerk.merchant.is_active
             and found_store.is_active
         )
+    at_store = (
+        campaign is not None
+        and found_store is not None
+        and campaign.stores.filter(pk=found_store.pk).exists()
+    )
     facts = redeem_sql.ScanFacts(
         clerk_known=found_clerk is not None,
         store_of_merchant=store_of_merchant,
         parties_active=parties_active,
         voucher_known=voucher is not None,
-        at_store=campaign is not None
-        and found_store is not None
-        and campaign.stores.filter(pk=found_store.pk).exists(),
+        at_store=at_store,
         status=voucher.status if voucher else None,
         campaign_status=campaign.status if campaign else None,
         redeem_from=campaign.redeem_from if campaign else None,
@@ -2196,6 +2213,13 @@ def _voucher_redeem_orm(
         used_clerk_id=used.clerk_id if used else None,
         used_store_id=used.store_id if used else None,
         used_amount_fen=used.amount_fen if used else None,
+        campaign_stores=list(
+            campaign.stores.filter(is_active=True)
+            .order_by("pk")
+            .values_list("name", flat=True)[: redeem_sql.STORES_NAMED + 1]
+        )
+        if campaign is not None and not at_store
+        else None,
     )
     refusal = _scan_refusal(facts, store_given=store_given, amount=amount, now=now)
     if refusal is not None:

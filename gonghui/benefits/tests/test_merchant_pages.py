@@ -292,7 +292,9 @@ def test_wrong_store_used_twice_rival_code_window(
     r = client.post(REDEEM, form(voucher, shop.other_store))
     assert (
         r.status_code == 400
-        and zh("This voucher cannot be used at this store.") in r.content.decode()
+        and zh("This voucher cannot be used at this store. It can be used at: %(stores)s.")
+        % {"stores": shop.store.name}
+        in r.content.decode()
     )
     unchanged(voucher)
     assert client.post(REDEEM, form(voucher, shop.store)).status_code == 302

@@ -209,6 +209,9 @@ def test_store_and_merchant_checks(shop, voucher):
             amount_fen=1,
         )
     assert exc.value.code == "wrong_store"
+    # the clerk is told where the member can go instead
+    assert shop.store.name in str(exc.value.message)
+    assert shop.other_store.name not in str(exc.value.message)
     # another merchant's clerk learns nothing about the code
     with pytest.raises(ApplicationError) as exc:
         voucher_redeem(
@@ -373,3 +376,32 @@ def test_the_demo_runs_the_campaign_clock(world, make_campaign, monkeypatch):
     monkeypatch.setattr("gonghui.core.management.commands.demo.call_command", broken)
     demo_clock_tick(errors)
     assert "benefits_tick failed: database gone" in errors.getvalue()
+
+
+def test_a_wrong_store_refusal_names_at_most_five_active_stores(shop, voucher, world):
+    """Both ways of reading a scan's facts (the ORM on SQLite, one statement on PostgreSQL)
+    name the campaign's stores; a switched-off store is not named, and a long list is cut."""
+    from gonghui.benefits.models import Store
+    from gonghui.benefits.services import store_create
+
+    campaign = voucher.campaign
+    more = [
+        store_create(actor=world.jiefang_officer, merchant=shop.merchant, name=f"分店{n}")
+        for n in range(1, 7)
+    ]
+    campaign.stores.add(*more)
+    Store.objects.filter(pk=shop.store.pk).update(is_active=False)
+    with translation.override("en"), pytest.raises(ApplicationError) as exc:
+        voucher_redeem(
+            code=voucher.code,
+            store=shop.other_store,
+            clerk=shop.clerk,
+            receipt_no="1",
+            amount_fen=1,
+        )
+    assert exc.value.code == "wrong_store"
+    assert str(exc.value.message) == (
+        "This voucher cannot be used at this store. It can be used at: "
+        "分店1、分店2、分店3、分店4、分店5…."
+    )
+    assert Redemption.objects.count() == 0

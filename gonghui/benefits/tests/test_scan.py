@@ -423,7 +423,9 @@ def test_a_ticket_scan_answers_in_the_pages_language(shop, voucher, login):
     door = ticket_client(shop.clerk)
     r = door.post(SCAN, scan(voucher, shop.other_store), HTTP_ACCEPT_LANGUAGE="en")
     assert r.status_code == 400 and r.json()["code"] == "wrong_store"
-    assert r.json()["message"] == "This voucher cannot be used at this store."
+    assert r.json()["message"] == (
+        f"This voucher cannot be used at this store. It can be used at: {shop.store.name}."
+    )
     assert r["Content-Language"] == "en"
     r = door.post(SCAN, scan(voucher, shop.store), HTTP_ACCEPT_LANGUAGE="en")
     assert r.status_code == 201, r.content
