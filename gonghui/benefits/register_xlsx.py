@@ -233,41 +233,11 @@ class Workbook:
     def _read_strings(self, path: str, max_strings: int) -> None:
         """The shared strings, each cut to ``max_text`` characters (the length kept), and no
         more than ``max_strings`` of them."""
+        reader = _StringsReader(self.strings, max_strings=max_strings, max_text=self.max_text)
         parser = _parser()
-        strings = self.strings
-        max_text = self.max_text
-        state = {"depth_rph": 0, "in_t": False, "parts": [], "length": 0}
-
-        def start(name: str, _attrs: Any) -> None:
-            tag = _local(name)
-            if tag == "si":
-                state["parts"] = []
-                state["length"] = 0
-            elif tag == "rPh":  # a phonetic guide (furigana), not part of the text
-                state["depth_rph"] += 1
-            elif tag == "t" and not state["depth_rph"]:
-                state["in_t"] = True
-
-        def end(name: str) -> None:
-            tag = _local(name)
-            if tag == "si":
-                if len(strings) >= max_strings:
-                    raise TooManyStrings()
-                strings.append(_text(state["parts"], state["length"], max_text))
-            elif tag == "rPh":
-                state["depth_rph"] -= 1
-            elif tag == "t":
-                state["in_t"] = False
-
-        def chars(data: str) -> None:
-            if state["in_t"]:
-                if state["length"] < max_text:
-                    state["parts"].append(data)
-                state["length"] += len(data)
-
-        parser.StartElementHandler = start
-        parser.EndElementHandler = end
-        parser.CharacterDataHandler = chars
+        parser.StartElementHandler = reader.start
+        parser.EndElementHandler = reader.end
+        parser.CharacterDataHandler = reader.chars
         with self._part(path) as stream:
             for _ in _feed(parser, stream):
                 pass
@@ -295,6 +265,44 @@ def _text(parts: list[str], length: int, max_text: int) -> str | LongText:
     if length > max_text:
         return LongText(text[:max_text], length)
     return text
+
+
+class _StringsReader:
+    def __init__(self, strings: list[str | LongText], *, max_strings: int, max_text: int) -> None:
+        self.strings = strings
+        self.max_strings = max_strings
+        self.max_text = max_text
+        self.rph = 0
+        self.in_t = False
+        self.parts: list[str] = []
+        self.length = 0
+
+    def start(self, name: str, _attrs: dict[str, str]) -> None:
+        tag = _local(name)
+        if tag == "si":
+            self.parts = []
+            self.length = 0
+        elif tag == "rPh":  # a phonetic guide (furigana), not part of the text
+            self.rph += 1
+        elif tag == "t" and not self.rph:
+            self.in_t = True
+
+    def end(self, name: str) -> None:
+        tag = _local(name)
+        if tag == "si":
+            if len(self.strings) >= self.max_strings:
+                raise TooManyStrings()
+            self.strings.append(_text(self.parts, self.length, self.max_text))
+        elif tag == "rPh":
+            self.rph -= 1
+        elif tag == "t":
+            self.in_t = False
+
+    def chars(self, data: str) -> None:
+        if self.in_t:
+            if self.length < self.max_text:
+                self.parts.append(data)
+            self.length += len(data)
 
 
 class _SheetReader:

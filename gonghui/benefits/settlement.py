@@ -13,7 +13,7 @@ import io
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -225,9 +225,10 @@ def _open_register(data: bytes) -> register_xlsx.Workbook:
         raise _not_xlsx() from exc
 
 
-def _rows(
-    book: register_xlsx.Workbook, sheet: register_xlsx.Sheet
-) -> Iterator[tuple[int, list[register_xlsx.CellValue]]]:
+_SheetRows = Generator[tuple[int, list[register_xlsx.CellValue]], None, None]
+
+
+def _rows(book: register_xlsx.Workbook, sheet: register_xlsx.Sheet) -> _SheetRows:
     """The sheet's rows that have cells, numbered as in the sheet, at most ``MAX_REGISTER_ROWS``
     below the first. Every row counts, blank ones too: a sheet of millions of blank (or styled)
     rows, or one cell a million rows down, is refused at the limit, not read to its end."""
@@ -385,7 +386,7 @@ def _register_sheet(
     visible = [sheet for sheet in book.sheets if sheet.visible]
     if not visible:
         raise _not_xlsx()
-    found: list[tuple[register_xlsx.Sheet, list[int], Iterator[Any]]] = []
+    found: list[tuple[register_xlsx.Sheet, list[int], _SheetRows]] = []
     first_error: ApplicationError | None = None
     for sheet in visible:
         rows = _rows(book, sheet)

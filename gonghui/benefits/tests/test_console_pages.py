@@ -992,6 +992,7 @@ def test_upload_row_errors_listed(world: Any, shop: Any, login: Any, make_campai
     body = text(response)
     assert zh("This is not a voucher code.") in body
     assert zh("The voucher code is missing.") in body
+    assert "<td>A 券码</td>" in response.content.decode()
     assert Settlement.objects.count() == 0
 
 
