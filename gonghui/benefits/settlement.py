@@ -711,7 +711,20 @@ class ReconcileLine:
         outcome = str(RECONCILE_LABELS[self.status])
         if self.receipt_differs and self.status != "receipt_differs":
             outcome = f"{outcome}；{RECONCILE_LABELS['receipt_differs']}"
+        if self.amount_in_fen:
+            hint = _("the register seems to give this amount in fen, not yuan")
+            outcome = f"{outcome}；{hint}"
         return outcome
+
+    @property
+    def amount_in_fen(self) -> bool:
+        """The register's amount is a hundred times ours: the store typed fen (12850 for
+        ¥128.50), an easy slip when the till prints fen. Still a difference to resolve."""
+        return (
+            self.status == "amount_differs"
+            and bool(self.platform_amount_fen)
+            and self.register_amount_fen == (self.platform_amount_fen or 0) * 100
+        )
 
 
 RECONCILE_STATUSES = (

@@ -582,3 +582,26 @@ def test_the_report_neutralises_formula_text_from_the_register(shop, make_campai
     report = load_workbook(io.BytesIO(settlement_report_xlsx(settlement=settlement, result=result)))
     cell = report["明细"]["D2"]
     assert (cell.value, cell.data_type) == ("'" + receipt, "s")
+
+
+def test_an_amount_given_in_fen_is_pointed_out(shop, make_campaign, carded):
+    from gonghui.benefits.services import voucher_grab, voucher_redeem
+
+    campaign = make_campaign()
+    voucher = voucher_grab(campaign=campaign, member=carded()).voucher
+    voucher_redeem(
+        code=voucher.code, store=shop.store, clerk=shop.clerk, receipt_no="R1", amount_fen=12850
+    )
+    settlement, _errors = settlement_upload(
+        campaign=campaign,
+        store=shop.store,
+        register=ContentFile(register_rows([s(voucher.code), s("R1"), 12850]), name="r.xlsx"),
+        invoice=PDF,
+        clerk=shop.supervisor,
+    )
+    with translation.override("en"):
+        (line,) = settlement_compare(settlement=settlement).lines
+        assert line.status == "amount_differs" and line.amount_in_fen
+        assert (
+            line.label == "Amounts differ；the register seems to give this amount in fen, not yuan"
+        )
