@@ -920,6 +920,17 @@ ONE_ROW = ("ZZZZZZZZZZZZZZZZZZZZZZ", "R-9", "10.00")  # a register that parses (
         (
             ("r.csv", b"a,b,c\n"),
             ("i.pdf", PDF),
+            "The register is a text (CSV) file or a web page, not an Excel workbook.",
+        ),
+        (
+            ("r.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600),
+            ("i.pdf", PDF),
+            "The register is an old-format spreadsheet (.xls, or WPS .et), renamed or saved in "
+            "the old format.",
+        ),
+        (
+            ("r.pdf", b"%PDF-1.4"),
+            ("i.pdf", PDF),
             "The register is not an Excel (.xlsx) file; use the template.",
         ),
         (
