@@ -465,6 +465,8 @@ def sniff(data: bytes) -> str:
         return "ole"
     if data.startswith((b"%PDF", b"\x89PNG", b"\xff\xd8\xff")):
         return "other"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" (UTF-16)
+        return "text"
     head = data[:4096]
     if b"\x00" not in head:
         for encoding in ("utf-8", "gb18030"):

@@ -338,6 +338,7 @@ def ole(*streams: str) -> bytes:
         ("券码,小票号,消费金额(元)\n123,R1,100\n".encode(), "register_text", "CSV"),
         ("券码,小票号,消费金额(元)\n123,R1,100\n".encode("gbk"), "register_text", "CSV"),
         (b"<html><table><tr><td>1</td></tr></table></html>", "register_text", "web page"),
+        ("券码\t小票号\n".encode("utf-16"), "register_text", "CSV"),  # Excel's "Unicode text"
         (b"%PDF-1.7\n\x00\x01", "register_format", "template"),
         (b"\x00\xff" * 100, "register_format", "template"),
     ],
