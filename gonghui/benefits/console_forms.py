@@ -511,7 +511,9 @@ class SettlementUploadForm(ApplicationErrorForm):
 
     def clean_register(self) -> Any:
         f = self.cleaned_data["register"]
-        if not str(f.name or "").lower().endswith(".xlsx"):
+        # A spreadsheet's other formats go on to the service, which reads what the file is and
+        # says what to do (save an .xls, .et or CSV as .xlsx; remove the macros).
+        if not str(f.name or "").lower().endswith((".xlsx", ".xls", ".et", ".csv", ".xlsm")):
             raise forms.ValidationError(
                 _("The register is not an Excel (.xlsx) file; use the template.")
             )

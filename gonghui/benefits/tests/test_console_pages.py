@@ -927,6 +927,17 @@ ONE_ROW = ("ZZZZZZZZZZZZZZZZZZZZZZ", "R-9", "10.00")  # a register that parses (
         (
             ("r.csv", b"a,b,c\n"),
             ("i.pdf", PDF),
+            "The register is a text (CSV) file or a web page, not an Excel workbook.",
+        ),
+        (
+            ("r.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600),
+            ("i.pdf", PDF),
+            "The register is an old-format spreadsheet (.xls, or WPS .et), renamed or saved in "
+            "the old format.",
+        ),
+        (
+            ("r.pdf", b"%PDF-1.4"),
+            ("i.pdf", PDF),
             "The register is not an Excel (.xlsx) file; use the template.",
         ),
         (
@@ -937,7 +948,7 @@ ONE_ROW = ("ZZZZZZZZZZZZZZZZZZZZZZ", "R-9", "10.00")  # a register that parses (
         (
             ("r.xlsx", b"<script>alert(1)</script>"),
             ("i.pdf", PDF),
-            "The register is not an Excel (.xlsx) file; use the template.",
+            "The register is a text (CSV) file or a web page, not an Excel workbook.",
         ),
         (("r.xlsx", b"PK" + b"\x00" * BIG), ("i.pdf", PDF), "The register file is too large."),
         (
@@ -999,6 +1010,7 @@ def test_upload_row_errors_listed(world: Any, shop: Any, login: Any, make_campai
     body = text(response)
     assert zh("This is not a voucher code.") in body
     assert zh("The voucher code is missing.") in body
+    assert "<td>A 券码</td>" in response.content.decode()
     assert Settlement.objects.count() == 0
 
 
@@ -1293,7 +1305,7 @@ def test_report_writes_the_stores_text_as_text(
     world: Any, shop: Any, login: Any, make_campaign: Any, carded: Any
 ) -> None:
     """A receipt number typed as a formula stays text in the union's workbook (no live
-    =HYPERLINK or =cmd); amounts are numbers."""
+    =HYPERLINK or =cmd, not even once the cell is edited); amounts are numbers."""
     campaign = make_campaign(quota=5, name="=1+1购书券")
     redemptions = redeem_some(campaign, [carded()], shop)
     rows = rows_for(redemptions)
@@ -1319,9 +1331,11 @@ def test_report_writes_the_stores_text_as_text(
     report = client.get(reverse("benefits_console:settlement_report", args=[settlement.pk]))
     wb = load_workbook(io.BytesIO(report.content))
     name = wb["汇总"]["B1"]
-    assert (name.value, name.data_type) == ("=1+1购书券", "s")
+    # Text a spreadsheet would take for a formula starts with an apostrophe: it stays words
+    # when the cell is edited, or the sheet saved as CSV and opened again.
+    assert (name.value, name.data_type) == ("'=1+1购书券", "s")
     receipt = wb["明细"]["D2"]
-    assert (receipt.value, receipt.data_type) == (hostile, "s")
+    assert (receipt.value, receipt.data_type) == ("'" + hostile, "s")
     assert wb["明细"]["E2"].value == 128.5 and wb["明细"]["E2"].data_type == "n"
     assert wb["汇总"]["A8"].value == "应付补贴(元)"
     assert wb["汇总"]["B8"].value == 68 and wb["汇总"]["B8"].number_format == "0.00"

@@ -85,6 +85,8 @@ def test_a_bad_register_is_refused_row_by_row_and_nothing_is_saved(
     body = text(r)
     assert zh("%(n)d rows of the register have errors; nothing was saved.") % {"n": 2} in body
     assert zh("The voucher code is missing.") in body
+    # each problem is named by row and by column (letter and the template's heading)
+    assert r.content.decode().count("<td>A 券码</td>") == 2
     r = boss.post(
         upload_url(campaign, shop.store),
         files(rows_for(used["redemptions"]), invoice=b"<html>not an invoice</html>"),

@@ -10,8 +10,8 @@ from django.core.files.base import ContentFile
 from django.utils import translation
 from django.utils.translation import gettext
 from openpyxl import Workbook, load_workbook
-from openpyxl.worksheet._reader import WorkSheetParser
 
+from gonghui.benefits import register_xlsx
 from gonghui.benefits import settlement as settlement_module
 from gonghui.benefits.models import (
     Campaign,
@@ -158,7 +158,8 @@ def test_headings_typed_another_way_are_the_template_s(headers):
             "Column B should be headed “小票号”; it is empty.",
         ),
         (
-            ("小票号", "券码", "消费金额(元)"),  # columns swapped: the first wrong one is named
+            # swapped, and one heading wrong: the template's order is named
+            ("小票号", "券码", "金额"),
             "Column A should be headed “券码”; it is “小票号”.",
         ),
     ],
@@ -349,8 +350,10 @@ def test_the_template_keeps_codes_and_receipts_as_text():
 @pytest.mark.parametrize(
     ("content", "code"),
     [
-        (b"not a workbook", "register_format"),
-        (b"", "register_format"),
+        (b"not a workbook", "register_text"),
+        (b"", "register_empty_file"),
+        (b"%PDF-1.4\n", "register_format"),
+        (b"\x00\x01\x02" * 10, "register_format"),
     ],
 )
 def test_not_xlsx(content, code):
@@ -408,15 +411,16 @@ def _declared_rows(data: bytes) -> int | None:
 
 @pytest.fixture
 def rows_read(monkeypatch):
-    """How many rows of the sheet openpyxl has parsed so far."""
+    """How many rows of the sheet the reader has begun to parse so far."""
     count = {"rows": 0}
-    parse_row = WorkSheetParser.parse_row
+    start = register_xlsx._SheetReader.start
 
-    def counting(self, element):
-        count["rows"] += 1
-        return parse_row(self, element)
+    def counting(self, name, attrs):
+        if name.rsplit("}", 1)[-1] == "row":
+            count["rows"] += 1
+        return start(self, name, attrs)
 
-    monkeypatch.setattr(WorkSheetParser, "parse_row", counting)
+    monkeypatch.setattr(register_xlsx._SheetReader, "start", counting)
     return count
 
 
