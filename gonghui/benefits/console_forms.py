@@ -18,6 +18,7 @@ from typing import Any
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Min
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -457,6 +458,12 @@ class CampaignForm(ApplicationErrorForm):
         elif release is not None and end <= release:
             self.add_error(
                 "redeem_until", gettext("The redemption window must end after the release time.")
+            )
+        elif end <= timezone.now():
+            # Saved, it could never be scheduled: say so while the dates are being typed.
+            self.add_error(
+                "redeem_until",
+                gettext("The redemption window has already ended; change the dates first."),
             )
 
     def service_fields(self) -> dict[str, Any]:

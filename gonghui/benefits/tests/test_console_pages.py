@@ -499,6 +499,36 @@ def _field_block(body: str, name: str) -> str:
     return body.split(f'id="field-{name}"')[1].split('<div class="field"')[0]
 
 
+def test_a_window_already_over_is_refused_on_the_form(world: Any, shop: Any, login: Any) -> None:
+    """Such a campaign could be saved but never scheduled; the form says so beside the dates,
+    keeps what was typed, and saves nothing. The same on edit."""
+    now = timezone.now()
+
+    def local(moment: dt.datetime) -> str:
+        return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+    past = {
+        "release_at": local(now - dt.timedelta(days=10)),
+        "redeem_from": local(now - dt.timedelta(days=9)),
+        "redeem_until": local(now - dt.timedelta(days=1)),
+    }
+    client = login(world.jiefang_officer)
+    response = client.post(reverse("benefits_console:new"), campaign_post(shop, world, **past))
+    assert response.status_code == 400
+    body = text(response)
+    message = zh("The redemption window has already ended; change the dates first.")
+    assert message in body.split('id="field-redeem_until"')[1].split('id="field-')[0]
+    assert f'value="{past["redeem_until"]}"' in body
+    assert Campaign.objects.count() == 0
+    created = client.post(reverse("benefits_console:new"), campaign_post(shop, world))
+    assert created.status_code == 302
+    campaign = Campaign.objects.get()
+    edit = reverse("benefits_console:edit", args=[campaign.pk])
+    assert client.post(edit, campaign_post(shop, world, **past)).status_code == 400
+    campaign.refresh_from_db()
+    assert campaign.redeem_until > now
+
+
 def test_create_campaign_names_every_wrong_field_at_once(world: Any, shop: Any, login: Any) -> None:
     """Six fields wrong: six messages, each beside its field, on the first submit; and what was
     typed is still there (the service alone stops at the first)."""
