@@ -33,6 +33,7 @@ urlpatterns = [
     path("m/benefits/", include("gonghui.benefits.mobile_urls")),
     path("merchant/", include("gonghui.benefits.merchant_urls")),
     path("console/benefits/", include("gonghui.benefits.console_urls")),
+    path("console/ledger/", include("gonghui.ledger.console_urls")),
     path("public/", include("gonghui.benefits.public_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

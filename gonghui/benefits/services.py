@@ -55,6 +55,7 @@ from gonghui.benefits.models import (
 )
 from gonghui.core import crypto
 from gonghui.core.errors import ApplicationError, NotFound, PermissionDenied
+from gonghui.core.money import fen_yuan
 from gonghui.ledger.models import Account, AccountKind
 from gonghui.ledger.services import ledger_account_ensure, ledger_post
 from gonghui.members.models import Member, MemberCard, MemberStatus, WorkerCategory
@@ -155,20 +156,6 @@ def yuan_to_fen(raw: object, *, field: str = "amount") -> int:
             _("Enter an amount in yuan, e.g. 68 or 68.50."), code=f"{field}_format", field=field
         )
     return int(m.group(1)) * 100 + int((m.group(2) or "0").ljust(2, "0"))
-
-
-def fen_yuan(value: object, *, grouped: bool = True) -> str:
-    """123456 -> "1,234.56" (``grouped``) or "1234.56"; "" for no number. Integer arithmetic
-    only: fen never pass through a float."""
-    if value is None or value == "":
-        return ""
-    try:
-        fen = int(str(value))
-    except (TypeError, ValueError):
-        return ""
-    sign = "-" if fen < 0 else ""
-    yuan, cents = divmod(abs(fen), 100)
-    return f"{sign}{yuan:,}.{cents:02d}" if grouped else f"{sign}{yuan}.{cents:02d}"
 
 
 def mask_name(name: str) -> str:
