@@ -372,9 +372,7 @@ def test_the_seed_hash_is_stamped_and_registration_cannot_close_before_it(world,
         Campaign.objects.filter(pk=lottery.pk).update(seed_hash="")  # a time without a hash
 
 
-def test_an_edit_of_a_page_loaded_before_the_seed_was_committed_is_told_not_crashed(
-    world, lottery
-):
+def test_an_edit_of_a_page_loaded_before_the_seed_was_committed_is_told_not_crashed(world, lottery):
     """The form was opened before another manager committed the seed: the service reads the
     publication time afresh, says why, and changes nothing (it used the page's stale copy,
     and the database's refusal became an error page)."""
