@@ -216,12 +216,18 @@ class Workbook:
         return rels
 
     def _read_sheets(self, book: str, rels: dict[str, tuple[str, str]]) -> None:
+        paths: set[str] = set()
         for tag, attrs in self._elements(book):
             if tag != "sheet":
                 continue
             kind, path = rels.get(attrs.get("id", ""), ("", ""))
             if not kind.endswith("/worksheet"):
                 continue  # a chart sheet, a dialog sheet: no cells
+            if path in paths:
+                # Each sheet has its own part. A workbook naming one part as many sheets would
+                # have it read again for each: work the unpacked-size limit no longer bounds.
+                raise RegisterDamaged(f"two sheets in part {path[:60]!r}")
+            paths.add(path)
             self.sheets.append(
                 Sheet(
                     name=attrs.get("name", ""),

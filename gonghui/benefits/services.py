@@ -614,7 +614,15 @@ def campaign_update(*, actor: Any, campaign: Campaign, **fields: Any) -> Campaig
     require_manager(actor, campaign.org)
     current = {f: getattr(campaign, f) for f in CAMPAIGN_FIELDS}
     data = _clean_campaign({**current, **fields}, org=campaign.org)
-    published, closes = campaign.seed_committed_at, data["registration_closes_at"]
+    # Read afresh, the row locked: the seed may have been committed since ``campaign`` was
+    # loaded (another manager's button), and a commit waits for this change to finish.
+    published = (
+        Campaign.objects.select_for_update()
+        .filter(pk=campaign.pk)
+        .values_list("seed_committed_at", flat=True)
+        .first()
+    )
+    closes = data["registration_closes_at"]
     if published and closes and closes <= published:
         # The public page promises the hash came before registration closed.
         raise ApplicationError(

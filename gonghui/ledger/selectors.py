@@ -67,10 +67,12 @@ def account_entries(
     (both included)."""
     qs = Entry.objects.filter(account=account).select_related("transaction")
     zone = timezone.get_current_timezone()
-    if since is not None:
+    # The calendar's first and last days bound nothing (and their midnights in UTC, or the day
+    # after the last, cannot be written as a datetime).
+    if since is not None and since > dt.date.min:
         start = dt.datetime.combine(since, dt.time.min, tzinfo=zone)
         qs = qs.filter(transaction__created_at__gte=start)
-    if until is not None:
+    if until is not None and until < dt.date.max:
         end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
         qs = qs.filter(transaction__created_at__lt=end)
     return qs.order_by("-transaction_id", "-id")

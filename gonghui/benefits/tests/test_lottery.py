@@ -370,3 +370,24 @@ def test_the_seed_hash_is_stamped_and_registration_cannot_close_before_it(world,
             )
     with pytest.raises(IntegrityError), transaction.atomic():
         Campaign.objects.filter(pk=lottery.pk).update(seed_hash="")  # a time without a hash
+
+
+def test_an_edit_of_a_page_loaded_before_the_seed_was_committed_is_told_not_crashed(world, lottery):
+    """The form was opened before another manager committed the seed: the service reads the
+    publication time afresh, says why, and changes nothing (it used the page's stale copy,
+    and the database's refusal became an error page)."""
+    stale = Campaign.objects.get(pk=lottery.pk)
+    lottery_commit_seed(campaign=lottery, actor=world.jiefang_officer)
+    lottery.refresh_from_db()
+    closes, published = lottery.registration_closes_at, lottery.seed_committed_at
+    too_early = published - dt.timedelta(minutes=1)
+    with translation.override("en"), pytest.raises(ApplicationError) as exc:
+        campaign_update(
+            actor=world.jiefang_officer,
+            campaign=stale,
+            registration_closes_at=too_early,
+            redeem_from=too_early,
+        )
+    assert exc.value.code == "registration_before_seed"
+    lottery.refresh_from_db()
+    assert (lottery.registration_closes_at, lottery.seed_committed_at) == (closes, published)

@@ -5,6 +5,7 @@ write them, hidden sheets, formulas without results, malformed numbers, DTDs, ly
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zipfile
 from typing import Any
@@ -549,6 +550,45 @@ def test_a_stray_cell_a_million_rows_down_is_refused_at_the_limit(monkeypatch):
     assert [r.code for r in parse(data)[0]] == [C1]
     far = register_rows([s(C1), s("R1"), 1], '<row r="1048576"><c r="A1048576"><v>1</v></c></row>')
     assert refusal(far).code == "register_rows"
+
+
+def _sheets_sharing_one_part(count: int, sheet: bytes) -> bytes:
+    """``count`` sheets listed in the workbook, every one naming the same part."""
+    data = book([("r", [[]])])
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            part = src.read(info.filename)
+            if info.filename == "xl/workbook.xml":
+                entries = "".join(
+                    f'<sheet name="s{i}" sheetId="{i}" r:id="rId1"/>' for i in range(1, count + 1)
+                )
+                part = re.sub(rb"<sheets>.*</sheets>", f"<sheets>{entries}</sheets>".encode(), part)
+            elif info.filename == "xl/worksheets/sheet1.xml":
+                part = sheet
+            dst.writestr(info.filename, part)
+    return out.getvalue()
+
+
+def test_sheets_naming_one_part_are_refused_before_it_is_read_again(monkeypatch):
+    """A workbook listing the same part as a thousand sheets: each part is read once at most,
+    so the unpacked-size limit bounds the work (a few MB of blank cells, read a thousand times,
+    would keep a worker busy for many minutes)."""
+    blank = f'{DECL}<worksheet xmlns="{NS}"><sheetData><row r="1">' + '<c r="A1"/>' * 1000
+    data = _sheets_sharing_one_part(1000, (blank + "</row></sheetData></worksheet>").encode())
+    opened: list[str] = []
+    real = register_xlsx.Workbook._part
+
+    def counting(self: Any, path: str) -> Any:
+        opened.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(register_xlsx.Workbook, "_part", counting)
+    assert refusal(data).code == "register_format"
+    assert opened.count("xl/worksheets/sheet1.xml") <= 1
 
 
 # ------------------------------------------------------------------ the upload and the report

@@ -154,3 +154,27 @@ def test_a_transaction_and_the_scope(world: Any, books: Any, login: Any) -> None
     from django.test import Client
 
     assert Client().get(url).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"until": "9999-12-31"},
+        {"since": "0001-01-01"},
+        {"since": "0001-01-01", "until": "9999-12-31"},
+        {"since": "1-1-1"},
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_answered(
+    world: Any, books: Any, login: Any, params: dict[str, str]
+) -> None:
+    """The first and last days a date can have: the whole book, or the filter said; never
+    an error page (the day after 9999-12-31 and midnight of 0001-01-01 in UTC do not exist)."""
+    url = reverse("ledger_console:account", args=[books["payable"].pk])
+    response = login(world.jiefang_officer).get(url, params)
+    assert response.status_code in {200, 400}
+    body = response.content.decode()
+    if response.status_code == 200:
+        assert body.count("data-entry=") == 2
+    else:
+        assert 'id="filter-errors"' in body
