@@ -289,15 +289,21 @@ def clean_api_token_name(raw: object) -> str:
     return name
 
 
+def _require_token_manager(actor: Any, owner: User) -> None:
+    """A token is made or revoked by its owner, by staff who manage staff over the owner's
+    union, or by the system (``actor`` None: a management command)."""
+    if (
+        actor is not None
+        and actor != owner
+        and not (actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, owner.org))
+    ):
+        raise PermissionDenied()
+
+
 @transaction.atomic
 def api_token_create(*, actor: Any, user: User, name: object) -> tuple[ApiToken, str]:
     """Create a token; the secret is returned once and never stored (only its SHA-256)."""
-    if (
-        actor is not None
-        and actor != user
-        and not (actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, user.org))
-    ):
-        raise PermissionDenied()
+    _require_token_manager(actor, user)
     name = clean_api_token_name(name)
     # The owner's row is the lock: two creations at once cannot both pass the cap or both take
     # the same name (on SQLite the write transaction is already exclusive).
@@ -366,12 +372,7 @@ def api_token_authenticate(*, secret: str) -> User | None:
 def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
     """Revoke by compare-and-set: the first of two revocations wins, the second is told."""
     owner = token.user
-    if (
-        actor is not None
-        and actor != owner
-        and not (actor.can(Capability.MANAGE_STAFF) and can_see_org(actor, owner.org))
-    ):
-        raise PermissionDenied()
+    _require_token_manager(actor, owner)
     now = timezone.now()
     if not ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now):
         raise ApplicationError(_("This token was already revoked."), code="token_revoked")

@@ -37,8 +37,8 @@ def ledger_total_fen() -> int:
 
 
 def account_list_with_balances(*, actor: Any, query: str = "", kind: str = "") -> QuerySet[Account]:
-    """The accounts ``actor`` may see, each with ``balance_fen`` (debit-positive) and
-    ``entry_count``, in one grouped query. ``query``: part of the code, the name or the union's
+    """The accounts ``actor`` may see, each with ``balance_fen`` (debit-positive), in one
+    grouped query. ``query``: part of the code, the name or the union's
     name; ``kind``: one account kind."""
     qs = account_list(actor=actor)
     query = " ".join(query.split())
